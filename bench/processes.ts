@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+
+/**
+ * Child processes of the bench: every one is registered here and killed when the bench exits,
+ * however it exits (normal end, error, signal, watchdog).
+ */
+const children = new Set<ChildProcess>()
+let hooksInstalled = false
+
+const STOP_TIMEOUT_MS = 10_000
+const READY_TIMEOUT_MS = 20_000
+const OUTPUT_TAIL_CHARS = 4000
+
+export interface BenchChild {
+  readonly label: string
+  readonly pid: number
+  /** The last few thousand characters of its stdout and stderr. */
+  output(): string
+  exited(): boolean
+  /** Peak resident set size so far (VmHWM), in KiB; undefined once the process is gone. */
+  peakRssKiB(): number | undefined
+  /** SIGTERM (a gateway drains and, under --cpu-prof, writes its profile), then SIGKILL after a timeout. */
+  stop(): Promise<void>
+}
+
+export function spawnChild(label: string, command: string, args: readonly string[], env: Record<string, string>): BenchChild {
+  installExitHooks()
+  const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  if (child.pid === undefined) throw new Error(`${label}: could not start ${command}`)
+  const pid = child.pid
+  children.add(child)
+  let output = ''
+  const keep = (chunk: Buffer): void => { output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  let exitedFlag = false
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exitedFlag = true
+      children.delete(child)
+      resolve()
+    })
+    child.once('error', (err) => {
+      output += `\n${label}: ${err.message}`
+      exitedFlag = true
+      children.delete(child)
+      resolve()
+    })
+  })
+  return {
+    label,
+    pid,
+    output: () => output,
+    exited: () => exitedFlag,
+    peakRssKiB: () => peakRssKiB(pid),
+    async stop() {
+      if (exitedFlag) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** VmHWM of a live process, from /proc (Linux). */
+export function peakRssKiB(pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match === null ? undefined : Number(match[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** A free loopback port (probe, close, hand over: the small race is the one the tests accept too). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      if (address === null || typeof address === 'string') {
+        server.close()
+        reject(new Error('could not read the port of a probe listener'))
+        return
+      }
+      server.close(() => resolve(address.port))
+    })
+  })
+}
+
+/** Wait until `url` answers HTTP at all (any status), or fail with the child's output. */
+export async function waitForHttp(child: BenchChild, url: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (child.exited()) throw new Error(`${child.label} exited before answering ${url}:\n${child.output()}`)
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) })
+      await res.arrayBuffer()
+      return
+    } catch {
+      await sleep(50)
+    }
+  }
+  throw new Error(`${child.label} did not answer ${url} within ${READY_TIMEOUT_MS} ms:\n${child.output()}`)
+}
+
+/** A redis-server on a free loopback port, persistence off (the bench measures the gateway, not the disk). */
+export async function startRedis(): Promise<{ child: BenchChild; url: string; version: string }> {
+  const port = await freePort()
+  const child = spawnChild('redis-server', 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+    '--maxmemory-policy', 'noeviction', '--dir', '/tmp',
+  ], {})
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (!/Ready to accept connections/.test(child.output())) {
+    if (child.exited()) throw new Error(`redis-server exited:\n${child.output()}`)
+    if (Date.now() > deadline) throw new Error(`redis-server not ready within ${READY_TIMEOUT_MS} ms:\n${child.output()}`)
+    await sleep(25)
+  }
+  const version = /version=(\d+(?:\.\d+)*)/.exec(child.output())?.[1] ?? 'unknown'
+  return { child, url: `redis://127.0.0.1:${port}`, version }
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** SIGKILL every child still running: the last thing the bench does on any exit path. */
+export function killAllChildren(): void {
+  for (const child of children) child.kill('SIGKILL')
+  children.clear()
+}
+
+function installExitHooks(): void {
+  if (hooksInstalled) return
+  hooksInstalled = true
+  process.on('exit', killAllChildren)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`bench: ${signal}, stopping every child process`)
+      killAllChildren()
+      process.exit(130)
+    })
+  }
+}

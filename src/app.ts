@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import secureJsonParse from 'secure-json-parse'
+import type { Config } from './config/schema.js'
+import { controlPlanePlugin } from './control-plane/plugin.js'
+import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
+import type { ControlPlane } from './control-plane/service.js'
+import { clientErrorHandler, problemHandler, sendProblem, toProblem } from './errors/handler.js'
+import { metricsPlugin } from './observability/metrics.js'
+import { gatewayPlugin, type GatewayOptions } from './gateway/plugin.js'
+import { registerWebSocketSupport } from './gateway/websocket.js'
+import { discoveryPlugin } from './discovery/plugin.js'
+import type { Probe } from './discovery/health.js'
+import { Problem } from './errors/problem.js'
+import type { ControlStore } from './stores/types.js'
+import { surfaceOf, type Access } from './surfaces.js'
+import { validatorCompiler } from './validation.js'
+import './route-access.js'
+
+export interface ClassifiedRoute {
+  method: string
+  url: string
+  access: Access
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Aborted when shutdown begins: long waits (the long-poll) end and answer with what they have. */
+    shutdownSignal: AbortSignal
+    /** Every route registered, with the access class src/surfaces.ts gave it (the boundary test walks these). */
+    classifiedRoutes: readonly ClassifiedRoute[]
+  }
+  interface FastifyRequest {
+    /** The exact body bytes received (the gateway digests these, never re-serialised JSON). */
+    rawBody?: Buffer
+  }
+}
+
+export interface AppDependencies {
+  store: ControlStore
+  controlPlane: ControlPlane
+  authenticator: OperatorAuthenticator
+  gateway: GatewayOptions
+  /** Readiness checks (stores, replay cache, transport). */
+  probes: readonly Probe[]
+}
+
+export interface AppOptions {
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: NodeJS.WritableStream
+}
+
+/** Paths pino must never print. Credentials live in headers and in issuance responses. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.signature',
+  'req.headers["signature-input"]',
+  'headers.authorization',
+  'token',
+  'signing_secret',
+  '*.token',
+  '*.signing_secret',
+]
+
+/** How often Node checks open connections against the request timeout (its default, 30 s, would let a slow sender overstay by up to that). */
+const REQUEST_TIMEOUT_CHECK_MS = 1000
+
+const newRequestId = (): string => `req_${randomUUID().replaceAll('-', '')}`
+
+/** Build the service. Never listens: main.ts (or a test) does. */
+export async function buildApp(config: Config, deps: AppDependencies, options: AppOptions = {}): Promise<FastifyInstance> {
+  const logger: FastifyServerOptions['logger'] = {
+    level: config.logLevel,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
+  }
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000
+  const app = Fastify({
+    logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    genReqId: newRequestId,
+    // How long a client may take to send its request, headers and body; then 408 and the connection is
+    // closed, so slow senders cannot hold connections. Node does not apply it to the handler's time
+    // (the long-poll holds a request for up to 30 s after it was received). The headers timeout is set
+    // to the same value: Node (20) enforces neither before the headers timeout (default 60 s) is up.
+    requestTimeout: requestTimeoutMs,
+    http: {
+      maxHeaderSize: config.headerLimitBytes,
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+    },
+    // What Node's parser refuses before a request exists (headers over maxHeaderSize, the request
+    // timeout, malformed HTTP) is answered from the catalogue too, instead of Fastify's plain JSON.
+    clientErrorHandler: clientErrorHandler(config, newRequestId),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // Errors raised before routing (a malformed percent-encoding, an over-long path parameter) bypass
+    // the error handler: render them from the same catalogue.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(request, reply, toProblem(error).problem)
+    },
+  })
+
+  app.setValidatorCompiler(validatorCompiler())
+  // Every route takes its access class (and operator scope) from the one declared list; a route the
+  // list does not classify stops the process at start-up.
+  const classified: ClassifiedRoute[] = []
+  app.decorate('classifiedRoutes', classified)
+  app.addHook('onRoute', (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      const surface = surfaceOf(method, route.url)
+      if (surface === undefined) throw new Error(`route ${method} ${route.url} is not classified in src/surfaces.ts`)
+      route.config = { ...route.config, access: surface.access, ...(surface.scope !== undefined ? { scope: surface.scope } : {}) }
+      classified.push({ method, url: route.url, access: surface.access })
+    }
+  })
+  app.decorateRequest('rawBody', undefined)
+  // JSON is the only body type. Keep the raw bytes; an empty body is "no body" rather than an error, so POSTs without payload
+  // (revoke, rotate) work whatever Content-Type a client sends.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer
+    request.rawBody = raw
+    if (raw.length === 0) return done(null, undefined)
+    try {
+      done(null, secureJsonParse.parse(raw.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' }))
+    } catch (err) {
+      const isPoison = err instanceof SyntaxError && /prototype|constructor/i.test(err.message)
+      done(isPoison ? new Problem('invalid_request', 'JSON keys __proto__ and constructor.prototype are refused') : new Problem('malformed_json'), undefined)
+    }
+  })
+
+  // A POST without a body is validated as an empty object, so optional bodies (rotate, issue) may be
+  // omitted and required fields are reported by name rather than as "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH')) request.body = {}
+  })
+
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id)
+  })
+
+  drainOnClose(app, config.shutdownGraceSeconds * 1000)
+  await registerWebSocketSupport(app, {
+    idleTimeoutMs: config.wsIdleTimeoutSeconds * 1000, maxPerKey: config.wsMaxPerKey, shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+  })
+  await app.register(problemHandler)
+  await app.register(metricsPlugin, { config })
+  await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
+  await app.register(gatewayPlugin, deps.gateway)
+  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes })
+
+  return app
+}
+
+/**
+ * Graceful shutdown, run by app.close() (SIGTERM): Fastify stops accepting connections and answers new
+ * requests on kept-alive ones with 503. Here, in-flight requests may finish within `graceMs`, each
+ * response closes its connection (it would otherwise idle until the keep-alive timeout), waits such as
+ * the long-poll end at once through `app.shutdownSignal` (answered with what they have), and whatever
+ * is still open when the grace ends is cut off, so that the stores close and the process exits.
+ */
+function drainOnClose(app: FastifyInstance, graceMs: number): void {
+  let closing = false
+  let graceTimer: NodeJS.Timeout | undefined
+  const shutdown = new AbortController()
+  app.decorate('shutdownSignal', shutdown.signal)
+
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close')
+  })
+  app.addHook('preClose', async () => {
+    closing = true
+    shutdown.abort()
+    graceTimer = setTimeout(() => {
+      app.log.warn({ grace_ms: graceMs }, 'shutdown grace over: closing the connections still open')
+      app.server.closeAllConnections()
+    }, graceMs)
+    graceTimer.unref()
+  })
+  app.addHook('onClose', async () => clearTimeout(graceTimer))
+}

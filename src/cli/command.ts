@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises'
+import type { Env } from '../config/load.js'
+import { UsageError } from './args.js'
+import { CliHttpError, CliNetworkError, ControlPlaneClient, type FetchFn } from './http.js'
+
+export interface Output {
+  write(chunk: string): unknown
+}
+
+/** Everything a command touches, so tests can run it in-process against a real server. */
+export interface CommandIo {
+  /** Arguments after the command words (`mechas add`). */
+  argv: readonly string[]
+  env: Env
+  stdout: Output
+  stderr: Output
+  fetch?: FetchFn
+}
+
+export type Command = (io: CommandIo) => Promise<number>
+
+/** A local failure worth a one-line message (no usage): exit code 1. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'CliError'
+  }
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:8080'
+
+/** Run a command body, turning the expected failures into a message and an exit code. */
+export async function runCommand(io: CommandIo, usage: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body()
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`error: ${err.message}\n\n${usage}`)
+      return 2
+    }
+    if (err instanceof CliHttpError || err instanceof CliNetworkError || err instanceof CliError) {
+      io.stderr.write(`error: ${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
+}
+
+export function printUsage(io: CommandIo, usage: string): number {
+  io.stdout.write(usage)
+  return 0
+}
+
+export function printJson(io: CommandIo, body: unknown): number {
+  io.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+  return 0
+}
+
+/** A client for the control plane chosen by --url / MECHA_URL, authenticated by the operator token. */
+export async function connect(io: CommandIo, values: { url?: string; 'token-file'?: string }): Promise<ControlPlaneClient> {
+  const baseUrl = values.url ?? nonEmpty(io.env.MECHA_URL) ?? DEFAULT_URL
+  if (!URL.canParse(baseUrl)) throw new UsageError(`--url / MECHA_URL is not a URL: ${JSON.stringify(baseUrl)}`)
+  const token = await operatorToken(io, values['token-file'])
+  const url = new URL(baseUrl)
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    io.stderr.write(`warning: sending the operator token over plain http to ${url.host}; use https\n`)
+  }
+  try {
+    return new ControlPlaneClient({ baseUrl, token, fetch: io.fetch })
+  } catch (err) {
+    if (err instanceof TypeError) throw new UsageError(`--url / MECHA_URL: ${err.message}`)
+    throw err
+  }
+}
+
+async function operatorToken(io: CommandIo, tokenFile: string | undefined): Promise<string> {
+  let token: string | undefined
+  let source: string
+  if (tokenFile !== undefined) {
+    source = `token file ${tokenFile}`
+    try {
+      token = (await readFile(tokenFile, 'utf8')).trim()
+    } catch (err) {
+      throw new CliError(`cannot read the ${source} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  } else {
+    source = 'MECHA_OPERATOR_TOKEN'
+    token = nonEmpty(io.env.MECHA_OPERATOR_TOKEN)
+  }
+  if (token === undefined || token === '') {
+    throw new CliError(tokenFile !== undefined
+      ? `the ${source} is empty`
+      : 'no operator token: set MECHA_OPERATOR_TOKEN or pass --token-file PATH (never as a flag value: command lines are visible in ps)')
+  }
+  // Checked here because fetch quotes an invalid header value, token included, in its error message.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new CliError(`the operator token from ${source} contains spaces or characters not allowed in an HTTP header`)
+  return token
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim()
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+}

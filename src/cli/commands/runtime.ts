@@ -1,0 +1,322 @@
+import { readFile } from 'node:fs/promises'
+import {
+  MechaClient, MechaError, type MechaConnection, type Message, type WebSocketConstructor, type WhoAmI,
+} from '../../client/index.js'
+import { HELP_OPTION, UsageError, expectPositionals, parseCommand, parseWholeNumber } from '../args.js'
+import { CliError, DEFAULT_URL, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
+import { formatList, formatTime, renderFields } from '../format.js'
+import { USAGE } from '../usage.js'
+
+/** What the runtime commands take besides the usual: a stop signal and a WebSocket, for tests. */
+export interface RuntimeIo extends CommandIo {
+  /** Stops `listen`. Default: SIGINT or SIGTERM. */
+  signal?: AbortSignal
+  WebSocket?: WebSocketConstructor
+}
+
+const RUNTIME_OPTIONS = {
+  ...HELP_OPTION,
+  url: { type: 'string' },
+  'signing-secret-file': { type: 'string' },
+  'private-key-file': { type: 'string' },
+} as const
+
+const SEND_OPTIONS = {
+  ...RUNTIME_OPTIONS,
+  payload: { type: 'string' },
+  'payload-file': { type: 'string' },
+  id: { type: 'string' },
+  'reply-to': { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+const LISTEN_OPTIONS = { ...RUNTIME_OPTIONS, poll: { type: 'boolean' }, ack: { type: 'boolean' }, limit: { type: 'string' } } as const
+const WHOAMI_OPTIONS = { ...RUNTIME_OPTIONS, json: { type: 'boolean' } } as const
+
+// Flags someone might try for a runtime secret. Refused by name; the value is never echoed.
+const SECRET_FLAG_RE = /^--?(token|signing-secret|private-key|secret)(=|$)/
+const POLL_WAIT_SECONDS = 20
+const MAX_BACKOFF_MS = 30_000
+
+/** `mecharim send <to> <kind>`: send a message as the runtime. */
+export function send(io: RuntimeIo): Promise<number> {
+  return runRuntime(io, USAGE.send, async () => {
+    const { values, positionals } = parseRuntime(io.argv, SEND_OPTIONS)
+    if (values.help === true) return printUsage(io, USAGE.send)
+    const [to, kind] = expectPositionals(positionals, ['to', 'kind'])
+    const payload = await readPayload(values.payload, values['payload-file'])
+    const client = await runtimeClient(io, values)
+    const accepted = await sdk(() => client.send({
+      to, kind, payload, ...(values.id !== undefined ? { id: values.id } : {}), ...(values['reply-to'] !== undefined ? { reply_to: values['reply-to'] } : {}),
+    }))
+    if (values.json === true) return printJson(io, accepted)
+    io.stdout.write(`Accepted message ${accepted.id} from ${accepted.from} to ${accepted.to} (kind ${accepted.kind}) at ${formatTime(accepted.accepted_at)}.\n`)
+    return 0
+  })
+}
+
+/** `mecharim whoami`: the key as the gateway sees it. */
+export function whoami(io: RuntimeIo): Promise<number> {
+  return runRuntime(io, USAGE.whoami, async () => {
+    const { values, positionals } = parseRuntime(io.argv, WHOAMI_OPTIONS)
+    if (values.help === true) return printUsage(io, USAGE.whoami)
+    expectPositionals(positionals, [])
+    const me = await (await runtimeClient(io, values)).whoami()
+    if (values.json === true) return printJson(io, me)
+    io.stdout.write(renderWhoami(me))
+    return 0
+  })
+}
+
+/**
+ * `mecharim listen`: print each delivered message as one JSON line on stdout, over the WebSocket
+ * (default) or by long-polling the inbox, until SIGINT/SIGTERM. A lost connection is retried with
+ * backoff; a refusal (bad credentials) ends the command.
+ */
+export function listen(io: RuntimeIo): Promise<number> {
+  return runRuntime(io, USAGE.listen, async () => {
+    const { values, positionals } = parseRuntime(io.argv, LISTEN_OPTIONS)
+    if (values.help === true) return printUsage(io, USAGE.listen)
+    expectPositionals(positionals, [])
+    if (values.limit !== undefined && values.poll !== true) throw new UsageError('--limit applies to --poll only')
+    const limit = values.limit === undefined ? undefined : parseWholeNumber('limit', values.limit)
+    const client = await runtimeClient(io, values)
+    const stop = stopSignal(io)
+    try {
+      const receiver = values.poll === true ? pollInbox : readSocket
+      await retryWhileUnavailable(io, stop.signal, (connected) => receiver(io, client, { ack: values.ack === true, limit, signal: stop.signal, connected }))
+      return 0
+    } catch (err) {
+      if (stop.signal.aborted) return 0
+      throw err
+    } finally {
+      stop.dispose()
+    }
+  })
+}
+
+interface ReceiveOptions {
+  ack: boolean
+  limit: number | undefined
+  signal: AbortSignal
+  /** Called once the gateway has accepted the credentials (resets the reconnect backoff). */
+  connected(): void
+}
+
+async function pollInbox(io: CommandIo, client: MechaClient, options: ReceiveOptions): Promise<void> {
+  while (!options.signal.aborted) {
+    const messages = await client.inbox({ wait: POLL_WAIT_SECONDS, ...(options.limit !== undefined ? { limit: options.limit } : {}) }, { signal: options.signal })
+    options.connected()
+    for (const message of messages) printMessage(io, message)
+    // Not abortable: what was printed is acknowledged even when the stop comes in between.
+    if (options.ack && messages.length > 0) await client.ack(messages.map((m) => m.id))
+  }
+}
+
+async function readSocket(io: CommandIo, client: MechaClient, options: ReceiveOptions): Promise<void> {
+  const connection: MechaConnection = client.connect()
+  // A stop closes the connection while it waits; a message being handled is acknowledged first.
+  let handling = false
+  const onStop = (): void => {
+    if (!handling) connection.close()
+  }
+  options.signal.addEventListener('abort', onStop, { once: true })
+  try {
+    if (options.signal.aborted) return
+    await connection.ready
+    options.connected()
+    for await (const message of connection) {
+      handling = true
+      printMessage(io, message)
+      if (options.ack) await message.ack()
+      handling = false
+      if (options.signal.aborted) break
+    }
+  } finally {
+    options.signal.removeEventListener('abort', onStop)
+    connection.close()
+  }
+}
+
+function printMessage(io: CommandIo, message: Message): void {
+  // One JSON line: JSON.stringify escapes control characters, so a payload cannot drive the terminal.
+  io.stdout.write(`${JSON.stringify(message)}\n`)
+}
+
+async function retryWhileUnavailable(io: CommandIo, signal: AbortSignal, receive: (connected: () => void) => Promise<void>): Promise<void> {
+  let backoffMs = 1000
+  for (;;) {
+    try {
+      await receive(() => { backoffMs = 1000 })
+      return
+    } catch (err) {
+      if (signal.aborted || !(err instanceof MechaError) || err.code !== 'UNAVAILABLE') throw err
+      io.stderr.write(`warning: ${err.message}; retrying in ${backoffMs / 1000} s\n`)
+      await sleep(backoffMs, signal)
+      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, { once: true })
+    function done(): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}
+
+function stopSignal(io: RuntimeIo): { signal: AbortSignal; dispose(): void } {
+  if (io.signal !== undefined) return { signal: io.signal, dispose: () => undefined }
+  const controller = new AbortController()
+  const stop = (): void => controller.abort()
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    },
+  }
+}
+
+function parseRuntime<const O extends typeof RUNTIME_OPTIONS>(args: readonly string[], options: O): ReturnType<typeof parseCommand<O>> {
+  if (args.some((arg) => SECRET_FLAG_RE.test(arg))) {
+    throw new UsageError('secrets are not accepted as flag values (command lines are visible to other users in ps): set MECHA_TOKEN or MECHA_SIGNING_SECRET, or use --signing-secret-file / --private-key-file PATH')
+  }
+  return parseCommand(args, options)
+}
+
+async function readPayload(inline: string | undefined, file: string | undefined): Promise<unknown> {
+  if (inline !== undefined && file !== undefined) throw new UsageError('give either --payload or --payload-file, not both')
+  if (inline === undefined && file === undefined) return null
+  let text: string
+  let source: string
+  if (file !== undefined) {
+    source = `the payload file ${file}`
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      throw new CliError(`cannot read ${source} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  } else {
+    source = '--payload'
+    text = inline as string
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new UsageError(`${source} is not JSON (${err instanceof Error ? err.message : 'unparseable'})`)
+  }
+}
+
+interface RuntimeValues {
+  url?: string
+  'signing-secret-file'?: string
+  'private-key-file'?: string
+}
+
+/** The SDK client for MECHA_URL / --url with the runtime credentials from the environment and files. */
+async function runtimeClient(io: RuntimeIo, values: RuntimeValues): Promise<MechaClient> {
+  const url = values.url ?? nonEmpty(io.env.MECHA_URL) ?? DEFAULT_URL
+  if (!URL.canParse(url)) throw new UsageError(`--url / MECHA_URL is not a URL: ${JSON.stringify(url)}`)
+  const token = nonEmpty(io.env.MECHA_TOKEN)
+  const keyId = nonEmpty(io.env.MECHA_KEY_ID)
+  let signingSecret = nonEmpty(io.env.MECHA_SIGNING_SECRET)
+  const secretFile = values['signing-secret-file']
+  if (secretFile !== undefined) {
+    if (signingSecret !== undefined) throw new UsageError('give the signing secret once: MECHA_SIGNING_SECRET or --signing-secret-file, not both')
+    signingSecret = await readSecretFile(secretFile, 'signing secret file')
+  }
+  const keyFile = values['private-key-file'] ?? nonEmpty(io.env.MECHA_PRIVATE_KEY_FILE)
+  const privateKey = keyFile === undefined ? undefined : await readSecretFile(keyFile, 'private key file')
+  if (signingSecret !== undefined && privateKey !== undefined) {
+    throw new CliError('give one signing credential: a signing secret (MECHA_SIGNING_SECRET / --signing-secret-file) or a private key (MECHA_PRIVATE_KEY_FILE / --private-key-file), not both')
+  }
+  if (token === undefined && signingSecret === undefined && privateKey === undefined) {
+    throw new CliError('no runtime credentials: set MECHA_TOKEN, and/or MECHA_KEY_ID with MECHA_SIGNING_SECRET (or --signing-secret-file PATH) or MECHA_PRIVATE_KEY_FILE (never as flag values: command lines are visible in ps)')
+  }
+  const parsed = new URL(url)
+  if (token !== undefined && parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
+    io.stderr.write(`warning: sending the runtime token over plain http to ${parsed.host}; use https\n`)
+  }
+  try {
+    return new MechaClient({ url, token, keyId, signingSecret, privateKey, ...(io.fetch !== undefined ? { fetch: io.fetch } : {}), ...(io.WebSocket !== undefined ? { WebSocket: io.WebSocket } : {}) })
+  } catch (err) {
+    // The SDK names its options; say which variable or file they came from. It never quotes a secret.
+    if (err instanceof TypeError) throw new CliError(err.message.replace(/options\.(\w+)/g, (_, name: string) => OPTION_SOURCES[name] ?? name))
+    throw err
+  }
+}
+
+const OPTION_SOURCES: Readonly<Record<string, string>> = {
+  url: '--url / MECHA_URL',
+  token: 'MECHA_TOKEN',
+  keyId: 'MECHA_KEY_ID',
+  signingSecret: 'the signing secret',
+  privateKey: 'the private key',
+}
+
+async function readSecretFile(path: string, what: string): Promise<string> {
+  let text: string
+  try {
+    text = (await readFile(path, 'utf8')).trim()
+  } catch (err) {
+    throw new CliError(`cannot read the ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  if (text === '') throw new CliError(`the ${what} ${path} is empty`)
+  return text
+}
+
+/** SDK argument checks (TypeError) are the user's input here: report them, not crash. */
+async function sdk<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    if (err instanceof TypeError) throw new CliError(err.message)
+    throw err
+  }
+}
+
+/** runCommand, with the SDK's errors reported like the control plane's: one line, exit 1. */
+function runRuntime(io: RuntimeIo, usage: string, body: () => Promise<number>): Promise<number> {
+  return runCommand(io, usage, async () => {
+    try {
+      return await body()
+    } catch (err) {
+      if (err instanceof MechaError) throw new CliError(err.message)
+      throw err
+    }
+  })
+}
+
+function renderWhoami(me: WhoAmI): string {
+  const verifiedBy = [me.verified_by.token ? 'token' : undefined, me.verified_by.signature ?? undefined].filter((v) => v !== undefined).join(' + ')
+  const skew = Math.round(Date.now() / 1000 - me.server_time)
+  return renderFields([
+    ['mecha', me.mecha],
+    ['key id', me.key_id],
+    ['verified by', verifiedBy],
+    ['recipients', formatList(me.permissions.recipients)],
+    ['kinds', formatList(me.permissions.kinds)],
+    ['max message bytes', String(me.permissions.max_message_bytes)],
+    ['signature', me.signature.algorithms.length === 0 ? 'none' : `${me.signature.algorithms.join(', ')} (${me.signature.required ? 'required' : 'optional'})`],
+    ['rate limit', me.rate_limit === null ? 'none' : `${me.rate_limit.requests} requests per ${me.rate_limit.per_seconds} s`],
+    ['expires', formatTime(me.expires_at, 'never')],
+    ['server time', `${formatTime(new Date(me.server_time * 1000).toISOString())} (local clock ${skew >= 0 ? '+' : ''}${skew} s)`],
+  ])
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim()
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+}

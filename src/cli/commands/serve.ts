@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
+import { ConfigError, loadConfig } from '../../config/load.js'
+import type { Config } from '../../config/schema.js'
+import { startServer, type RunningServer } from '../../server.js'
+import { HELP_OPTION, expectPositionals, parseCommand } from '../args.js'
+import { printUsage, runCommand, type CommandIo, type Output } from '../command.js'
+import { SERVE_USAGE } from '../usage.js'
+
+/** Where shutdown signals come from: `process`, or an EventEmitter in tests. */
+export interface SignalSource {
+  on(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown
+  off(event: 'SIGTERM' | 'SIGINT', listener: () => void): unknown
+}
+
+export interface ServeIo extends CommandIo {
+  signals?: SignalSource
+  /** Path of the optional .env file; default `.env` in the working directory, as src/main.ts reads it. */
+  envFile?: string
+}
+
+/** `mecharim serve`: what src/main.ts does. Resolves with the exit code once a signal has closed the server. */
+export function serve(io: ServeIo): Promise<number> {
+  return runCommand(io, SERVE_USAGE, async () => {
+    const { values, positionals } = parseCommand(io.argv, HELP_OPTION)
+    if (values.help === true) return printUsage(io, SERVE_USAGE)
+    expectPositionals(positionals, [])
+    const envFile = io.envFile ?? '.env'
+    const fileEnv = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {}
+    let config: Config
+    try {
+      config = loadConfig({ ...fileEnv, ...io.env })
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      io.stderr.write(`mecharim: ${err.message}\n`)
+      return 1
+    }
+    let server: RunningServer
+    try {
+      server = await startServer(config)
+    } catch (err) {
+      io.stderr.write(`mecharim: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+      return 1
+    }
+    if (server.generatedOperatorToken !== undefined) {
+      // Printed once to the terminal, outside the logger, so it never lands in structured logs.
+      io.stderr.write(
+        `\nDevelopment operator token (all scopes, valid until this process exits; set MECHA_OPERATOR_TOKENS_JSON to choose your own):\n\n  ${server.generatedOperatorToken}\n\n`,
+      )
+    }
+    return closeOnSignal(server, io.signals ?? process, io.stderr, config.shutdownGraceSeconds * 1000)
+  })
+}
+
+/** Beyond the grace, how long closing the stores may take before the process gives up on a clean exit. */
+const STORE_CLOSE_MARGIN_MS = 5000
+
+/**
+ * Close on SIGTERM or SIGINT: no new connections, in-flight requests finish within `graceMs`
+ * (long-polls are answered at once, WebSockets closed with 1001), then the stores close; 0 when all
+ * of that completed, 1 when it failed or hung past the grace plus a margin.
+ */
+function closeOnSignal(server: RunningServer, signals: SignalSource, stderr: Output, graceMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const onTerm = (): void => stop('SIGTERM')
+    const onInt = (): void => stop('SIGINT')
+    // A second signal while closing is ignored, as in src/main.ts: closing drains in-flight requests.
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
+      server.app.log.info({ signal, grace_ms: graceMs }, 'shutting down')
+      // The app cuts off connections when the grace ends; this only guards against a store that never closes.
+      const watchdog = setTimeout(() => {
+        stderr.write(`mecharim: shutdown did not finish within ${graceMs + STORE_CLOSE_MARGIN_MS} ms; exiting\n`)
+        resolve(1)
+      }, graceMs + STORE_CLOSE_MARGIN_MS)
+      watchdog.unref()
+      server.close().then(() => resolve(0), (err: unknown) => {
+        stderr.write(`mecharim: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`)
+        resolve(1)
+      }).finally(() => {
+        clearTimeout(watchdog)
+        signals.off('SIGTERM', onTerm)
+        signals.off('SIGINT', onInt)
+      })
+    }
+    signals.on('SIGTERM', onTerm)
+    signals.on('SIGINT', onInt)
+  })
+}

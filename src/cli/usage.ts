@@ -1,0 +1,149 @@
+const CONNECTION = `Connection options:
+  --url URL           Control plane base URL (env MECHA_URL; default http://127.0.0.1:8080)
+  --token-file PATH   Read the operator token from PATH (default: env MECHA_OPERATOR_TOKEN)
+  --json              Print the JSON response body on stdout
+  -h, --help          Show this help
+
+The operator token is never accepted as a flag value: command lines are visible to
+other users (ps, /proc). Set MECHA_OPERATOR_TOKEN or use --token-file.
+`
+
+function command(synopsis: string, summary: string, options = ''): string {
+  return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${CONNECTION}`
+}
+
+export const MAIN_USAGE = `Usage: mecharim <command> [options]
+
+Commands:
+  serve                 Start the control plane (configured by environment and .env)
+  mechas add <id>       Register a mecha
+  mechas list           List mechas
+  mechas show <id>      Show a mecha
+  mechas remove <id>    Deactivate a mecha: its keys stop working
+  keys issue <mecha>    Issue a Mecha key (its token is shown once)
+  keys list <mecha>     List a mecha's keys
+  keys show <key id>    Show a key
+  keys revoke <key id>  Revoke a key
+  keys rotate <key id>  Replace a key's token and signing secret
+  keygen                Generate an Ed25519 key pair for signing runtime requests
+  send <to> <kind>      Send a message as a runtime
+  listen                Print the messages delivered to a runtime, one JSON line each
+  whoami                Show the runtime key as the gateway sees it
+  help [command]        Show help for a command
+
+${CONNECTION}
+send, listen and whoami act as a runtime: they take a Mecha key from MECHA_TOKEN,
+MECHA_KEY_ID, MECHA_SIGNING_SECRET and MECHA_PRIVATE_KEY_FILE (see \`mecharim help send\`).
+
+Exit codes: 0 success, 1 the request failed, 2 the command line is wrong.
+`
+
+export const SERVE_USAGE = `Usage: mecharim serve
+
+Start the control plane. It is configured by environment variables (and a .env file in
+the working directory); see the README. Without operator tokens configured, a development
+token is generated and printed once on stderr.
+
+Options:
+  -h, --help   Show this help
+`
+
+export const MECHAS_USAGE = `Usage: mecharim mechas <add|list|show|remove> [options]
+
+  mechas add <id>       Register a mecha
+  mechas list           List mechas
+  mechas show <id>      Show a mecha
+  mechas remove <id>    Deactivate a mecha: its keys stop working
+
+Run \`mecharim mechas <command> --help\` for a command's options.
+`
+
+export const KEYS_USAGE = `Usage: mecharim keys <issue|list|show|revoke|rotate> [options]
+
+  keys issue <mecha>    Issue a Mecha key (its token is shown once)
+  keys list <mecha>     List a mecha's keys
+  keys show <key id>    Show a key
+  keys revoke <key id>  Revoke a key
+  keys rotate <key id>  Replace a key's token and signing secret
+
+Run \`mecharim keys <command> --help\` for a command's options.
+`
+
+const RUNTIME = `Runtime options:
+  --url URL                    Gateway base URL (env MECHA_URL; default http://127.0.0.1:8080)
+  --signing-secret-file PATH   Read the HMAC signing secret from PATH (instead of MECHA_SIGNING_SECRET)
+  --private-key-file PATH      Read the Ed25519 private key from PATH (default: env MECHA_PRIVATE_KEY_FILE)
+  -h, --help                   Show this help
+
+Credentials (a Mecha key) come from the environment:
+  MECHA_TOKEN              the key's token: sent as \`Authorization: Mecha <token>\`
+  MECHA_KEY_ID             the key id: needed to sign without a token
+  MECHA_SIGNING_SECRET     sign with hmac-sha256 (or --signing-secret-file PATH)
+  MECHA_PRIVATE_KEY_FILE   sign with ed25519, the key written by \`mecharim keygen\`
+Give a token, a signing credential, or both (both are then sent). Secrets are never
+accepted as flag values: command lines are visible to other users (ps, /proc).
+`
+
+function runtimeCommand(synopsis: string, summary: string, options = ''): string {
+  return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${RUNTIME}`
+}
+
+export const USAGE = {
+  mechasAdd: command('mechas add <id> [options]', 'Register a mecha. Ids are 1-64 characters of a-z 0-9 - _ .', `  --name NAME          Display name
+  --description TEXT   Description
+  --listed             Publish a card in the public directory
+  --accepts K1,K2      Message kinds the mecha accepts (globs; default *)
+`),
+  mechasList: command('mechas list [options]', 'List mechas, in id order.', `  --limit N    At most N mechas (1-500; default 100)
+  --after ID   Start after this mecha id (the "next" cursor of the previous page)
+`),
+  mechasShow: command('mechas show <id> [options]', 'Show a mecha.'),
+  mechasRemove: command('mechas remove <id> [options]', `Deactivate a mecha. This is final: every key of the mecha stops working at once.
+The record and its audit history stay.`),
+  keysIssue: command('keys issue <mecha> [options]', `Issue a Mecha key. The token (and the signing secret, with --sign hmac-sha256) is shown
+once: the server keeps only a digest and cannot show it again.`, `  --label TEXT                    Label
+  --ttl SECONDS                   Expire SECONDS from now
+  --expires-at TIME               Expire at an RFC 3339 time (not with --ttl)
+  --recipients A,B                Mecha ids the key may send to (globs; default *)
+  --kinds X,Y                     Message kinds the key may send (globs; default *)
+  --max-message-bytes N           Largest message body (default 65536)
+  --sign ALG[,ALG]                Algorithms the key may sign with: hmac-sha256, ed25519
+  --require-signature             Refuse unsigned requests
+  --public-key B64URL             Ed25519 public key (repeatable; needs --sign ed25519)
+  --rate-limit REQUESTS/SECONDS   Rate limit, e.g. 100/60
+`),
+  keysList: command('keys list <mecha> [options]', "List a mecha's keys (metadata only, never secrets)."),
+  keysShow: command('keys show <key id> [options]', 'Show a key (metadata only, never secrets).'),
+  keysRevoke: command('keys revoke <key id> [options]', 'Revoke a key. This is final: its tokens and signing secrets stop working at once.'),
+  keysRotate: command('keys rotate <key id> [options]', `Issue a new token (and signing secret, if the key signs with hmac-sha256) under the same
+key id. The new secrets are shown once.`, `  --grace SECONDS   Keep the previous token and signing secret working this long (default 0: stop now)
+`),
+  keygen: `Usage: mecharim keygen [options]
+
+Generate an Ed25519 key pair for signing runtime requests. The private key (its 32-byte
+seed, base64url) is written to a new file readable only by you; an existing file is never
+overwritten. The public key is printed: register it with
+\`mecharim keys issue <mecha> --sign ed25519 --public-key=<public key>\`.
+
+Options:
+  --out PATH   Where to write the private key (default ./mecha-ed25519.key)
+  --json       Print {"public_key", "private_key_file"} on stdout
+  -h, --help   Show this help
+`,
+  send: runtimeCommand('send <to> <kind> [options]', `Send a message to the mecha <to> as the runtime whose key is configured. The gateway
+sets the sender to the key's mecha.`, `  --payload JSON        The payload, a JSON value (default null)
+  --payload-file PATH   Read the JSON payload from PATH
+  --id ID               Your message id: repeating a send with the same id is idempotent
+  --reply-to ID         Id of the message this one answers
+  --json                Print the acceptance as JSON
+`),
+  listen: runtimeCommand('listen [options]', `Print each message delivered to the runtime as one JSON line on stdout, until
+interrupted (Ctrl-C). Messages arrive over a WebSocket, or with --poll by long-polling the
+inbox. Unacknowledged messages are delivered again after the gateway's visibility timeout.
+A lost connection is retried; refused credentials end the command.`, `  --poll      Long-poll GET /v1/inbox instead of the WebSocket
+  --ack       Acknowledge each message after printing it
+  --limit N   Messages per poll (1-100; --poll only; default 10)
+`),
+  whoami: runtimeCommand('whoami [options]', 'Show the runtime key as the gateway sees it: mecha, permissions, how it was verified.', `  --json   Print the JSON response body on stdout
+`),
+} as const

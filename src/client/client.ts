@@ -1,0 +1,276 @@
+import { resolveCredentials, type ResolvedCredentials } from './credentials.js'
+import { describe } from './encoding.js'
+import { MechaError, errorFromResponse, networkError, staleServerTime } from './errors.js'
+import { checkMessageIds } from './ids.js'
+import { credentialHeaders, newNonce } from './sign.js'
+import type {
+  AckResult, CallOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
+  WebSocketConstructor, WhoAmI,
+} from './types.js'
+import { MechaConnection, defaultWebSocket, type ConnectSession } from './websocket.js'
+
+const DEFAULT_TIMEOUT_MS = 30_000
+const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey']
+const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
+const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
+const CALL_FIELDS = new Set(['auth', 'signal'])
+const AUTHORITY_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+const encoder = new TextEncoder()
+/** Bytes as TextEncoder makes them: a type fetch accepts as a body. */
+type EncodedBody = ReturnType<TextEncoder['encode']>
+
+interface Exchange {
+  status: number
+  headers: Headers
+  text: string
+}
+
+/**
+ * A runtime's client for the Mecha gateway: send messages, read and acknowledge the inbox (HTTP
+ * long-poll or a WebSocket), all authenticated with a Mecha key (token and/or an RFC 9421 mecha-v1
+ * signature). Portable: fetch, TextEncoder, crypto.getRandomValues and noble; no Node built-ins.
+ *
+ * Every request carries a fresh nonce and the current time. When the gateway refuses a timestamp as
+ * stale it says its time; the client remembers the offset and retries that call once.
+ */
+export class MechaClient {
+  readonly #origin: string
+  readonly #authority: string
+  readonly #credentials: ResolvedCredentials
+  readonly #fetch: FetchLike
+  readonly #WebSocket: WebSocketConstructor | undefined
+  readonly #timeoutMs: number
+  readonly #now: () => number
+  #clockOffsetMs = 0
+
+  constructor(options: MechaClientOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`expected options as an object, got ${describe(options)}`)
+    checkFields(options, OPTION_FIELDS, 'options')
+    this.#origin = parseOrigin(options.url)
+    const authority = options.authority ?? new URL(this.#origin).host
+    if (typeof authority !== 'string' || !AUTHORITY_RE.test(authority)) {
+      throw new TypeError(`expected options.authority as host[:port], got ${describe(authority)}`)
+    }
+    this.#authority = authority
+    this.#credentials = resolveCredentials(options, 'options')
+    this.#fetch = resolveFetch(options.fetch)
+    if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') {
+      throw new TypeError(`expected options.WebSocket as a constructor, got ${describe(options.WebSocket)}`)
+    }
+    this.#WebSocket = options.WebSocket
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new TypeError(`expected options.timeoutMs as a positive number of milliseconds, got ${describe(timeoutMs)}`)
+    }
+    this.#timeoutMs = timeoutMs
+    if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError(`expected options.now as a function, got ${describe(options.now)}`)
+    this.#now = options.now ?? Date.now
+  }
+
+  /** The gateway origin this client talks to. */
+  get url(): string {
+    return this.#origin
+  }
+
+  /** The key id of the client's default credentials. */
+  get keyId(): string {
+    return this.#credentials.keyId
+  }
+
+  /** The correction applied to the local clock, learnt from a `stale_timestamp` refusal (0 until then). */
+  get clockOffsetMs(): number {
+    return this.#clockOffsetMs
+  }
+
+  /** POST /v1/messages: hand a message to the gateway. Resolves with the 202 acceptance. */
+  async send(message: OutgoingMessage, options: CallOptions = {}): Promise<MessageAccepted> {
+    return this.#call<MessageAccepted>('POST', '/v1/messages', '', messageBody(message), options)
+  }
+
+  /**
+   * GET /v1/inbox: messages delivered to the key's mecha. Each must be acknowledged ({@link ack})
+   * within the gateway's visibility timeout, or it is delivered again.
+   */
+  async inbox(query: InboxOptions = {}, options: CallOptions = {}): Promise<Message[]> {
+    if (query === null || typeof query !== 'object') throw new TypeError(`expected inbox options as an object, got ${describe(query)}`)
+    checkFields(query, new Set(['wait', 'limit']), 'inbox options')
+    const params: string[] = []
+    if (query.wait !== undefined) params.push(`wait=${wholeNumber(query.wait, 'wait')}`)
+    if (query.limit !== undefined) params.push(`limit=${wholeNumber(query.limit, 'limit')}`)
+    const waitMs = (query.wait ?? 0) * 1000
+    const body = await this.#call<{ messages: Message[] }>('GET', '/v1/inbox', params.length === 0 ? '' : `?${params.join('&')}`, undefined, options, waitMs)
+    return body.messages
+  }
+
+  /** POST /v1/inbox/ack: acknowledge delivered messages (1 to 100 ids). */
+  async ack(ids: readonly string[], options: CallOptions = {}): Promise<AckResult> {
+    checkMessageIds(ids)
+    return this.#call<AckResult>('POST', '/v1/inbox/ack', '', { ids: [...ids] }, options)
+  }
+
+  /** GET /v1/whoami: the key, its mecha and permissions, as the gateway sees them. */
+  async whoami(options: CallOptions = {}): Promise<WhoAmI> {
+    return this.#call<WhoAmI>('GET', '/v1/whoami', '', undefined, options)
+  }
+
+  /**
+   * GET /v1/connect: a WebSocket on which the gateway pushes messages as they arrive. Iterate the
+   * connection for messages; acknowledge each with `message.ack()` (over the socket). Breaking out
+   * of the loop, `close()`, or aborting `signal` closes it. Authentication failures and a lost
+   * connection are thrown by the iterator as {@link MechaError}s (unacknowledged messages are
+   * delivered again after reconnecting). The upgrade request carries the same headers as any call,
+   * so it needs a WebSocket implementation that sends headers (see `options.WebSocket`).
+   */
+  connect(options: CallOptions = {}): MechaConnection {
+    const credentials = this.#callCredentials(options)
+    const webSocket = this.#WebSocket
+    const session: ConnectSession = {
+      url: `${this.#origin.replace(/^http/, 'ws')}/v1/connect`,
+      headers: () => this.#headers('GET', '/v1/connect', '', undefined, credentials),
+      webSocket: () => (webSocket !== undefined ? Promise.resolve(webSocket) : defaultWebSocket()),
+      timeoutMs: this.#timeoutMs,
+      learnServerTime: (serverTime) => this.#learnServerTime(serverTime),
+    }
+    return new MechaConnection(session, options.signal)
+  }
+
+  async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0): Promise<T> {
+    const credentials = this.#callCredentials(options)
+    // Serialised once: the digest covers exactly the bytes sent, retries included.
+    const bytes = body === undefined ? undefined : serialize(body)
+    for (let attempt = 0; ; attempt++) {
+      const headers = this.#headers(method, path, query, bytes, credentials)
+      const answer = await this.#exchange(method, `${path}${query}`, headers, bytes, options.signal, this.#timeoutMs + extraTimeoutMs)
+      if (answer.status >= 200 && answer.status < 300) return parseSuccess<T>(answer)
+      const error = errorFromResponse(answer.status, answer.headers, answer.text)
+      const serverTime = staleServerTime(error)
+      // A stale timestamp is refused before anything is written: the retry cannot duplicate a message.
+      if (attempt === 0 && serverTime !== undefined) {
+        this.#learnServerTime(serverTime)
+        continue
+      }
+      throw error
+    }
+  }
+
+  #callCredentials(options: CallOptions): ResolvedCredentials {
+    if (options === null || typeof options !== 'object') throw new TypeError(`expected call options as an object, got ${describe(options)}`)
+    checkFields(options, CALL_FIELDS, 'call options')
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new TypeError(`expected signal as an AbortSignal, got ${describe(options.signal)}`)
+    }
+    if (options.auth === undefined) return this.#credentials
+    if (options.auth === null || typeof options.auth !== 'object') throw new TypeError(`expected auth as an object, got ${describe(options.auth)}`)
+    checkFields(options.auth, AUTH_FIELDS, 'auth')
+    return resolveCredentials(options.auth, 'auth')
+  }
+
+  #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials): Record<string, string> {
+    const timestamp = Math.floor((this.#now() + this.#clockOffsetMs) / 1000)
+    return credentialHeaders({ method, authority: this.#authority, path, query, ...(body !== undefined ? { body } : {}), timestamp, nonce: newNonce() }, credentials)
+  }
+
+  #learnServerTime(serverTime: number): void {
+    // server_time is whole seconds: aim at the middle of that second.
+    this.#clockOffsetMs = serverTime * 1000 + 500 - this.#now()
+  }
+
+  async #exchange(method: string, target: string, headers: Record<string, string>, body: EncodedBody | undefined, signal: AbortSignal | undefined, timeoutMs: number): Promise<Exchange> {
+    signal?.throwIfAborted()
+    const controller = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      controller.abort()
+    }, timeoutMs)
+    const onAbort = (): void => controller.abort(signal?.reason)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      // Redirects are not followed: credentials go only to the origin the runtime was configured with.
+      const response = await this.#fetch(`${this.#origin}${target}`, {
+        method, headers, ...(body !== undefined ? { body } : {}), redirect: 'manual', signal: controller.signal,
+      })
+      return { status: response.status, headers: response.headers, text: await response.text() }
+    } catch (err) {
+      if (signal?.aborted === true) throw signal.reason
+      throw networkError(this.#origin, err, timedOut)
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+function parseOrigin(url: unknown): string {
+  // A URL may carry userinfo or a query with a secret in it: those parts are never echoed.
+  const shown = typeof url === 'string' && url.includes('@') ? 'a URL with userinfo' : describe(url)
+  if (typeof url !== 'string') throw new TypeError(`expected options.url as an http(s) URL, got ${shown}`)
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new TypeError(`expected options.url as an http(s) URL, got ${shown}`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`expected options.url with http: or https:, got ${describe(parsed.protocol)}`)
+  const extra = parsed.username !== '' || parsed.password !== '' ? 'credentials' : parsed.search !== '' ? 'a query' : parsed.hash !== '' ? 'a fragment' : parsed.pathname !== '/' ? `the path ${describe(parsed.pathname)}` : undefined
+  if (extra !== undefined) throw new TypeError(`expected options.url as an origin (scheme, host, port), got one with ${extra}`)
+  return parsed.origin
+}
+
+function resolveFetch(fetchOption: unknown): FetchLike {
+  if (fetchOption !== undefined) {
+    if (typeof fetchOption !== 'function') throw new TypeError(`expected options.fetch as a function, got ${describe(fetchOption)}`)
+    return fetchOption as FetchLike
+  }
+  const builtin = (globalThis as { fetch?: typeof fetch }).fetch
+  if (typeof builtin !== 'function') throw new TypeError('expected options.fetch: this runtime has no global fetch')
+  // Bound: browsers refuse fetch called on another receiver.
+  return (input, init) => builtin.call(globalThis, input, init)
+}
+
+function checkFields(object: object, allowed: ReadonlySet<string>, where: string): void {
+  for (const name of Object.keys(object)) {
+    if (!allowed.has(name)) throw new TypeError(`expected ${where} among ${[...allowed].join(', ')}, got unknown ${describe(name)}`)
+  }
+}
+
+function wholeNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`expected ${name} as a whole number, got ${describe(value)}`)
+  return value
+}
+
+function messageBody(message: OutgoingMessage): Record<string, unknown> {
+  if (message === null || typeof message !== 'object') throw new TypeError(`expected a message object, got ${describe(message)}`)
+  checkFields(message, new Set(['to', 'kind', 'payload', 'id', 'reply_to', 'from']), 'message')
+  for (const name of ['to', 'kind'] as const) {
+    if (typeof message[name] !== 'string' || message[name] === '') throw new TypeError(`expected message.${name} as a non-empty string, got ${describe(message[name])}`)
+  }
+  for (const name of ['id', 'reply_to', 'from'] as const) {
+    if (message[name] !== undefined && typeof message[name] !== 'string') throw new TypeError(`expected message.${name} as a string, got ${describe(message[name])}`)
+  }
+  if (message.payload === undefined) throw new TypeError('expected message.payload as a JSON value, got undefined')
+  const body: Record<string, unknown> = { to: message.to, kind: message.kind, payload: message.payload }
+  if (message.id !== undefined) body.id = message.id
+  if (message.reply_to !== undefined) body.reply_to = message.reply_to
+  if (message.from !== undefined) body.from = message.from
+  return body
+}
+
+function serialize(body: unknown): EncodedBody {
+  let text: string
+  try {
+    text = JSON.stringify(body)
+  } catch (err) {
+    throw new TypeError(`expected a JSON-serialisable body, got one that cannot be serialised (${err instanceof Error ? err.message : 'unknown'})`)
+  }
+  return encoder.encode(text)
+}
+
+function parseSuccess<T>(answer: Exchange): T {
+  try {
+    return JSON.parse(answer.text) as T
+  } catch {
+    throw new MechaError({ status: answer.status, code: 'UNAVAILABLE', reason: 'invalid_response', detail: `HTTP ${answer.status} with a body that is not JSON: is this a mecharim gateway?` })
+  }
+}
+

@@ -1,0 +1,12 @@
+/**
+ * `mecharim/client`: the runtime SDK. Portable (Node 20+, browsers, Deno, edge runtimes): fetch,
+ * TextEncoder, crypto.getRandomValues and noble; no Node built-ins. See {@link MechaClient}.
+ */
+export { MechaClient } from './client.js'
+export { MechaConnection, type DeliveredMessage } from './websocket.js'
+export { MechaError, type MechaErrorInit, type ProblemBody } from './errors.js'
+export { newNonce, signRequest, type RequestToSign } from './sign.js'
+export type {
+  AckResult, CallOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
+  OutgoingMessage, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
+} from './types.js'

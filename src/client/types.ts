@@ -1,0 +1,161 @@
+/**
+ * Public types of the runtime SDK. Wire shapes (messages, acceptance, whoami) keep the gateway's
+ * snake_case field names: they are the JSON the gateway sends, untouched.
+ */
+
+// Type-only: erased at compile time, so the client stays free of the server's runtime code.
+import type { DeliveredMessage as TransportDeliveredMessage, Message as StoredMessage } from '../transport/types.js'
+
+/**
+ * A Mecha key as a runtime holds it. Give a token, a signing credential (`signingSecret` or
+ * `privateKey`, with `keyId`), or a token together with one signing credential (both are sent).
+ */
+export interface MechaCredentials {
+  /**
+   * The key's token, `mecha_<key id>_<secret>_<checksum>`, sent as `Authorization: Mecha <token>`.
+   * Shown once when the key is issued (or rotated).
+   */
+  token?: string
+  /**
+   * The key id (`mk` + 24 base32 characters): the `keyid` of a signature. Optional with a token,
+   * whose key id is used (a different one is refused).
+   */
+  keyId?: string
+  /**
+   * The key's HMAC signing secret (`mss_...`, shown once at issue). Requests are signed with
+   * hmac-sha256 over its UTF-8 bytes. Not together with `privateKey`.
+   */
+  signingSecret?: string
+  /**
+   * An Ed25519 private key registered on the key (by its public key): the 32-byte seed as a
+   * Uint8Array or as unpadded base64url (43 characters, what `mecharim keygen` writes). Requests are
+   * signed with ed25519. Not together with `signingSecret`.
+   */
+  privateKey?: Uint8Array | string
+}
+
+/** The subset of `fetch` the client calls. */
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>
+
+/** An event as both the WHATWG WebSocket and the `ws` package deliver it. */
+export interface WebSocketEventLike {
+  readonly type: string
+  /** `message`: the frame (a string for text frames). */
+  data?: unknown
+  /** `close`: the close code and reason. */
+  code?: number
+  reason?: string
+  /** `error`: a description, when the implementation gives one. */
+  message?: string
+}
+
+/** What the client needs from a WebSocket instance (WHATWG and `ws` both provide it). */
+export interface WebSocketLike {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void
+}
+
+/**
+ * A WebSocket constructor that sends extra headers on the upgrade request, taking them as
+ * `new WebSocket(url, { headers })`: the `ws` package, and the undici-based global WebSocket of Node
+ * 22+ (and Bun). Browsers' WebSocket cannot send headers.
+ */
+export type WebSocketConstructor = new (url: string, options: { headers: Record<string, string> }) => WebSocketLike
+
+export interface MechaClientOptions extends MechaCredentials {
+  /**
+   * The gateway's origin, `http(s)://host[:port]`, without path, query or credentials (signatures
+   * cover `@path` as the gateway receives it, so a path prefix cannot be added here).
+   */
+  url: string
+  /**
+   * `host[:port]` covered by signatures as `@authority`: the host of the gateway's configured public
+   * URL (MECHA_PUBLIC_URL). Default: the host of `url`. Set it when you reach the gateway by another
+   * address than its public one (a tunnel, an internal name).
+   */
+  authority?: string
+  /** A fetch implementation. Default: `globalThis.fetch`. */
+  fetch?: FetchLike
+  /**
+   * A WebSocket constructor for {@link MechaClient.connect} that accepts `{ headers }` (see
+   * {@link WebSocketConstructor}). Default: the global WebSocket on Node and Bun, else the `ws`
+   * package, loaded on first use. Browsers must pass one that supports headers: the gateway does not
+   * yet accept credentials in a first frame.
+   */
+  WebSocket?: WebSocketConstructor
+  /**
+   * Milliseconds to wait for an answer (added to `wait` for inbox long-polls); also bounds the
+   * WebSocket handshake. Default 30000.
+   */
+  timeoutMs?: number
+  /**
+   * For tests: the clock, in milliseconds since the epoch. Default `Date.now`. The client still
+   * corrects it by the offset it learns from a `stale_timestamp` refusal.
+   */
+  now?: () => number
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Credentials for this call instead of the client's (same fields as the constructor's). */
+  auth?: MechaCredentials
+  /** Abort the call; the promise rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+/** A message to send. `from` may be omitted: the gateway sets it to the key's mecha. */
+export interface OutgoingMessage {
+  /** Recipient mecha id. */
+  to: string
+  /** Message kind, e.g. `task.create`. */
+  kind: string
+  /** Any JSON value. */
+  payload: unknown
+  /** Your own message id: an idempotency key per sender (a repeat returns the first acceptance). */
+  id?: string
+  /** Id of the message this one answers. */
+  reply_to?: string
+  /** Must equal the key's mecha when given. */
+  from?: string
+}
+
+/** The gateway's 202 answer to a sent message: the accepted message without its payload and reply_to. */
+export type MessageAccepted = Pick<StoredMessage, 'id' | 'from' | 'to' | 'kind' | 'accepted_at'>
+
+/** A delivered message, as the gateway's transport hands it out (`delivery_count` is 1 on first delivery). */
+export type Message = TransportDeliveredMessage
+
+export interface InboxOptions {
+  /** Seconds to wait for a message when the inbox is empty (long-poll; the gateway allows 0-30). Default 0. */
+  wait?: number
+  /** At most this many messages (the gateway allows 1-100; default 10). */
+  limit?: number
+}
+
+export interface AckResult {
+  /** How many of the ids were still pending and are now acknowledged. */
+  acknowledged: number
+}
+
+export interface WhoAmI {
+  mecha: string
+  key_id: string
+  permissions: { recipients: string[]; kinds: string[]; max_message_bytes: number }
+  signature: { required: boolean; algorithms: string[] }
+  rate_limit: { requests: number; per_seconds: number } | null
+  expires_at: string | null
+  /** What authenticated this request: the token, a signature algorithm, or both. */
+  verified_by: { token: boolean; signature: string | null }
+  /** Unix seconds. */
+  server_time: number
+}
+
+/** The `ready` frame that opens a WebSocket session. */
+export interface ConnectionReady {
+  mecha: string
+  key_id: string
+  /** Unix seconds. */
+  server_time: number
+}

@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs'
+import { sha256 } from '../crypto/digest.js'
+import { fromBase64url } from '../crypto/encoding.js'
+import {
+  OPERATOR_SCOPES, VARIABLES,
+  type Config, type OperatorScope, type StaticOperatorToken, type VariableName,
+} from './schema.js'
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** A configuration problem; the message names the variable and never contains its secret value. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[]
+
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+const MIN_OPERATOR_TOKEN_LENGTH = 32
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+interface LoadOptions {
+  readFile?: (path: string) => string
+}
+
+/** Parse and validate the environment once; all problems are reported together. Returns a frozen Config. */
+export function loadConfig(env: Env, options: LoadOptions = {}): Config {
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'))
+  const problems: string[] = []
+  const warnings: string[] = []
+  const value = (name: VariableName): string | undefined => {
+    const raw = env[name]
+    if (raw !== undefined && raw.trim() !== '') return raw.trim()
+    return VARIABLES.find((v) => v.name === name)?.default
+  }
+  const set = (name: VariableName): string | undefined => {
+    const raw = env[name]
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim()
+  }
+  const integer = (name: VariableName, min: number, max: number): number => {
+    const raw = value(name) ?? ''
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+      return min
+    }
+    return n
+  }
+
+  const nodeEnv = value('NODE_ENV') ?? 'development'
+  const production = nodeEnv === 'production'
+  const host = value('HOST') ?? '127.0.0.1'
+  const port = integer('PORT', 0, 65535)
+  const logLevel = value('LOG_LEVEL') ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+
+  let publicUrl = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  const rawPublicUrl = set('MECHA_PUBLIC_URL')
+  if (rawPublicUrl !== undefined) {
+    try {
+      const parsed = new URL(rawPublicUrl)
+      if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') {
+        problems.push(`MECHA_PUBLIC_URL must be an http(s) origin without path, query or credentials, got ${JSON.stringify(rawPublicUrl)}`)
+      } else {
+        publicUrl = parsed
+      }
+    } catch {
+      problems.push(`MECHA_PUBLIC_URL is not a URL: ${JSON.stringify(rawPublicUrl)}`)
+    }
+  }
+
+  const redisUrl = set('REDIS_URL')
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://')
+
+  const masterKey = parseMasterKey(set('MECHA_MASTER_KEY'), problems)
+  if (production && masterKey === undefined && set('MECHA_MASTER_KEY') === undefined) {
+    problems.push('MECHA_MASTER_KEY is required when NODE_ENV=production')
+  }
+
+  const operatorTokens = parseOperatorTokens(set, readFile, problems, warnings)
+  const operatorVerifierPath = set('MECHA_OPERATOR_VERIFIER')
+  const generateOperatorToken = operatorTokens.length === 0 && operatorVerifierPath === undefined
+  if (generateOperatorToken && production) {
+    problems.push('no operator tokens configured: set MECHA_OPERATOR_TOKENS_JSON, MECHA_OPERATOR_TOKENS_FILE or MECHA_OPERATOR_VERIFIER (NODE_ENV=production never generates one)')
+  }
+
+  const config: Config = {
+    host,
+    port,
+    production,
+    logLevel,
+    publicUrl: publicUrl.origin,
+    publicAuthority: publicUrl.host,
+    dataDir: value('MECHA_DATA_DIR') ?? './data',
+    redisUrl,
+    redisPrefix: value('MECHA_REDIS_PREFIX') ?? 'mecharim:',
+    masterKey,
+    operatorTokens,
+    operatorVerifierPath,
+    generateOperatorToken,
+    timestampWindowSeconds: integer('MECHA_TIMESTAMP_WINDOW_SECONDS', 1, 3600),
+    bodyLimitBytes: integer('MECHA_BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024),
+    authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
+    authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),
+    requestTimeoutSeconds: integer('MECHA_REQUEST_TIMEOUT_SECONDS', 31, 3600),
+    headerLimitBytes: integer('MECHA_HEADER_LIMIT_BYTES', 4096, 1024 * 1024),
+    wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),
+    wsMaxPerKey: integer('MECHA_WS_MAX_PER_KEY', 1, 10_000),
+    shutdownGraceSeconds: integer('MECHA_SHUTDOWN_GRACE_SECONDS', 0, 600),
+    visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
+    inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
+    idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
+    keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
+    trustProxy: parseTrustProxy(value('MECHA_TRUST_PROXY') ?? 'false'),
+    metrics: parseMetrics(value('MECHA_METRICS') ?? 'on', problems),
+    warnings,
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return deepFreeze(config)
+}
+
+function parseMasterKey(raw: string | undefined, problems: string[]): Buffer | undefined {
+  if (raw === undefined) return undefined
+  let bytes: Buffer | undefined
+  if (/^[0-9a-fA-F]{64}$/.test(raw)) bytes = Buffer.from(raw, 'hex')
+  else bytes = fromBase64url(raw.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'))
+  if (bytes === undefined || bytes.length !== 32) {
+    problems.push('MECHA_MASTER_KEY must be 32 bytes as 64 hex characters or base64/base64url (generate one with `openssl rand -hex 32`)')
+    return undefined
+  }
+  return bytes
+}
+
+function parseOperatorTokens(
+  set: (name: VariableName) => string | undefined,
+  readFile: (path: string) => string,
+  problems: string[],
+  warnings: string[],
+): StaticOperatorToken[] {
+  const json = set('MECHA_OPERATOR_TOKENS_JSON')
+  const file = set('MECHA_OPERATOR_TOKENS_FILE')
+  const legacy = set('MECHA_OPERATOR_TOKENS')
+  if (json !== undefined && file !== undefined) {
+    problems.push('MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one')
+    return []
+  }
+  const tokens: StaticOperatorToken[] = []
+  const seen = new Set<string>()
+  const add = (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]): void => {
+    if (token.length < MIN_OPERATOR_TOKEN_LENGTH) {
+      problems.push(`${source}: token #${index + 1} (operator ${JSON.stringify(operator)}) is shorter than ${MIN_OPERATOR_TOKEN_LENGTH} characters`)
+      return
+    }
+    const digest = sha256(token)
+    if (seen.has(digest.toString('hex'))) {
+      problems.push(`${source}: token #${index + 1} (operator ${JSON.stringify(operator)}) is listed twice`)
+      return
+    }
+    seen.add(digest.toString('hex'))
+    tokens.push({ digest, identity: { operator, scopes } })
+  }
+
+  if (json !== undefined || file !== undefined) {
+    const source = json !== undefined ? 'MECHA_OPERATOR_TOKENS_JSON' : 'MECHA_OPERATOR_TOKENS_FILE'
+    let text = json
+    if (file !== undefined) {
+      try {
+        text = readFile(file)
+      } catch (err) {
+        problems.push(`MECHA_OPERATOR_TOKENS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+      }
+    }
+    if (text !== undefined) parseTokenMap(source, text, add, problems)
+  }
+  if (legacy !== undefined) {
+    warnings.push('MECHA_OPERATOR_TOKENS is deprecated: its tokens act as operator "unattributed"; use MECHA_OPERATOR_TOKENS_JSON for an audit trail that names operators')
+    legacy.split(',').map((t) => t.trim()).filter((t) => t !== '')
+      .forEach((token, i) => add('MECHA_OPERATOR_TOKENS', i, token, 'unattributed', OPERATOR_SCOPES))
+  }
+  return tokens
+}
+
+function parseTokenMap(
+  source: string,
+  text: string,
+  add: (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]) => void,
+  problems: string[],
+): void {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    problems.push(`${source} is not valid JSON`)
+    return
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`${source} must be a JSON object mapping tokens to operators`)
+    return
+  }
+  Object.entries(parsed).forEach(([token, spec], i) => {
+    if (typeof spec === 'string') {
+      if (!isOperatorName(spec)) problems.push(`${source}: token #${i + 1} has an invalid operator name`)
+      else add(source, i, token, spec, OPERATOR_SCOPES)
+      return
+    }
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+      problems.push(`${source}: token #${i + 1} must map to an operator name or {operator, scopes}`)
+      return
+    }
+    const { operator, scopes } = spec as { operator?: unknown; scopes?: unknown }
+    if (typeof operator !== 'string' || !isOperatorName(operator)) {
+      problems.push(`${source}: token #${i + 1} needs "operator": a name of 1-64 characters`)
+      return
+    }
+    if (scopes === undefined) {
+      add(source, i, token, operator, OPERATOR_SCOPES)
+      return
+    }
+    if (!Array.isArray(scopes) || !scopes.every((s): s is OperatorScope => (OPERATOR_SCOPES as readonly unknown[]).includes(s))) {
+      problems.push(`${source}: token #${i + 1} (operator ${JSON.stringify(operator)}) has scopes outside ${OPERATOR_SCOPES.join(', ')}`)
+      return
+    }
+    add(source, i, token, operator, [...new Set(scopes)])
+  })
+}
+
+export function isOperatorName(name: string): boolean {
+  return /^[\w.@+-]{1,64}$/.test(name)
+}
+
+function parseMetrics(raw: string, problems: string[]): Config['metrics'] {
+  if (raw === 'on' || raw === 'off') return { mode: raw }
+  const port = /^port:(\d{1,5})$/.exec(raw)
+  if (port !== null && Number(port[1]) > 0 && Number(port[1]) <= 65535) return { mode: 'port', port: Number(port[1]) }
+  problems.push(`MECHA_METRICS must be on, off or port:<1-65535>, got ${JSON.stringify(raw)}`)
+  return { mode: 'off' }
+}
+
+function parseTrustProxy(raw: string): boolean | string[] {
+  if (raw === 'true') return true
+  if (raw === 'false') return false
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value) && !Buffer.isBuffer(value)) {
+    Object.freeze(value)
+    for (const child of Object.values(value)) deepFreeze(child)
+  }
+  return value
+}

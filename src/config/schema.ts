@@ -1,0 +1,96 @@
+/**
+ * Every environment variable the service reads, with its default and meaning. This table is the
+ * schema: `loadConfig` parses against it, the README's configuration table is checked against it
+ * (test/unit/config/readme-table.test.ts), and nothing else reads process.env.
+ */
+export interface VariableSpec {
+  readonly name: string
+  /** Shown in the README; `undefined` means unset by default. */
+  readonly default: string | undefined
+  readonly description: string
+}
+
+export const VARIABLES = [
+  { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on.' },
+  { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
+  { name: 'NODE_ENV', default: 'development', description: '`production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it.' },
+  { name: 'MECHA_DATA_DIR', default: './data', description: 'Embedded store directory (LMDB), and the development master key file.' },
+  { name: 'REDIS_URL', default: undefined, description: 'Use Redis for the stores (e.g. `redis://127.0.0.1:6379/0`). Unset: the embedded store.' },
+  { name: 'MECHA_REDIS_PREFIX', default: 'mecharim:', description: 'Prefix of every Redis key the service writes.' },
+  { name: 'MECHA_MASTER_KEY', default: undefined, description: '32 bytes (64 hex characters or base64/base64url) sealing HMAC signing secrets with AES-256-GCM. Required in production; in development a key is generated into MECHA_DATA_DIR/master.key.' },
+  { name: 'MECHA_OPERATOR_TOKENS_JSON', default: undefined, description: 'Operator tokens: `{"<token>": {"operator": "alice", "scopes": ["keys:read", "keys:write", "audit:read"]}}` or `{"<token>": "alice"}` (all scopes).' },
+  { name: 'MECHA_OPERATOR_TOKENS_FILE', default: undefined, description: 'Path of a JSON file in the MECHA_OPERATOR_TOKENS_JSON format. Setting both is an error.' },
+  { name: 'MECHA_OPERATOR_TOKENS', default: undefined, description: 'Deprecated: comma-separated tokens, all mapped to operator `unattributed` with every scope.' },
+  { name: 'MECHA_OPERATOR_VERIFIER', default: undefined, description: 'Path of an ES module exporting `verifyToken(token) -> {operator, scopes} | null` (Vault, OIDC...). Consulted after the static tokens.' },
+  { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
+  { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
+  { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
+  { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
+  { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
+  { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
+  { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
+  { name: 'MECHA_REQUEST_TIMEOUT_SECONDS', default: '45', description: 'Longest a client may take to send a request (headers and body); beyond it 408 `request_timeout` and the connection is closed. Does not limit the long-poll.' },
+  { name: 'MECHA_HEADER_LIMIT_BYTES', default: '16384', description: 'Largest request header block; beyond it 431.' },
+  { name: 'MECHA_WS_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A WebSocket that sends nothing (not even a pong) for this long is closed.' },
+  { name: 'MECHA_WS_MAX_PER_KEY', default: '8', description: 'Open WebSockets one key may hold on one instance; more are refused with 429.' },
+  { name: 'MECHA_SHUTDOWN_GRACE_SECONDS', default: '10', description: 'On SIGTERM, how long in-flight requests may finish before connections are closed.' },
+  { name: 'MECHA_BODY_LIMIT_BYTES', default: '1048576', description: 'Largest request body accepted, in bytes.' },
+  { name: 'MECHA_METRICS', default: 'on', description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>.' },
+  { name: 'MECHA_TRUST_PROXY', default: 'false', description: 'Trust X-Forwarded-For for the client address (audit, rate limits): `true`, `false`, or a comma-separated list of proxy addresses/CIDRs.' },
+] as const satisfies readonly VariableSpec[]
+
+export type VariableName = (typeof VARIABLES)[number]['name']
+
+export const OPERATOR_SCOPES = ['keys:read', 'keys:write', 'audit:read'] as const
+export type OperatorScope = (typeof OPERATOR_SCOPES)[number]
+
+export interface OperatorIdentity {
+  operator: string
+  scopes: readonly OperatorScope[]
+}
+
+export interface StaticOperatorToken {
+  /** SHA-256 of the token; the token itself is not kept. */
+  digest: Buffer
+  identity: OperatorIdentity
+}
+
+export interface Config {
+  readonly host: string
+  readonly port: number
+  readonly production: boolean
+  readonly logLevel: string
+  /** Origin clients use, without trailing slash. */
+  readonly publicUrl: string
+  /** `host[:port]` of the public origin: the expected `@authority` of signed requests. */
+  readonly publicAuthority: string
+  readonly dataDir: string
+  readonly redisUrl: string | undefined
+  readonly redisPrefix: string
+  /** undefined in development: main.ts generates or loads one from the data directory. */
+  readonly masterKey: Buffer | undefined
+  readonly operatorTokens: readonly StaticOperatorToken[]
+  readonly operatorVerifierPath: string | undefined
+  /** True when neither tokens nor a verifier are configured (development only): one is generated. */
+  readonly generateOperatorToken: boolean
+  readonly timestampWindowSeconds: number
+  readonly bodyLimitBytes: number
+  readonly authFailureLimit: number
+  readonly authFailureWindowSeconds: number
+  readonly requestTimeoutSeconds: number
+  readonly headerLimitBytes: number
+  readonly wsIdleTimeoutSeconds: number
+  readonly wsMaxPerKey: number
+  readonly shutdownGraceSeconds: number
+  readonly visibilityTimeoutSeconds: number
+  readonly inboxLimit: number
+  readonly idempotencyTtlSeconds: number
+  readonly keyCacheTtlSeconds: number
+  readonly trustProxy: boolean | string[]
+  /** Where metrics are served: on the main listener, nowhere, or on a separate port. */
+  readonly metrics: { mode: 'on' } | { mode: 'off' } | { mode: 'port'; port: number }
+  /** Warnings to log once the logger exists (deprecations). Never contain secrets. */
+  readonly warnings: readonly string[]
+}

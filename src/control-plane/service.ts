@@ -1,0 +1,397 @@
+import { fromBase64url } from '../crypto/encoding.js'
+import { isUsableEd25519PublicKey } from '../crypto/ed25519-key.js'
+import { newEventId, newKeyId } from '../crypto/ids.js'
+import { newSigningSecret, type SecretSealer } from '../crypto/sealed-secret.js'
+import { newToken } from '../crypto/token.js'
+import { VersionConflictError } from '../errors/faults.js'
+import { Problem } from '../errors/problem.js'
+import type {
+  AuditEvent, AuditType, Credential, KeyRecord, MechaRecord, Permissions, RateLimit, SignatureAlgorithm, SignaturePolicy,
+} from '../model.js'
+import { patternProblem } from '../permissions/glob.js'
+import type { AuditQuery, ControlStore } from '../stores/types.js'
+import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
+
+/** Who is acting, for the audit trail. */
+export interface Actor {
+  operator: string
+  requestId: string
+}
+
+export interface MechaCreateInput {
+  id: string
+  name?: string
+  description?: string
+  listed?: boolean
+  accepts?: string[]
+}
+
+export interface MechaUpdateInput {
+  name?: string | null
+  description?: string | null
+  listed?: boolean
+  accepts?: string[]
+}
+
+interface KeyPolicyInput {
+  expires_at?: string | null
+  ttl_seconds?: number
+  permissions?: Partial<Permissions>
+  signature?: Partial<SignaturePolicy>
+  public_keys?: string[]
+  rate_limit?: RateLimit | null
+}
+
+export interface KeyIssueInput extends KeyPolicyInput {
+  label?: string
+}
+
+export interface KeyUpdateInput extends KeyPolicyInput {
+  label?: string | null
+}
+
+export interface IssuedKey {
+  key: KeyView
+  token: string
+  signing_secret?: string
+}
+
+export const DEFAULT_PERMISSIONS: Permissions = { recipients: ['*'], kinds: ['*'], max_message_bytes: 65536 }
+const MAX_CAS_ATTEMPTS = 5
+
+export interface ControlPlaneOptions {
+  store: ControlStore
+  sealer: SecretSealer
+  now?: () => number
+}
+
+/**
+ * The control plane's rules, free of HTTP. Every change is a compare-and-set of one record together
+ * with its audit event; a lost race is retried on fresh state, then reported as `concurrent_update`.
+ */
+export class ControlPlane {
+  readonly #store: ControlStore
+  readonly #sealer: SecretSealer
+  readonly #now: () => number
+
+  constructor(options: ControlPlaneOptions) {
+    this.#store = options.store
+    this.#sealer = options.sealer
+    this.#now = options.now ?? Date.now
+  }
+
+  // ---------------------------------------------------------------- mechas
+
+  async createMecha(actor: Actor, input: MechaCreateInput): Promise<MechaView> {
+    checkPatterns('accepts', input.accepts)
+    const now = this.#iso()
+    const record: MechaRecord = {
+      id: input.id,
+      name: input.name ?? null,
+      description: input.description ?? null,
+      listed: input.listed ?? false,
+      accepts: input.accepts ?? ['*'],
+      status: 'active',
+      created_at: now,
+      created_by: actor.operator,
+      updated_at: now,
+      deactivated_at: null,
+      version: 1,
+    }
+    try {
+      await this.#store.saveMecha(record, null, this.#event(actor, 'mecha.created', 'mecha', record.id, { listed: record.listed }))
+    } catch (err) {
+      if (err instanceof VersionConflictError) throw new Problem('mecha_exists', `mecha ${record.id} already exists`)
+      throw err
+    }
+    return toMechaView(record)
+  }
+
+  async getMecha(id: string): Promise<MechaView> {
+    return toMechaView(await this.#requireMecha(id))
+  }
+
+  async listMechas(limit: number, after?: string): Promise<{ mechas: MechaView[]; next: string | null }> {
+    const page = await this.#store.listMechas({ limit: limit + 1, after })
+    const mechas = page.slice(0, limit).map(toMechaView)
+    return { mechas, next: page.length > limit ? (mechas.at(-1)?.id ?? null) : null }
+  }
+
+  async updateMecha(actor: Actor, id: string, input: MechaUpdateInput): Promise<MechaView> {
+    checkPatterns('accepts', input.accepts)
+    const saved = await this.#casMecha(id, (current) => {
+      if (current.status !== 'active') throw new Problem('mecha_inactive', `mecha ${id} is deactivated`)
+      const next = { ...current, ...definedFields(input), updated_at: this.#iso(), version: current.version + 1 }
+      return { next, event: this.#event(actor, 'mecha.updated', 'mecha', id, { fields: Object.keys(definedFields(input)) }) }
+    })
+    return toMechaView(saved)
+  }
+
+  /** Deactivation is final and idempotent: the mecha's keys stop working; its record and history stay. */
+  async deactivateMecha(actor: Actor, id: string): Promise<MechaView> {
+    const saved = await this.#casMecha(id, (current) => {
+      if (current.status === 'inactive') return undefined
+      const now = this.#iso()
+      const next: MechaRecord = { ...current, status: 'inactive', deactivated_at: now, updated_at: now, version: current.version + 1 }
+      return { next, event: this.#event(actor, 'mecha.deactivated', 'mecha', id, {}) }
+    })
+    return toMechaView(saved)
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  async issueKey(actor: Actor, mechaId: string, input: KeyIssueInput): Promise<IssuedKey> {
+    const mecha = await this.#requireMecha(mechaId)
+    if (mecha.status !== 'active') throw new Problem('mecha_inactive', `mecha ${mechaId} is deactivated`)
+    const now = this.#iso()
+    const policy = this.#resolvePolicy(input, {
+      expires_at: null,
+      permissions: DEFAULT_PERMISSIONS,
+      signature: { required: false, algorithms: [] },
+      public_keys: [],
+      rate_limit: null,
+    })
+    const id = newKeyId()
+    const { credential, token, signingSecret } = this.#newCredential(id, 1, policy.signature.algorithms)
+    const record: KeyRecord = {
+      id,
+      mecha: mechaId,
+      label: input.label ?? null,
+      created_at: now,
+      created_by: actor.operator,
+      updated_at: now,
+      revoked_at: null,
+      revoked_by: null,
+      ...policy,
+      credentials: [credential],
+      version: 1,
+    }
+    await this.#store.saveKey(record, null, this.#event(actor, 'key.issued', 'key', id, {
+      mecha: mechaId, algorithms: policy.signature.algorithms, expires_at: policy.expires_at,
+    }))
+    return { key: toKeyView(record, mecha, this.#now()), token, ...(signingSecret !== undefined ? { signing_secret: signingSecret } : {}) }
+  }
+
+  async getKey(id: string): Promise<KeyView> {
+    const key = await this.#requireKey(id)
+    return toKeyView(key, await this.#store.getMecha(key.mecha), this.#now())
+  }
+
+  async listKeys(mechaId: string): Promise<KeyView[]> {
+    const mecha = await this.#requireMecha(mechaId)
+    const now = this.#now()
+    return (await this.#store.listKeys(mechaId)).map((key) => toKeyView(key, mecha, now))
+  }
+
+  async updateKey(actor: Actor, id: string, input: KeyUpdateInput): Promise<KeyView> {
+    const saved = await this.#casKey(id, (current) => {
+      if (current.revoked_at !== null) throw new Problem('key_revoked', `key ${id} is revoked`)
+      const policy = this.#resolvePolicy(input, current)
+      const hasSecret = liveCredentials(current, this.#now()).some((c) => c.signing_secret_enc !== null)
+      if (policy.signature.algorithms.includes('hmac-sha256') && !hasSecret) {
+        throw new Problem('invalid_signature_policy', 'hmac-sha256 can only be added together with a signing secret: rotate the key after this change, or issue a new key with hmac-sha256')
+      }
+      const next: KeyRecord = {
+        ...current,
+        ...policy,
+        label: input.label !== undefined ? input.label : current.label,
+        updated_at: this.#iso(),
+        version: current.version + 1,
+      }
+      return { next, event: this.#event(actor, 'key.updated', 'key', id, { mecha: current.mecha, fields: Object.keys(input) }) }
+    })
+    return toKeyView(saved, await this.#store.getMecha(saved.mecha), this.#now())
+  }
+
+  /** Revocation is final and idempotent. */
+  async revokeKey(actor: Actor, id: string): Promise<KeyView> {
+    const saved = await this.#casKey(id, (current) => {
+      if (current.revoked_at !== null) return undefined
+      const now = this.#iso()
+      const next: KeyRecord = { ...current, revoked_at: now, revoked_by: actor.operator, updated_at: now, version: current.version + 1 }
+      return { next, event: this.#event(actor, 'key.revoked', 'key', id, { mecha: current.mecha }) }
+    })
+    return toKeyView(saved, await this.#store.getMecha(saved.mecha), this.#now())
+  }
+
+  /**
+   * A new token (and signing secret, when the key signs with HMAC) under the same key id. Earlier
+   * generations keep working for `graceSeconds` (never longer than they already would), then stop.
+   */
+  async rotateKey(actor: Actor, id: string, graceSeconds: number): Promise<IssuedKey> {
+    let issued: { token: string; signingSecret?: string } | undefined
+    const saved = await this.#casKey(id, (current) => {
+      if (current.revoked_at !== null) throw new Problem('key_revoked', `key ${id} is revoked`)
+      const nowMs = this.#now()
+      const graceEnd = new Date(nowMs + graceSeconds * 1000).toISOString()
+      const previous = liveCredentials(current, nowMs).map((c) => ({
+        ...c,
+        expires_at: c.expires_at !== null && c.expires_at < graceEnd ? c.expires_at : graceEnd,
+      }))
+      const generation = Math.max(0, ...current.credentials.map((c) => c.generation)) + 1
+      const fresh = this.#newCredential(id, generation, current.signature.algorithms)
+      issued = { token: fresh.token, signingSecret: fresh.signingSecret }
+      const next: KeyRecord = {
+        ...current,
+        credentials: [...(graceSeconds > 0 ? previous : []), fresh.credential],
+        updated_at: new Date(nowMs).toISOString(),
+        version: current.version + 1,
+      }
+      return { next, event: this.#event(actor, 'key.rotated', 'key', id, { mecha: current.mecha, generation, grace_seconds: graceSeconds }) }
+    })
+    if (issued === undefined) throw new Error('rotation produced no credential')
+    return {
+      key: toKeyView(saved, await this.#store.getMecha(saved.mecha), this.#now()),
+      token: issued.token,
+      ...(issued.signingSecret !== undefined ? { signing_secret: issued.signingSecret } : {}),
+    }
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  async listAudit(query: AuditQuery): Promise<{ events: AuditEvent[]; next: string | null }> {
+    const page = await this.#store.listAudit({ ...query, limit: query.limit + 1 })
+    const events = page.slice(0, query.limit)
+    return { events, next: page.length > query.limit ? (events.at(-1)?.id ?? null) : null }
+  }
+
+  /** Record a refused operator request. Never given a secret: callers pass reason and route only. */
+  async recordRefusal(operator: string | null, requestId: string, route: string, details: Record<string, unknown>): Promise<void> {
+    await this.#store.appendAudit({
+      id: newEventId(this.#now()),
+      time: this.#iso(),
+      type: 'operator.refused',
+      operator,
+      target: { kind: 'route', id: route },
+      request_id: requestId,
+      details,
+    })
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #iso(): string {
+    return new Date(this.#now()).toISOString()
+  }
+
+  #event(actor: Actor, type: AuditType, kind: 'mecha' | 'key', id: string, details: Record<string, unknown>): AuditEvent {
+    return { id: newEventId(this.#now()), time: this.#iso(), type, operator: actor.operator, target: { kind, id }, request_id: actor.requestId, details }
+  }
+
+  async #requireMecha(id: string): Promise<MechaRecord> {
+    const mecha = await this.#store.getMecha(id)
+    if (mecha === undefined) throw new Problem('mecha_not_found', `no mecha ${id}`)
+    return mecha
+  }
+
+  async #requireKey(id: string): Promise<KeyRecord> {
+    const key = await this.#store.getKey(id)
+    if (key === undefined) throw new Problem('key_not_found', `no key ${id}`)
+    return key
+  }
+
+  /** Read-modify-write with retries. `change` returns undefined for a no-op (idempotent calls). */
+  async #casMecha(id: string, change: (current: MechaRecord) => { next: MechaRecord; event: AuditEvent } | undefined): Promise<MechaRecord> {
+    return this.#cas(() => this.#requireMecha(id), change, (next, expected, event) => this.#store.saveMecha(next, expected, event))
+  }
+
+  async #casKey(id: string, change: (current: KeyRecord) => { next: KeyRecord; event: AuditEvent } | undefined): Promise<KeyRecord> {
+    return this.#cas(() => this.#requireKey(id), change, (next, expected, event) => this.#store.saveKey(next, expected, event))
+  }
+
+  async #cas<R extends { version: number }>(
+    read: () => Promise<R>,
+    change: (current: R) => { next: R; event: AuditEvent } | undefined,
+    save: (next: R, expected: number, event: AuditEvent) => Promise<void>,
+  ): Promise<R> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const current = await read()
+      const planned = change(current)
+      if (planned === undefined) return current
+      try {
+        await save(planned.next, current.version, planned.event)
+        return planned.next
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err
+      }
+    }
+    throw new Problem('concurrent_update')
+  }
+
+  #newCredential(keyId: string, generation: number, algorithms: readonly SignatureAlgorithm[]): { credential: Credential; token: string; signingSecret?: string } {
+    const { token, digest } = newToken(keyId)
+    const signingSecret = algorithms.includes('hmac-sha256') ? newSigningSecret() : undefined
+    return {
+      token,
+      signingSecret,
+      credential: {
+        generation,
+        token_digest: digest,
+        signing_secret_enc: signingSecret === undefined ? null : this.#sealer.seal(signingSecret, sealContext(keyId, generation)),
+        created_at: this.#iso(),
+        expires_at: null,
+      },
+    }
+  }
+
+  /** Merge a policy change onto the current policy and check it as a whole. */
+  #resolvePolicy(input: KeyPolicyInput, current: Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'>): Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'> {
+    const permissions: Permissions = { ...current.permissions, ...definedFields(input.permissions ?? {}) }
+    checkPatterns('permissions.recipients', permissions.recipients)
+    checkPatterns('permissions.kinds', permissions.kinds)
+    const signature: SignaturePolicy = { ...current.signature, ...definedFields(input.signature ?? {}) }
+    const publicKeys = input.public_keys ?? current.public_keys
+    for (const [i, pk] of publicKeys.entries()) {
+      const bytes = fromBase64url(pk)
+      if (bytes === undefined || !isUsableEd25519PublicKey(bytes)) {
+        throw new Problem('invalid_public_key', `public_keys[${i}] is not a usable Ed25519 public key (32 bytes, unpadded base64url, not small-order)`)
+      }
+    }
+    if (new Set(publicKeys).size !== publicKeys.length) throw new Problem('invalid_public_key', 'public_keys contains a duplicate')
+    if (signature.required && signature.algorithms.length === 0) {
+      throw new Problem('invalid_signature_policy', 'signature.required needs at least one algorithm in signature.algorithms')
+    }
+    if (signature.algorithms.includes('ed25519') && publicKeys.length === 0) {
+      throw new Problem('invalid_signature_policy', 'ed25519 needs at least one entry in public_keys')
+    }
+    if (!signature.algorithms.includes('ed25519') && publicKeys.length > 0) {
+      throw new Problem('invalid_signature_policy', 'public_keys are given but ed25519 is not in signature.algorithms')
+    }
+    return {
+      expires_at: this.#resolveExpiry(input, current.expires_at),
+      permissions,
+      signature: { required: signature.required, algorithms: [...signature.algorithms] },
+      public_keys: [...publicKeys],
+      rate_limit: input.rate_limit !== undefined ? input.rate_limit : current.rate_limit,
+    }
+  }
+
+  #resolveExpiry(input: KeyPolicyInput, current: string | null): string | null {
+    if (input.expires_at !== undefined && input.ttl_seconds !== undefined) {
+      throw new Problem('invalid_expiry', 'give either expires_at or ttl_seconds, not both')
+    }
+    if (input.ttl_seconds !== undefined) return new Date(this.#now() + input.ttl_seconds * 1000).toISOString()
+    if (input.expires_at === undefined) return current
+    if (input.expires_at === null) return null
+    const at = Date.parse(input.expires_at)
+    if (Number.isNaN(at)) throw new Problem('invalid_expiry', 'expires_at is not an RFC 3339 date-time')
+    if (at <= this.#now()) throw new Problem('invalid_expiry', 'expires_at is in the past')
+    return new Date(at).toISOString()
+  }
+}
+
+/** The AES-GCM associated data of a signing secret: binds it to its key and generation. */
+export function sealContext(keyId: string, generation: number): string {
+  return `mecharim/signing-secret/${keyId}/${generation}`
+}
+
+function checkPatterns(field: string, patterns: readonly string[] | undefined): void {
+  for (const [i, pattern] of (patterns ?? []).entries()) {
+    const problem = patternProblem(pattern)
+    if (problem !== undefined) throw new Problem('invalid_pattern', `${field}[${i}] ${problem}`)
+  }
+}
+
+function definedFields<T extends object>(input: T): Partial<T> {
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<T>
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify'
+import { sendProblem } from '../errors/handler.js'
+import { Problem } from '../errors/problem.js'
+import type { Reason } from '../errors/catalogue.js'
+
+export interface Probe {
+  name: string
+  /** Fails when the dependency cannot be reached. */
+  ping(): Promise<void>
+  /** The refusal reason to report for this dependency. */
+  reason: Reason
+}
+
+const PROBE_TIMEOUT_MS = 2000
+
+/** Liveness (the process answers) and readiness (every store and the transport answer). */
+export async function healthRoutes(app: FastifyInstance, { probes }: { probes: readonly Probe[] }): Promise<void> {
+  app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }))
+
+  app.get('/readyz', async (request, reply) => {
+    const results = await Promise.all(probes.map(async (probe) => {
+      try {
+        await withTimeout(probe.ping(), PROBE_TIMEOUT_MS)
+        return { name: probe.name, ok: true as const }
+      } catch {
+        return { name: probe.name, ok: false as const, reason: probe.reason }
+      }
+    }))
+    void reply.header('cache-control', 'no-store')
+    const failed = results.find((r) => !r.ok)
+    if (failed !== undefined && !failed.ok) {
+      return sendProblem(request, reply, new Problem(failed.reason, `${failed.name} is not reachable`, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
+    }
+    return { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
+  })
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), ms)
+    promise.then(() => { clearTimeout(timer); resolve() }, (err: unknown) => { clearTimeout(timer); reject(err) })
+  })
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config/schema.js'
+import { mcpContent, type McpContent } from './mcp/content.js'
+import { createMcpServer } from './mcp/server.js'
+
+export interface McpOptions {
+  config: Config
+  /** The discovery document (same object /.well-known/mecharim serves). */
+  discovery: Record<string, unknown>
+  openapiYaml: string
+}
+
+/**
+ * GET/POST/DELETE /mcp: a read-only Model Context Protocol server over Streamable HTTP, built on the
+ * official SDK. Wiring only: what the server says lives in ./mcp/.
+ *
+ * Stateless (no Mcp-Session-Id): each POST gets a fresh server and transport, so any gateway instance
+ * can answer any request and nothing is kept between requests. It reads no credential, store or
+ * transport; DNS-rebinding protection is not needed because everything it says is public anyway.
+ */
+export async function mcpRoutes(app: FastifyInstance, options: McpOptions): Promise<void> {
+  const content = mcpContent({
+    discovery: options.discovery,
+    openapiYaml: options.openapiYaml,
+    protocolMarkdown: readProtocolMarkdown(),
+    publicAuthority: options.config.publicAuthority,
+  })
+
+  // The app's JSON parser has already read and parsed the body (only application/json is accepted):
+  // the transport gets the parsed message and never reads the consumed stream.
+  app.post('/mcp', async (request, reply) => handleMcpPost(content, request, reply))
+
+  // Stateless: no server-initiated SSE stream to open (GET) and no session to end (DELETE). The MCP
+  // transport specification answers both with 405 and a JSON-RPC error, as the SDK's stateless
+  // example does: this is the MCP wire contract, not a catalogue refusal, hence no Problem here.
+  app.get('/mcp', async (_request, reply) => methodNotAllowed(reply))
+  app.delete('/mcp', async (_request, reply) => methodNotAllowed(reply))
+}
+
+async function handleMcpPost(content: McpContent, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // The SDK writes the response itself: Fastify's onSend hooks will not run, so set what they would.
+  reply.hijack()
+  reply.raw.setHeader('x-request-id', request.id)
+  const server = createMcpServer(content)
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
+  reply.raw.on('close', () => {
+    void transport.close()
+    void server.close()
+  })
+  try {
+    await server.connect(transport)
+    await transport.handleRequest(request.raw, reply.raw, request.body)
+  } catch (err) {
+    request.log.error({ err }, 'MCP request failed')
+    if (!reply.raw.headersSent) {
+      reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(jsonRpcError(-32603, 'Internal error')))
+    } else {
+      reply.raw.end()
+    }
+  }
+}
+
+function methodNotAllowed(reply: FastifyReply): FastifyReply {
+  return reply.code(405).header('allow', 'POST').send(jsonRpcError(-32000, 'Method not allowed: this MCP server is stateless; send JSON-RPC messages with POST.'))
+}
+
+function jsonRpcError(code: number, message: string): Record<string, unknown> {
+  return { jsonrpc: '2.0', error: { code, message }, id: null }
+}
+
+/** docs/protocol.md, found next to the package (src/ or dist/ alike), as openapi.yaml is. */
+export function readProtocolMarkdown(): string {
+  return readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
+}

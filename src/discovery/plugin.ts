@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/schema.js'
+import type { ControlStore } from '../stores/types.js'
+import { directoryRoutes } from './directory.js'
+import { healthRoutes, type Probe } from './health.js'
+import { discoveryRoutes, packageVersion, readOpenapiYaml } from './routes.js'
+import { docsRoutes } from './docs.js'
+import { mcpRoutes } from './mcp.js'
+import { discoveryDocument } from './well-known.js'
+
+export interface DiscoveryOptions {
+  config: Config
+  store: ControlStore
+  probes: readonly Probe[]
+}
+
+/**
+ * The open surfaces: they explain the contract and report health; none reads a credential or grants
+ * an action. Wiring only.
+ */
+export async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions): Promise<void> {
+  const version = packageVersion()
+  const openapiYaml = readOpenapiYaml()
+  await app.register(discoveryRoutes, { config: options.config, version, openapiYaml })
+  await app.register(directoryRoutes, { store: options.store })
+  await app.register(healthRoutes, { probes: options.probes })
+  await app.register(docsRoutes, { openapiYaml })
+  await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version), openapiYaml })
+}

@@ -1,0 +1,121 @@
+/**
+ * The one error catalogue. Every refusal the service can produce is a `reason` listed here, with its
+ * public `code` and HTTP `status` beside it. Handlers never choose status numbers: they name a reason.
+ *
+ * `code` is the coarse, stable class a client switches on; `reason` says exactly what is wrong and is
+ * equally stable (clients and the discovery surfaces may depend on it). `meaning` is shown to people
+ * (problem `title`, discovery documents) and `fix` is the advice the MCP `explain_error` tool gives.
+ */
+
+export const ERROR_CODES = {
+  UNAUTHENTICATED: [401],
+  FORBIDDEN: [403],
+  INVALID_ARGUMENT: [400, 405, 406, 411, 414, 415, 426, 431],
+  NOT_FOUND: [404],
+  CONFLICT: [409],
+  RESOURCE_EXHAUSTED: [408, 413, 429],
+  UNAVAILABLE: [503],
+  INTERNAL: [500],
+} as const satisfies Record<string, readonly number[]>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export interface CatalogueEntry {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly meaning: string
+  readonly fix: string
+}
+
+function entry(code: ErrorCode, status: number, meaning: string, fix: string): CatalogueEntry {
+  return { code, status, meaning, fix }
+}
+
+export const CATALOGUE = {
+  // --- authentication (operator and runtime) ---
+  missing_credentials: entry('UNAUTHENTICATED', 401, 'No credentials were presented.',
+    'Send `Authorization: Bearer <operator token>` on control-plane routes, or a Mecha key (token and/or signature) on runtime routes.'),
+  malformed_credentials: entry('UNAUTHENTICATED', 401, 'The credentials could not be parsed.',
+    'Check the Authorization scheme and token format (`mecha_...` for Mecha keys), and the Signature-Input/Signature syntax.'),
+  invalid_operator_token: entry('UNAUTHENTICATED', 401, 'The operator token is not recognised.',
+    'Use a token configured in MECHA_OPERATOR_TOKENS_JSON / MECHA_OPERATOR_TOKENS_FILE or accepted by the custom verifier.'),
+  invalid_key: entry('UNAUTHENTICATED', 401, 'The Mecha key is unknown, revoked, expired, or its mecha is inactive.',
+    'Ask an operator for the key status (`mecharim keys show <key id>`) and issue or rotate a key if needed.'),
+  stale_timestamp: entry('UNAUTHENTICATED', 401, 'Mecha-Timestamp is outside the accepted window around server time.',
+    'Send the current unix time in seconds; correct the clock using the server_time in the error body.'),
+  replayed_nonce: entry('UNAUTHENTICATED', 401, 'This nonce was already used with this key.',
+    'Generate a fresh Mecha-Nonce (at least 128 random bits, base64url) for every request, retries included.'),
+  bad_signature: entry('UNAUTHENTICATED', 401, 'The request signature does not verify.',
+    'Rebuild the signature base exactly as docs/protocol.md describes, with the key registered for this key id.'),
+  bad_digest: entry('UNAUTHENTICATED', 401, 'Content-Digest does not match the body bytes, or is missing on a signed request with a body.',
+    'Compute `sha-256=:<base64 of SHA-256(raw body bytes)>:` over the exact bytes sent.'),
+  signature_required: entry('UNAUTHENTICATED', 401, 'This key requires a request signature.',
+    'Sign the request with HMAC-SHA256 or Ed25519 as registered on the key (profile mecha-v1).'),
+  sender_mismatch: entry('UNAUTHENTICATED', 401, 'The message `from` differs from the mecha the key belongs to.',
+    'Omit `from` (the gateway fills it in) or set it to your own mecha id.'),
+  // --- authorisation ---
+  missing_scope: entry('FORBIDDEN', 403, 'The operator token lacks the scope this route requires.',
+    'Use an operator token with the listed scope (keys:read, keys:write or audit:read).'),
+  recipient_not_allowed: entry('FORBIDDEN', 403, 'The key may not send to this recipient.',
+    'Ask an operator to widen permissions.recipients on the key.'),
+  kind_not_allowed: entry('FORBIDDEN', 403, 'The key may not send this message kind, or the recipient does not accept it.',
+    'Check permissions.kinds on the key and the recipient\'s `accepts` list (its directory card).'),
+  mecha_inactive: entry('CONFLICT', 409, 'The mecha is deactivated.',
+    'Deactivated mechas keep their history but cannot be changed or given keys; register a new mecha id.'),
+  // --- bad input ---
+  invalid_request: entry('INVALID_ARGUMENT', 400, 'The request does not match the schema.',
+    'Read `detail` for the offending field and compare with the JSON Schema at /v1/schemas.'),
+  malformed_json: entry('INVALID_ARGUMENT', 400, 'The body is not valid JSON.',
+    'Send a UTF-8 JSON document with `Content-Type: application/json`.'),
+  empty_body: entry('INVALID_ARGUMENT', 400, 'A JSON body was declared but is empty.',
+    'Send a JSON object, or drop the Content-Type header when there is no body.'),
+  unsupported_media_type: entry('INVALID_ARGUMENT', 415, 'The Content-Type is not accepted here.',
+    'Send `Content-Type: application/json`.'),
+  invalid_id: entry('INVALID_ARGUMENT', 400, 'An identifier is not well formed.',
+    'Mecha ids are 1-64 characters of a-z, 0-9, `-`, `_`, `.`; key ids look like `mk` followed by 24 base32 characters.'),
+  invalid_pattern: entry('INVALID_ARGUMENT', 400, 'A permission glob pattern is not allowed.',
+    'Patterns use only id characters and `*` (any run) or `?` (one character), at most 8 wildcards.'),
+  invalid_public_key: entry('INVALID_ARGUMENT', 400, 'An Ed25519 public key is not 32 bytes of base64url.',
+    'Send the raw 32-byte public key encoded as unpadded base64url (43 characters).'),
+  invalid_expiry: entry('INVALID_ARGUMENT', 400, 'The expiry is in the past or both expires_at and ttl_seconds were given.',
+    'Give either a future `expires_at` (RFC 3339) or a positive `ttl_seconds`.'),
+  invalid_signature_policy: entry('INVALID_ARGUMENT', 400, 'The signature policy is inconsistent.',
+    'List at least one algorithm when signatures are required, and give public_keys whenever ed25519 is listed.'),
+  invalid_cursor: entry('INVALID_ARGUMENT', 400, 'The pagination cursor is not valid.',
+    'Pass back a cursor exactly as the service returned it.'),
+  uri_too_long: entry('INVALID_ARGUMENT', 414, 'A path segment is longer than the server accepts.', 'Identifiers are at most 64 (mecha) or 26 (key) characters.'),
+  upgrade_required: entry('INVALID_ARGUMENT', 426, 'This route is a WebSocket: the request must ask for an upgrade.',
+    'Open a WebSocket (Connection: Upgrade, Upgrade: websocket) with the same authentication headers.'),
+  header_too_large: entry('INVALID_ARGUMENT', 431, 'A request header is too large.',
+    'Keep headers within the documented limits.'),
+  // --- not found / conflicts ---
+  route_not_found: entry('NOT_FOUND', 404, 'No such route.', 'See /openapi.json for the routes this server has.'),
+  mecha_not_found: entry('NOT_FOUND', 404, 'No such mecha.', 'Check the mecha id (`mecharim mechas list`).'),
+  key_not_found: entry('NOT_FOUND', 404, 'No such key.', 'Check the key id (`mecharim keys list <mecha>`).'),
+  unknown_recipient: entry('NOT_FOUND', 404, 'The recipient is not an active registered mecha.',
+    'Check the `to` field; the recipient must be registered and active.'),
+  mecha_exists: entry('CONFLICT', 409, 'A mecha with this id already exists.', 'Pick another id, or PATCH the existing mecha.'),
+  key_revoked: entry('CONFLICT', 409, 'The key is revoked and cannot be changed or rotated.', 'Issue a new key.'),
+  concurrent_update: entry('CONFLICT', 409, 'The record changed while this request was being applied.', 'Retry the request.'),
+  // --- limits ---
+  body_too_large: entry('RESOURCE_EXHAUSTED', 413, 'The request body exceeds the size limit.', 'Send a smaller body.'),
+  request_timeout: entry('RESOURCE_EXHAUSTED', 408, 'The request (headers and body) was not received within the time limit.',
+    'Send the whole request promptly (within MECHA_REQUEST_TIMEOUT_SECONDS, default 45), on a new connection: this one was closed.'),
+  message_too_large: entry('RESOURCE_EXHAUSTED', 413, 'The message exceeds the key\'s max_message_bytes.',
+    'Send a smaller payload or ask an operator to raise permissions.max_message_bytes.'),
+  inbox_full: entry('RESOURCE_EXHAUSTED', 429, 'The recipient\'s inbox holds the maximum number of unacknowledged messages.',
+    'Retry after Retry-After seconds; the recipient must acknowledge messages to make room.'),
+  rate_limited: entry('RESOURCE_EXHAUSTED', 429, 'Too many requests.', 'Wait for the number of seconds in Retry-After.'),
+  // --- faults ---
+  store_unavailable: entry('UNAVAILABLE', 503, 'The key store cannot be reached.', 'Retry later; operators should check the store (Redis or the data directory).'),
+  replay_cache_unavailable: entry('UNAVAILABLE', 503, 'The replay cache cannot be reached; nothing was accepted.', 'Retry later with a fresh nonce.'),
+  transport_unavailable: entry('UNAVAILABLE', 503, 'The Mechagram transport cannot be reached; nothing was delivered.', 'Retry later with a fresh nonce.'),
+  verifier_unavailable: entry('UNAVAILABLE', 503, 'The operator token verifier failed; nothing was changed.', 'Retry later; operators should check the MECHA_OPERATOR_VERIFIER backend.'),
+  internal_error: entry('INTERNAL', 500, 'An unexpected error occurred.', 'Report the request_id to the operators.'),
+} as const satisfies Record<string, CatalogueEntry>
+
+export type Reason = keyof typeof CATALOGUE
+
+export function isReason(value: string): value is Reason {
+  return Object.prototype.hasOwnProperty.call(CATALOGUE, value)
+}

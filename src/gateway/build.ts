@@ -1,0 +1,40 @@
+import type { Config } from '../config/schema.js'
+import type { SecretSealer } from '../crypto/sealed-secret.js'
+import { AuthFailureGuard } from '../ratelimit/auth-failures.js'
+import type { Stores } from '../stores/factory.js'
+import { KeyMaterial } from './key-material.js'
+import type { GatewayOptions } from './plugin.js'
+import { RecordCache } from './record-cache.js'
+
+/** Unknown ids are remembered briefly, so that sprayed random key ids cost one store read per id per period. */
+const NEGATIVE_CACHE_MS = 1000
+const CACHE_ENTRIES = 100_000
+/** Nonces outlive the window on both sides (a timestamp up to `window` in the future stays valid for 2 x window). */
+const NONCE_MARGIN_SECONDS = 60
+
+/**
+ * Assemble the gateway's dependencies from the configuration and the stores. `deps.authFailures` is
+ * the process's one failed-authentication guard: give the same one to operator authentication, so
+ * guessing on either surface throttles the address on both.
+ */
+export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 'changes' | 'replayCache' | 'transport' | 'rateLimiter'>, sealer: SecretSealer): GatewayOptions & { close(): void } {
+  const records = new RecordCache(stores.control, stores.changes, {
+    ttlMs: config.keyCacheTtlSeconds * 1000, negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.keyCacheTtlSeconds * 1000), maxEntries: CACHE_ENTRIES,
+  })
+  return {
+    deps: {
+      records,
+      material: new KeyMaterial(sealer),
+      replayCache: stores.replayCache,
+      windowSeconds: config.timestampWindowSeconds,
+      publicAuthority: config.publicAuthority,
+      nonceTtlSeconds: 2 * config.timestampWindowSeconds + NONCE_MARGIN_SECONDS,
+      rateLimiter: stores.rateLimiter,
+      authFailures: new AuthFailureGuard(stores.rateLimiter, { limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds }),
+    },
+    transport: stores.transport,
+    visibilityMs: config.visibilityTimeoutSeconds * 1000,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    close: () => records.close(),
+  }
+}

@@ -1,0 +1,79 @@
+import type { KeyObject } from 'node:crypto'
+import { fromBase64url } from '../crypto/encoding.js'
+import type { SecretSealer } from '../crypto/sealed-secret.js'
+import { ed25519PublicKeyObject } from '../crypto/verify-signature.js'
+import { sealContext } from '../control-plane/service.js'
+import type { Credential, KeyRecord } from '../model.js'
+
+interface Material {
+  digests: Map<number, Buffer>
+  hmacKeys: Map<number, Uint8Array | null>
+  ed25519: KeyObject[] | undefined
+}
+
+/**
+ * Per-key verification material, derived once per cached key record: token digests as bytes, HMAC
+ * keys opened from their AES-GCM seal (an unseal per request would cost more than the HMAC itself),
+ * and parsed Ed25519 public keys. Keyed by the record object: when the record cache drops a record
+ * (a change, a TTL), its material goes with it.
+ */
+export class KeyMaterial {
+  readonly #sealer: SecretSealer
+  readonly #cache = new WeakMap<KeyRecord, Material>()
+
+  constructor(sealer: SecretSealer) {
+    this.#sealer = sealer
+  }
+
+  /** Digests of the token secrets of every generation still live at `now`. */
+  tokenDigests(key: KeyRecord, now: number): Buffer[] {
+    const material = this.#material(key)
+    return live(key, now).map((c) => {
+      let digest = material.digests.get(c.generation)
+      if (digest === undefined) {
+        digest = Buffer.from(c.token_digest, 'base64url')
+        material.digests.set(c.generation, digest)
+      }
+      return digest
+    })
+  }
+
+  /** HMAC keys (the UTF-8 bytes of each live generation's signing secret). */
+  hmacKeys(key: KeyRecord, now: number): Uint8Array[] {
+    const material = this.#material(key)
+    const out: Uint8Array[] = []
+    for (const c of live(key, now)) {
+      if (c.signing_secret_enc === null) continue
+      let hmacKey = material.hmacKeys.get(c.generation)
+      if (hmacKey === undefined) {
+        const secret = this.#sealer.open(c.signing_secret_enc, sealContext(key.id, c.generation))
+        hmacKey = secret === undefined ? null : Buffer.from(secret, 'utf8')
+        material.hmacKeys.set(c.generation, hmacKey)
+      }
+      if (hmacKey !== null) out.push(hmacKey)
+    }
+    return out
+  }
+
+  ed25519Keys(key: KeyRecord): KeyObject[] {
+    const material = this.#material(key)
+    material.ed25519 ??= key.public_keys.flatMap((pk) => {
+      const raw = fromBase64url(pk)
+      return raw === undefined ? [] : [ed25519PublicKeyObject(raw)]
+    })
+    return material.ed25519
+  }
+
+  #material(key: KeyRecord): Material {
+    let material = this.#cache.get(key)
+    if (material === undefined) {
+      material = { digests: new Map(), hmacKeys: new Map(), ed25519: undefined }
+      this.#cache.set(key, material)
+    }
+    return material
+  }
+}
+
+function live(key: KeyRecord, now: number): Credential[] {
+  return key.credentials.filter((c) => c.expires_at === null || Date.parse(c.expires_at) > now)
+}

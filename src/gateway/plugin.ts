@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { sendProblem } from '../errors/handler.js'
+import type { Problem } from '../errors/problem.js'
+import type { Transport } from '../transport/types.js'
+import type { GatewayContext } from './context.js'
+import { CREDENTIAL_STEPS, HEADER_STEPS, claimNonceAndCount, runSteps, type GatewayDeps } from './pipeline.js'
+import { runtimeRequest } from './request.js'
+import { gatewayRoutes } from './routes.js'
+import '../route-access.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway?: GatewayContext
+  }
+  interface FastifyContextConfig {
+    /** The route's hand-off claims the nonce itself, atomically with its write (POST /v1/messages). */
+    claimsNonce?: boolean
+  }
+}
+
+export interface GatewayOptions {
+  deps: GatewayDeps
+  transport: Transport
+  /** An unacknowledged message is delivered again after this long. */
+  visibilityMs: number
+  idempotencyTtlSeconds: number
+}
+
+/**
+ * The runtime gateway: the pipeline runs as hooks (header steps before the body is read, credential
+ * steps once it is), then the routes hand off to the transport. Wiring only: the checks are steps.
+ */
+export async function gatewayPlugin(app: FastifyInstance, options: GatewayOptions): Promise<void> {
+  const { deps } = options
+
+  app.decorateRequest('gateway', undefined)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const ctx: GatewayContext = { request: runtimeRequest(request), now: Date.now() }
+    request.gateway = ctx
+    const problem = await runSteps(HEADER_STEPS, ctx, deps)
+    if (problem !== undefined) return refuseCredential(request, reply, problem, deps)
+    return undefined
+  })
+
+  app.addHook('preValidation', async (request, reply) => {
+    const ctx = gatewayContext(request)
+    const failed = await runSteps(CREDENTIAL_STEPS, ctx, deps)
+    if (failed !== undefined) return refuseCredential(request, reply, failed, deps)
+    const problem = request.routeOptions.config.claimsNonce === true ? undefined : await claimNonceAndCount(ctx, deps)
+    if (problem !== undefined) return refuse(request, reply, problem)
+    return undefined
+  })
+
+  await app.register(gatewayRoutes, options)
+}
+
+export function gatewayContext(request: FastifyRequest): GatewayContext {
+  if (request.gateway === undefined) throw new Error('runtime route reached without the gateway pipeline')
+  return request.gateway
+}
+
+/**
+ * A refusal of the credential itself (the header and credential steps): a 401 here is a failed
+ * authentication and counts against the client address, before the response leaves, so the client's
+ * next request already meets the count. The 401s sent once the credential verified (replayed_nonce,
+ * sender_mismatch) are not guesses and do not count: a client retrying with a reused nonce must not
+ * lock its address out.
+ */
+async function refuseCredential(request: FastifyRequest, reply: FastifyReply, problem: Problem, deps: GatewayDeps): Promise<FastifyReply> {
+  if (problem.status === 401) await deps.authFailures.recordFailure(request.ip, Date.now(), request.log)
+  return refuse(request, reply, problem)
+}
+
+export function refuse(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
+  if (problem.internal !== undefined || problem.status === 401) {
+    request.log.info({ reason: problem.reason, cause: problem.internal, key_id: request.gateway?.credentials?.keyId }, 'runtime request refused')
+  }
+  return sendProblem(request, reply, problem)
+}

@@ -1,0 +1,100 @@
+/**
+ * Records as they are stored. Nothing here holds a secret in plaintext: bearer secrets are SHA-256
+ * digests, HMAC signing secrets are AES-256-GCM ciphertext under MECHA_MASTER_KEY.
+ */
+
+export type SignatureAlgorithm = 'hmac-sha256' | 'ed25519'
+export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = ['hmac-sha256', 'ed25519']
+
+export interface MechaRecord {
+  id: string
+  name: string | null
+  description: string | null
+  /** Shown in the public directory when true. */
+  listed: boolean
+  /** Glob patterns of message kinds this mecha accepts (published on its directory card). */
+  accepts: string[]
+  status: 'active' | 'inactive'
+  created_at: string
+  created_by: string
+  updated_at: string
+  deactivated_at: string | null
+  version: number
+}
+
+export interface Permissions {
+  recipients: string[]
+  kinds: string[]
+  max_message_bytes: number
+}
+
+export interface SignaturePolicy {
+  required: boolean
+  algorithms: SignatureAlgorithm[]
+}
+
+export interface RateLimit {
+  requests: number
+  per_seconds: number
+}
+
+/** One generation of a key's secrets; rotation adds one and sets an end on the others. */
+export interface Credential {
+  generation: number
+  /** base64url SHA-256 of the token's secret part. */
+  token_digest: string
+  /** `v1.<iv>.<ciphertext+tag>` (AES-256-GCM under the master key), when the key signs with HMAC. */
+  signing_secret_enc: string | null
+  created_at: string
+  /** Set when a rotation superseded this generation: it works until then. */
+  expires_at: string | null
+}
+
+export interface KeyRecord {
+  id: string
+  mecha: string
+  label: string | null
+  created_at: string
+  created_by: string
+  updated_at: string
+  expires_at: string | null
+  revoked_at: string | null
+  revoked_by: string | null
+  permissions: Permissions
+  signature: SignaturePolicy
+  /** Ed25519 public keys, raw 32 bytes as unpadded base64url. */
+  public_keys: string[]
+  rate_limit: RateLimit | null
+  credentials: Credential[]
+  version: number
+}
+
+export type KeyStatus = 'active' | 'expired' | 'revoked' | 'mecha_inactive'
+
+export type AuditType =
+  | 'mecha.created'
+  | 'mecha.updated'
+  | 'mecha.deactivated'
+  | 'key.issued'
+  | 'key.updated'
+  | 'key.rotated'
+  | 'key.revoked'
+  | 'operator.refused'
+
+export const AUDIT_TYPES: readonly AuditType[] = [
+  'mecha.created', 'mecha.updated', 'mecha.deactivated',
+  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused',
+]
+
+export interface AuditEvent {
+  /** Time-ordered id (sorts like the event time); pagination cursor for `before`. */
+  id: string
+  time: string
+  type: AuditType
+  /** The acting operator, or null when the request was refused before one was known. */
+  operator: string | null
+  target: { kind: 'mecha' | 'key' | 'route'; id: string }
+  request_id: string
+  /** Non-secret facts about the change (changed field names, refusal reason, client address...). */
+  details: Record<string, unknown>
+}

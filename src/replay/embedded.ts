@@ -1,0 +1,101 @@
+import type { Database } from 'lmdb'
+import { DependencyUnavailableError } from '../errors/faults.js'
+import type { EmbeddedDatabase } from '../stores/embedded/database.js'
+import type { NonceClaim } from '../transport/types.js'
+import { checkNonceClaim } from './claim.js'
+import type { ClaimResult, ReplayCache } from './types.js'
+
+/** Expired nonces removed per sweep transaction, so a sweep never holds the write lock for long. */
+const SWEEP_BATCH = 1000
+
+/**
+ * The nonce records on LMDB, shared by the replay cache and the embedded transport (which claims the
+ * nonce inside its accept transaction). Named databases:
+ *
+ * - `nonces`: [keyId, nonce] -> expiry (unix ms). An expired record counts as absent.
+ * - `nonce-expiry`: [expiry, keyId, nonce] -> true, so a sweep finds expired records in key order.
+ * - `replay-meta`: 'epoch' -> unix seconds since which nonces are remembered.
+ */
+export class EmbeddedNonces {
+  readonly #db: EmbeddedDatabase
+  readonly #nonces: Database<number, [string, string]>
+  readonly #expiry: Database<true, [number, string, string]>
+  readonly #meta: Database<number, string>
+
+  constructor(db: EmbeddedDatabase) {
+    this.#db = db
+    this.#nonces = db.root.openDB<number, [string, string]>({ name: 'nonces' })
+    this.#expiry = db.root.openDB<true, [number, string, string]>({ name: 'nonce-expiry' })
+    this.#meta = db.root.openDB<number, string>({ name: 'replay-meta' })
+  }
+
+  /**
+   * Records the nonce, or says why not. Call inside a write transaction. The epoch is set by the first
+   * claim ever made on this database; LMDB does not forget, so it only matters for a new data directory.
+   */
+  claimInTransaction(claim: NonceClaim): ClaimResult {
+    let epoch = this.#meta.get('epoch')
+    if (epoch === undefined) {
+      epoch = Math.floor(claim.now / 1000)
+      void this.#meta.put('epoch', epoch)
+    }
+    if (claim.timestamp < epoch) return { outcome: 'before_epoch', epoch }
+    const key: [string, string] = [claim.keyId, claim.nonce]
+    const expiresAt = this.#nonces.get(key)
+    if (expiresAt !== undefined && expiresAt > claim.now) return { outcome: 'replayed' }
+    const newExpiry = claim.now + claim.ttlSeconds * 1000
+    void this.#nonces.put(key, newExpiry)
+    void this.#expiry.put([newExpiry, claim.keyId, claim.nonce], true)
+    return { outcome: 'fresh' }
+  }
+
+  /** Deletes nonces that expired at or before `now`. Returns how many records were removed. */
+  async sweep(now: number): Promise<number> {
+    let removed = 0
+    for (;;) {
+      const batch = await this.#db.root.transaction(() => {
+        const due = Array.from(this.#expiry.getKeys({ end: [Math.floor(now) + 1], limit: SWEEP_BATCH }))
+        for (const [expiresAt, keyId, nonce] of due) {
+          void this.#expiry.remove([expiresAt, keyId, nonce])
+          // A later claim of an expired nonce wrote a newer expiry: that record is not due yet.
+          if (this.#nonces.get([keyId, nonce]) !== expiresAt) continue
+          void this.#nonces.remove([keyId, nonce])
+          removed++
+        }
+        return due.length
+      })
+      if (batch < SWEEP_BATCH) return removed
+    }
+  }
+}
+
+/**
+ * The replay cache on LMDB: every claim is one durable transaction. Expired nonces are swept by the
+ * embedded transport (EmbeddedTransport.sweep), which shares these records.
+ */
+export class EmbeddedReplayCache implements ReplayCache {
+  readonly #db: EmbeddedDatabase
+  readonly #nonces: EmbeddedNonces
+
+  constructor(db: EmbeddedDatabase) {
+    this.#db = db
+    this.#nonces = new EmbeddedNonces(db)
+  }
+
+  async claim(claim: NonceClaim): Promise<ClaimResult> {
+    checkNonceClaim(claim)
+    try {
+      return await this.#db.root.transaction(() => this.#nonces.claimInTransaction(claim))
+    } catch (err) {
+      throw new DependencyUnavailableError('replay_cache', err)
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      this.#db.root.getStats()
+    } catch (err) {
+      throw new DependencyUnavailableError('replay_cache', err)
+    }
+  }
+}

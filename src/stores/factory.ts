@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis'
+import type { Config } from '../config/schema.js'
+import type { ReplayCache } from '../replay/types.js'
+import { EmbeddedReplayCache } from '../replay/embedded.js'
+import { RedisReplayCache } from '../replay/redis.js'
+import { MemoryRateLimiter } from '../ratelimit/memory.js'
+import { RedisRateLimiter } from '../ratelimit/redis.js'
+import type { RateLimiter } from '../ratelimit/types.js'
+import type { Transport } from '../transport/types.js'
+import { EmbeddedTransport } from '../transport/embedded.js'
+import { RedisTransport } from '../transport/redis.js'
+import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database.js'
+import { EmbeddedControlStore } from './embedded/control-store.js'
+import { RedisChangeFeed } from './redis/change-feed.js'
+import { createRedisClient, waitForRedis } from './redis/client.js'
+import { RedisControlStore } from './redis/control-store.js'
+import type { ChangeFeed, ControlStore } from './types.js'
+import type { Probe } from '../discovery/health.js'
+
+/** Readiness probes for every part of the stores. */
+export function storeProbes(stores: Stores): Probe[] {
+  return [
+    { name: 'store', ping: () => stores.control.ping(), reason: 'store_unavailable' },
+    { name: 'replay_cache', ping: () => stores.replayCache.ping(), reason: 'replay_cache_unavailable' },
+    { name: 'transport', ping: () => stores.transport.ping(), reason: 'transport_unavailable' },
+  ]
+}
+
+/** Everything the service keeps, chosen once at start: Redis when REDIS_URL is set, else LMDB. */
+export interface Stores {
+  readonly kind: 'embedded' | 'redis'
+  readonly control: ControlStore
+  readonly changes: ChangeFeed
+  readonly replayCache: ReplayCache
+  readonly transport: Transport
+  /** Per-key rate limits and failed-authentication counts: in memory (embedded), or shared on Redis. */
+  readonly rateLimiter: RateLimiter
+  /** Set in embedded mode. */
+  readonly embedded?: EmbeddedDatabase
+  /** Set in Redis mode: the shared command connection. */
+  readonly redis?: Redis
+  close(): Promise<void>
+}
+
+const REDIS_STARTUP_TIMEOUT_MS = 10_000
+
+export async function openStores(config: Config, log?: (err: Error) => void): Promise<Stores> {
+  if (config.redisUrl !== undefined) return openRedisStores(config, config.redisUrl, log)
+  const embedded = openEmbeddedDatabase(config.dataDir)
+  const control = new EmbeddedControlStore(embedded)
+  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
+  return {
+    kind: 'embedded',
+    control,
+    changes: control.changes,
+    replayCache: new EmbeddedReplayCache(embedded),
+    transport,
+    // Embedded mode is one process: the counts need not outlive it or be shared.
+    rateLimiter: new MemoryRateLimiter(),
+    embedded,
+    async close() {
+      await transport.close()
+      await control.close()
+    },
+  }
+}
+
+async function openRedisStores(config: Config, url: string, log?: (err: Error) => void): Promise<Stores> {
+  // Two connections: commands (auto-pipelined) and pub/sub (change feed, arrival wake-ups).
+  const redis = createRedisClient(url, log !== undefined ? { onError: log } : {})
+  const subscriber = createRedisClient(url, log !== undefined ? { onError: log } : {})
+  try {
+    await Promise.all([waitForRedis(redis, REDIS_STARTUP_TIMEOUT_MS), waitForRedis(subscriber, REDIS_STARTUP_TIMEOUT_MS)])
+  } catch (err) {
+    redis.disconnect()
+    subscriber.disconnect()
+    throw err
+  }
+  const control = new RedisControlStore(redis, config.redisPrefix)
+  const changes = new RedisChangeFeed(subscriber, config.redisPrefix)
+  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit })
+  await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
+  return {
+    kind: 'redis',
+    control,
+    changes,
+    replayCache: new RedisReplayCache(redis, config.redisPrefix),
+    transport,
+    rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
+    redis,
+    async close() {
+      await transport.close()
+      await changes.close()
+      subscriber.disconnect()
+      await control.close()
+    },
+  }
+}

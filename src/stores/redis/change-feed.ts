@@ -1,0 +1,85 @@
+import type { Redis } from 'ioredis'
+import type { ChangeFeed, RecordChange } from '../types.js'
+
+/** The channel the Redis control store publishes `mecha:<id>` / `key:<id>` to, inside its save script. */
+export function changeChannel(prefix: string): string {
+  return `${prefix}changes`
+}
+
+/**
+ * Change feed over Redis pub/sub on a dedicated subscriber connection. Pub/sub is fire-and-forget:
+ * while the subscriber is disconnected, changes are lost, so the feed reports `live === false` and
+ * emits `reset` on every disconnect and again on every resubscription (changes may have happened in
+ * between). Caches read through while it is not live.
+ */
+export class RedisChangeFeed implements ChangeFeed {
+  readonly #subscriber: Redis
+  readonly #channel: string
+  readonly #listeners = new Set<(change: RecordChange | 'reset') => void>()
+  #live = false
+
+  constructor(subscriber: Redis, prefix: string) {
+    this.#subscriber = subscriber
+    this.#channel = changeChannel(prefix)
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.#channel) return
+      const change = parseChange(message)
+      if (change !== undefined) this.#emit(change)
+    })
+    subscriber.on('close', () => this.#down())
+    subscriber.on('end', () => this.#down())
+    // ioredis resubscribes on reconnect by itself; 'ready' follows once it has.
+    subscriber.on('ready', () => { void this.#subscribe() })
+    if (subscriber.status === 'ready') void this.#subscribe()
+  }
+
+  get live(): boolean {
+    return this.#live
+  }
+
+  subscribe(listener: (change: RecordChange | 'reset') => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  /** Resolves once the feed is live (or rejects after timeoutMs). */
+  async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.#live) {
+      if (Date.now() > deadline) throw new Error(`change feed not live after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear()
+    this.#live = false
+  }
+
+  async #subscribe(): Promise<void> {
+    try {
+      await this.#subscriber.subscribe(this.#channel)
+      this.#live = true
+      this.#emit('reset')
+    } catch {
+      this.#down()
+    }
+  }
+
+  #down(): void {
+    if (!this.#live) return
+    this.#live = false
+    this.#emit('reset')
+  }
+
+  #emit(change: RecordChange | 'reset'): void {
+    for (const listener of this.#listeners) listener(change)
+  }
+}
+
+function parseChange(message: string): RecordChange | undefined {
+  const colon = message.indexOf(':')
+  const kind = message.slice(0, colon)
+  if (kind !== 'mecha' && kind !== 'key') return undefined
+  return { kind, id: message.slice(colon + 1) }
+}

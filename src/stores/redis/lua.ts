@@ -1,0 +1,47 @@
+/**
+ * The Lua the Redis control store runs. Each script is one round trip and runs atomically on the
+ * server, so a compare-and-set, its index update and its audit event are written together or not at all.
+ * Kept as TS strings so the build has no non-TS files to copy.
+ */
+
+/** Returned by SAVE_RECORD when the stored version is not the expected one (nothing was written). */
+export const CONFLICT = 0
+/** Returned by SAVE_RECORD when the record, its index entry and its audit event were written. */
+export const SAVED = 1
+
+/**
+ * KEYS: [1] record (JSON string), [2] index sorted set, [3] audit sorted set, [4] audit hash.
+ * ARGV: [1] expected version, '' when the record must not exist yet, [2] record JSON,
+ *       [3] index member (the record id), [4] event id, [5] event JSON,
+ *       [6] change channel, [7] change message (`mecha:<id>` / `key:<id>`).
+ *
+ * The version is read back out of the stored JSON with cjson rather than kept in a second key: one key
+ * per record cannot drift from its own version. The record is stored exactly as the caller serialised
+ * it, so reads return what was saved. The index is written on create only: a record never moves.
+ */
+export const SAVE_RECORD = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if current then return ${CONFLICT} end
+  redis.call('ZADD', KEYS[2], 0, ARGV[3])
+else
+  if not current then return ${CONFLICT} end
+  local stored = cjson.decode(current)
+  if type(stored) ~= 'table' or stored.version ~= tonumber(ARGV[1]) then return ${CONFLICT} end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return ${SAVED}
+`
+
+/**
+ * KEYS: [1] audit sorted set, [2] audit hash. ARGV: [1] event id, [2] event JSON.
+ * A script rather than two commands so a crash between them cannot leave an id without its event.
+ */
+export const APPEND_AUDIT = `
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return ${SAVED}
+`

@@ -1,0 +1,221 @@
+import { EventEmitter } from 'node:events'
+import type { Database } from 'lmdb'
+import { DependencyUnavailableError } from '../errors/faults.js'
+import { checkNonceClaim } from '../replay/claim.js'
+import { EmbeddedNonces } from '../replay/embedded.js'
+import type { EmbeddedDatabase } from '../stores/embedded/database.js'
+import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
+import {
+  DEFAULT_INBOX_LIMIT,
+  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+} from './types.js'
+
+/** How often expired nonces and idempotency records are deleted. */
+const SWEEP_INTERVAL_MS = 60_000
+/** Expired idempotency records removed per sweep transaction. */
+const SWEEP_BATCH = 1000
+/** Sorts after every number and every id in the second element of a key: the end of a recipient's range. */
+const RANGE_END = '\uffff'
+
+interface InboxEntry {
+  message: Message
+  /** Unix ms from which the entry may be delivered (again); 0 until first delivered. */
+  visible_at: number
+  delivery_count: number
+}
+
+interface IdempotencyRecord {
+  message: Message
+  expiresAt: number
+}
+
+type MetaKey = 'seq' | ['count', string]
+
+/**
+ * The Mechagram transport on LMDB, in the same environment as the control store and the replay cache.
+ * Named databases:
+ *
+ * - `inbox`: [recipient, seq] -> { message, visible_at, delivery_count }, seq increasing, so a
+ *   recipient's range is oldest first.
+ * - `inbox-ids`: [recipient, message id, seq] -> true (two senders may use the same client id).
+ * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] -> unacknowledged messages (the inbox limit).
+ * - `idem`: [from, id] -> { message, expiresAt }, and `idem-expiry`: [expiresAt, from, id] -> true.
+ * - the nonce databases of replay/embedded.ts: accept claims its nonce in its own transaction.
+ *
+ * Every write is one transaction and resolves after it committed (durable). A timer sweeps expired
+ * nonces and idempotency records every minute; `close()` stops it, the caller closes the database.
+ */
+export class EmbeddedTransport implements Transport {
+  readonly #db: EmbeddedDatabase
+  readonly #nonces: EmbeddedNonces
+  readonly #inbox: Database<InboxEntry, [string, number]>
+  readonly #inboxIds: Database<true, [string, string, number]>
+  readonly #meta: Database<number, MetaKey>
+  readonly #idem: Database<IdempotencyRecord, [string, string]>
+  readonly #idemExpiry: Database<true, [number, string, string]>
+  readonly #inboxLimit: number
+  readonly #arrivals = new EventEmitter()
+  readonly #sweeper: NodeJS.Timeout
+
+  /** @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT). */
+  constructor(db: EmbeddedDatabase, options: { inboxLimit?: number } = {}) {
+    this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
+    this.#db = db
+    this.#nonces = new EmbeddedNonces(db)
+    this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })
+    this.#inboxIds = db.root.openDB<true, [string, string, number]>({ name: 'inbox-ids' })
+    this.#meta = db.root.openDB<number, MetaKey>({ name: 'inbox-meta' })
+    this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idem' })
+    this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idem-expiry' })
+    // One listener per waiting long-poll: there is no leak to warn about.
+    this.#arrivals.setMaxListeners(0)
+    // A failed sweep is retried by the next one; a broken database shows up on requests, not here.
+    this.#sweeper = setInterval(() => { this.sweep(Date.now()).catch(() => undefined) }, SWEEP_INTERVAL_MS)
+    this.#sweeper.unref()
+  }
+
+  async accept(input: AcceptInput): Promise<AcceptResult> {
+    checkAcceptInput(input)
+    checkNonceClaim(input.claim)
+    const { claim, message } = input
+    const result = await this.#write((): AcceptResult => {
+      const claimed = this.#nonces.claimInTransaction(claim)
+      if (claimed.outcome !== 'fresh') return claimed
+      const idemKey: [string, string] = [message.from, message.id]
+      if (input.idempotent) {
+        const original = this.#idem.get(idemKey)
+        if (original !== undefined && original.expiresAt > claim.now) return { outcome: 'duplicate', message: original.message }
+      }
+      const countKey: MetaKey = ['count', message.to]
+      const count = this.#meta.get(countKey) ?? 0
+      if (count >= this.#inboxLimit) return { outcome: 'inbox_full' }
+      const seq = (this.#meta.get('seq') ?? 0) + 1
+      void this.#meta.put('seq', seq)
+      void this.#meta.put(countKey, count + 1)
+      void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0 })
+      void this.#inboxIds.put([message.to, message.id, seq], true)
+      if (input.idempotent) {
+        const expiresAt = claim.now + input.idempotencyTtlSeconds * 1000
+        void this.#idem.put(idemKey, { message, expiresAt })
+        void this.#idemExpiry.put([expiresAt, message.from, message.id], true)
+      }
+      return { outcome: 'accepted', message }
+    })
+    if (result.outcome === 'accepted') this.#arrivals.emit(message.to)
+    return result
+  }
+
+  async read(recipient: string, options: ReadOptions): Promise<DeliveredMessage[]> {
+    checkReadOptions(recipient, options)
+    if (options.limit === 0) return []
+    // Most polls find nothing: look without a write transaction (and its fsync) first.
+    if (this.#guard(() => this.#due(recipient, options.now, 1)).length === 0) return []
+    return this.#write(() =>
+      this.#due(recipient, options.now, options.limit).map(({ seq, entry }) => {
+        const delivery_count = entry.delivery_count + 1
+        void this.#inbox.put([recipient, seq], { ...entry, visible_at: options.now + options.visibilityMs, delivery_count })
+        return { ...entry.message, delivery_count }
+      }),
+    )
+  }
+
+  async ack(recipient: string, ids: readonly string[]): Promise<number> {
+    checkAckIds(recipient, ids)
+    if (ids.length === 0) return 0
+    return this.#write(() => {
+      let removed = 0
+      for (const id of ids) {
+        const keys = Array.from(this.#inboxIds.getKeys({ start: [recipient, id], end: [recipient, id, RANGE_END] }))
+        for (const key of keys) {
+          const entry = this.#inbox.get([recipient, key[2]])
+          // Never delivered: nobody can be acknowledging it yet.
+          if (entry !== undefined && entry.delivery_count === 0) continue
+          void this.#inboxIds.remove(key)
+          if (entry === undefined) continue
+          void this.#inbox.remove([recipient, key[2]])
+          removed++
+        }
+      }
+      if (removed > 0) {
+        const countKey: MetaKey = ['count', recipient]
+        const left = (this.#meta.get(countKey) ?? removed) - removed
+        void (left > 0 ? this.#meta.put(countKey, left) : this.#meta.remove(countKey))
+      }
+      return removed
+    })
+  }
+
+  onArrival(recipient: string, listener: () => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`expected listener to be a function, got ${typeof listener}`)
+    const guarded = (): void => callListener(listener)
+    this.#arrivals.on(recipient, guarded)
+    return () => { this.#arrivals.off(recipient, guarded) }
+  }
+
+  /**
+   * Deletes nonces and idempotency records that expired at or before `now` (unix ms). Runs every
+   * minute by itself; exposed for tests and tools. Returns how many records were removed.
+   */
+  async sweep(now: number): Promise<number> {
+    if (!Number.isFinite(now)) throw new RangeError(`expected now to be unix milliseconds, got ${now}`)
+    try {
+      return (await this.#nonces.sweep(now)) + (await this.#sweepIdempotency(now))
+    } catch (err) {
+      throw new DependencyUnavailableError('transport', err)
+    }
+  }
+
+  async ping(): Promise<void> {
+    this.#guard(() => this.#db.root.getStats())
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper)
+    this.#arrivals.removeAllListeners()
+  }
+
+  /** Entries of `recipient` deliverable at `now`, oldest first, at most `limit`. */
+  #due(recipient: string, now: number, limit: number): { seq: number; entry: InboxEntry }[] {
+    const due: { seq: number; entry: InboxEntry }[] = []
+    for (const { key, value } of this.#inbox.getRange({ start: [recipient], end: [recipient, RANGE_END] })) {
+      if (value.visible_at > now) continue
+      due.push({ seq: key[1], entry: value })
+      if (due.length >= limit) break
+    }
+    return due
+  }
+
+  async #sweepIdempotency(now: number): Promise<number> {
+    let removed = 0
+    for (;;) {
+      const batch = await this.#db.root.transaction(() => {
+        const due = Array.from(this.#idemExpiry.getKeys({ end: [Math.floor(now) + 1], limit: SWEEP_BATCH }))
+        for (const [expiresAt, from, id] of due) {
+          void this.#idemExpiry.remove([expiresAt, from, id])
+          // Re-used after it expired: the newer record has its own, later, expiry entry.
+          if (this.#idem.get([from, id])?.expiresAt !== expiresAt) continue
+          void this.#idem.remove([from, id])
+          removed++
+        }
+        return due.length
+      })
+      if (batch < SWEEP_BATCH) return removed
+    }
+  }
+
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw new DependencyUnavailableError('transport', err)
+    }
+  }
+
+  async #write<T>(fn: () => T): Promise<T> {
+    try {
+      return await this.#db.root.transaction(fn)
+    } catch (err) {
+      throw new DependencyUnavailableError('transport', err)
+    }
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The Lua the Redis transport and the Redis replay cache run. Each script is one round trip and runs
+ * atomically on the server: a nonce is never recorded without its message being stored (or its refusal
+ * decided), and a delivery or an acknowledgement cannot interleave with another one.
+ * Kept as TS strings so the build has no non-TS files to copy.
+ */
+
+/** The consumer group every gateway process reads inboxes through. */
+export const GROUP = 'mecharim'
+/**
+ * The one consumer of that group. Every gateway process reads as the same consumer, so an inbox is one
+ * shared queue: a message is in flight (in the group's pending list) until it is acknowledged or its
+ * visibility timeout passes, whichever process delivered it.
+ */
+export const CONSUMER = 'inbox'
+
+/** Outcomes the claim and accept scripts return as the first element of their reply. */
+export const OUTCOME = {
+  fresh: 'fresh',
+  accepted: 'accepted',
+  duplicate: 'duplicate',
+  replayed: 'replayed',
+  beforeEpoch: 'before_epoch',
+  inboxFull: 'inbox_full',
+  late: 'late',
+} as const
+
+/**
+ * `claim_nonce(epochKey, nonceKey, nowSeconds, timestamp, ttlSeconds)`: nil when the nonce is now
+ * recorded, else the refusal reply. Shared by CLAIM_NONCE and ACCEPT so a nonce claimed through the
+ * replay cache and one claimed by an accept are the same key under the same rules.
+ *
+ * The epoch is when this Redis started remembering nonces. It is written by the first claim after the
+ * key went missing (a fresh or restarted-empty Redis), from the gateway's clock. A request signed
+ * before it could be the replay of one whose nonce the lost data held, so it is refused and nothing is
+ * written for it; the epoch itself stays.
+ */
+const CLAIM_NONCE_FUNCTION = `
+local function claim_nonce(epoch_key, nonce_key, now_s, timestamp, ttl)
+  local stored = redis.call('GET', epoch_key)
+  local epoch
+  if stored then
+    epoch = tonumber(stored)
+  else
+    redis.call('SET', epoch_key, now_s)
+    epoch = tonumber(now_s)
+  end
+  if tonumber(timestamp) < epoch then return {'${OUTCOME.beforeEpoch}', epoch} end
+  if not redis.call('SET', nonce_key, 1, 'NX', 'EX', ttl) then return {'${OUTCOME.replayed}'} end
+  return nil
+end
+`
+
+/**
+ * KEYS: [1] replay epoch, [2] nonce.
+ * ARGV: [1] now (unix seconds), [2] request timestamp (unix seconds), [3] nonce TTL (seconds).
+ * Reply: {'fresh'} | {'replayed'} | {'before_epoch', epoch}.
+ */
+export const CLAIM_NONCE = `${CLAIM_NONCE_FUNCTION}
+local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if refused then return refused end
+return {'${OUTCOME.fresh}'}
+`
+
+/**
+ * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
+ * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] '1' when idempotent,
+ *       [5] idempotency TTL, [6] inbox limit, [7] message JSON, [8] message id, [9] arrivals channel,
+ *       [10] recipient, [11] deadline (unix ms, the gateway's clock).
+ * Reply: {'accepted'} | {'duplicate', original JSON} | {'replayed'} | {'before_epoch', epoch} | {'inbox_full'}
+ *        | {'late'}.
+ *
+ * The deadline guards against a hung Redis: a command the gateway already answered 503 for (its command
+ * timed out) may still sit in Redis's socket buffer and run when Redis resumes. Past the deadline the
+ * script writes nothing, so a 503 never turns into a delivery later. Redis's clock (TIME) is compared
+ * with the gateway's: hosts must be NTP-synchronised, as the timestamp window already requires.
+ *
+ * The order is the spec's: the nonce first (a duplicate or a refusal for a full inbox still burns it:
+ * the request was authenticated and answered), then the idempotency record, then the inbox limit.
+ * The stream holds only unacknowledged messages (ack deletes entries), so its length is the count the
+ * limit is about. The id map value is a space-separated list of entry ids: two senders may use the
+ * same client id towards one recipient, and acknowledging that id must be able to remove both.
+ */
+export const ACCEPT = `${CLAIM_NONCE_FUNCTION}
+local time = redis.call('TIME')
+if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(ARGV[11]) then return {'${OUTCOME.late}'} end
+local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if refused then return refused end
+local idempotent = ARGV[4] == '1'
+if idempotent then
+  local original = redis.call('GET', KEYS[3])
+  if original then return {'${OUTCOME.duplicate}', original} end
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[6]) then return {'${OUTCOME.inboxFull}'} end
+else
+  redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM')
+end
+local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[7])
+local entries = redis.call('HGET', KEYS[5], ARGV[8])
+if entries then entry = entries .. ' ' .. entry end
+redis.call('HSET', KEYS[5], ARGV[8], entry)
+if idempotent then redis.call('SET', KEYS[3], ARGV[7], 'EX', ARGV[5]) end
+redis.call('PUBLISH', ARGV[9], ARGV[10])
+return {'${OUTCOME.accepted}'}
+`
+
+/**
+ * KEYS: [1] recipient stream. ARGV: [1] visibility (ms), [2] limit.
+ * Reply: a flat list {message JSON, delivery count, ...}, oldest first.
+ *
+ * Redeliveries first: XAUTOCLAIM takes entries delivered at least `visibility` ago (by Redis's clock)
+ * and not acknowledged, and counts the delivery. It examines at most ten times COUNT pending entries
+ * per call, so it is repeated from its cursor until the pending list is exhausted or enough were taken.
+ * Then new entries, all younger than any pending one, so the reply stays oldest first.
+ */
+export const READ = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local limit = tonumber(ARGV[2])
+local out = {}
+local taken = 0
+local function payload(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'm' then return fields[i + 1] end
+  end
+  return nil
+end
+local cursor = '0-0'
+repeat
+  local reply = redis.call('XAUTOCLAIM', KEYS[1], '${GROUP}', '${CONSUMER}', ARGV[1], cursor, 'COUNT', limit - taken)
+  cursor = reply[1]
+  for _, e in ipairs(reply[2]) do
+    local json = type(e) == 'table' and payload(e[2])
+    if json then
+      local pending = redis.call('XPENDING', KEYS[1], '${GROUP}', e[1], e[1], 1)
+      out[#out + 1] = json
+      out[#out + 1] = pending[1][4]
+      taken = taken + 1
+    end
+  end
+until cursor == '0-0' or taken >= limit
+if taken < limit then
+  local reply = redis.call('XREADGROUP', 'GROUP', '${GROUP}', '${CONSUMER}', 'COUNT', limit - taken, 'STREAMS', KEYS[1], '>')
+  if reply then
+    for _, e in ipairs(reply[1][2]) do
+      local json = type(e) == 'table' and payload(e[2])
+      if json then
+        out[#out + 1] = json
+        out[#out + 1] = 1
+      end
+    end
+  end
+end
+return out
+`
+
+/**
+ * KEYS: [1] recipient stream, [2] recipient id map. ARGV: message ids.
+ * Reply: how many entries were removed.
+ *
+ * Only delivered entries (in the group's pending list) are removed: acknowledging a message nobody has
+ * read yet, or an unknown id, changes nothing. Removed entries are deleted from the stream, so memory
+ * is held only by unacknowledged messages.
+ */
+export const ACK = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local removed = 0
+for _, id in ipairs(ARGV) do
+  local entries = redis.call('HGET', KEYS[2], id)
+  if entries then
+    local kept = {}
+    for entry in string.gmatch(entries, '%S+') do
+      if #redis.call('XPENDING', KEYS[1], '${GROUP}', entry, entry, 1) > 0 then
+        redis.call('XACK', KEYS[1], '${GROUP}', entry)
+        redis.call('XDEL', KEYS[1], entry)
+        removed = removed + 1
+      else
+        kept[#kept + 1] = entry
+      end
+    end
+    if #kept == 0 then
+      redis.call('HDEL', KEYS[2], id)
+    else
+      redis.call('HSET', KEYS[2], id, table.concat(kept, ' '))
+    end
+  end
+end
+return removed
+`

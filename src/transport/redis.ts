@@ -1,0 +1,211 @@
+import type { Redis } from 'ioredis'
+import { DependencyUnavailableError } from '../errors/faults.js'
+import { checkNonceClaim } from '../replay/claim.js'
+import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
+import { runRedis } from '../stores/redis/run.js'
+import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
+import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
+import {
+  DEFAULT_INBOX_LIMIT,
+  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+} from './types.js'
+
+/**
+ * The Mechagram transport on Redis Streams. Key layout, all under `prefix`:
+ *
+ * - `inbox:<mecha>`: a stream per recipient, consumer group `mecharim`, one consumer `inbox`. Field `m`
+ *   holds the message JSON. An acknowledged entry is XACKed and XDELed, so the stream holds only
+ *   unacknowledged messages and its length is what the inbox limit (default 10 000) counts. An empty
+ *   stream keeps its key and group (a few hundred bytes per recipient that ever received a message).
+ * - `inbox-ids:<mecha>`: hash, message id -> stream entry id(s), removed on ack.
+ * - `idem:<from>:<id>`: the original message JSON of an idempotent accept, expiring after the
+ *   idempotency TTL (MECHA_IDEMPOTENCY_TTL_SECONDS, a day by default).
+ * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
+ *   expires after the claim's TTL, a little longer than the timestamp window.
+ * - channel `arrivals`: every accept publishes the recipient, to wake long-polls in any process.
+ *
+ * Memory is therefore bounded by (recipients x inbox limit x message size) plus nonces for one TTL plus
+ * idempotency records for one idempotency TTL. Redis must run with `maxmemory-policy noeviction`:
+ * evicting a nonce reopens a replay window and evicting a stream loses messages.
+ *
+ * accept, read and ack are one Lua script each (redis-lua.ts), so one round trip. Any Redis failure
+ * surfaces as `DependencyUnavailableError('transport')`.
+ *
+ * The transport does not own its connections: `close()` only drops listeners and its subscription;
+ * the caller quits `redis` and `subscriber`.
+ */
+const ACCEPT_DEADLINE_MS = 1500
+
+export class RedisTransport implements Transport {
+  readonly #redis: Redis & TransportCommands
+  readonly #subscriber: Redis | undefined
+  readonly #prefix: string
+  readonly #inboxLimit: number
+  readonly #listeners = new Map<string, Set<() => void>>()
+  #subscribed = false
+  #closed = false
+
+  /**
+   * @param redis the command connection (shared with the control store is fine).
+   * @param subscriber a connection in subscriber mode for arrival announcements from every process;
+   *   without it, listeners hear only of messages this instance accepts.
+   * @param prefix key prefix, the same for every process sharing the inboxes.
+   * @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT).
+   */
+  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: { inboxLimit?: number } = {}) {
+    checkPrefix(prefix)
+    this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
+    redis.defineCommand('mecharimAccept', { numberOfKeys: 5, lua: ACCEPT })
+    redis.defineCommand('mecharimRead', { numberOfKeys: 1, lua: READ })
+    redis.defineCommand('mecharimAck', { numberOfKeys: 2, lua: ACK })
+    this.#redis = redis as Redis & TransportCommands
+    this.#subscriber = subscriber
+    this.#prefix = prefix
+  }
+
+  /**
+   * An accept must run within this long of the request's start, else it writes nothing (see ACCEPT in
+   * redis-lua.ts). Below the client's 2 s command timeout, with room for network latency and clock skew.
+   */
+  async accept(input: AcceptInput): Promise<AcceptResult> {
+    checkAcceptInput(input)
+    checkNonceClaim(input.claim)
+    const { claim, message } = input
+    const [outcome, detail] = await this.#run(() =>
+      this.#redis.mecharimAccept(
+        replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
+        this.#key(`idem:${message.from}:${message.id}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
+        ...claimArgs(claim), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
+        JSON.stringify(message), message.id, this.#arrivalsChannel(), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+      ),
+    )
+    switch (outcome) {
+      case OUTCOME.accepted:
+        if (this.#subscriber === undefined) this.#dispatch(message.to)
+        return { outcome: 'accepted', message }
+      case OUTCOME.duplicate:
+        return { outcome: 'duplicate', message: JSON.parse(String(detail)) as Message }
+      case OUTCOME.replayed:
+        return { outcome: 'replayed' }
+      case OUTCOME.beforeEpoch:
+        return { outcome: 'before_epoch', epoch: Number(detail) }
+      case OUTCOME.inboxFull:
+        return { outcome: 'inbox_full' }
+      case OUTCOME.late:
+        throw new DependencyUnavailableError('transport', new Error('the accept ran after its deadline: nothing was stored'))
+      default:
+        throw new DependencyUnavailableError('transport', new Error(`unexpected accept reply ${JSON.stringify(outcome)}`))
+    }
+  }
+
+  async read(recipient: string, options: ReadOptions): Promise<DeliveredMessage[]> {
+    checkReadOptions(recipient, options)
+    if (options.limit === 0) return []
+    const reply = await this.#run(() =>
+      this.#redis.mecharimRead(this.#inboxKey(recipient), String(options.visibilityMs), String(options.limit)),
+    )
+    const delivered: DeliveredMessage[] = []
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      delivered.push({ ...(JSON.parse(String(reply[i])) as Message), delivery_count: Number(reply[i + 1]) })
+    }
+    return delivered
+  }
+
+  async ack(recipient: string, ids: readonly string[]): Promise<number> {
+    checkAckIds(recipient, ids)
+    if (ids.length === 0) return 0
+    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), ...ids))
+  }
+
+  onArrival(recipient: string, listener: () => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError(`expected listener to be a function, got ${typeof listener}`)
+    if (this.#closed) return () => undefined
+    let set = this.#listeners.get(recipient)
+    if (set === undefined) {
+      set = new Set()
+      this.#listeners.set(recipient, set)
+    }
+    set.add(listener)
+    this.#listen()
+    return () => {
+      const current = this.#listeners.get(recipient)
+      if (current === undefined) return
+      current.delete(listener)
+      if (current.size === 0) this.#listeners.delete(recipient)
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#run(() => this.#redis.ping())
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#listeners.clear()
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || !this.#subscribed) return
+    subscriber.off('message', this.#onMessage)
+    subscriber.off('ready', this.#onReady)
+    this.#subscribed = false
+    // Best effort: while Redis is down there is no subscription to end, and ioredis will not restore
+    // a channel it was told to leave.
+    if (subscriber.status === 'ready') await subscriber.unsubscribe(this.#arrivalsChannel()).catch(() => undefined)
+  }
+
+  /** Subscribes once, on the first listener; ioredis resubscribes after a reconnect by itself. */
+  #listen(): void {
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || this.#subscribed || this.#closed) return
+    this.#subscribed = true
+    subscriber.on('message', this.#onMessage)
+    // A SUBSCRIBE refused while disconnected (the offline queue is off) is retried once ready.
+    subscriber.on('ready', this.#onReady)
+    this.#onReady()
+  }
+
+  readonly #onReady = (): void => {
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || subscriber.status !== 'ready') return
+    subscriber.subscribe(this.#arrivalsChannel()).catch(() => undefined)
+  }
+
+  readonly #onMessage = (channel: string, recipient: string): void => {
+    if (channel === this.#arrivalsChannel()) this.#dispatch(recipient)
+  }
+
+  #dispatch(recipient: string): void {
+    const set = this.#listeners.get(recipient)
+    if (set === undefined) return
+    // Listeners usually unsubscribe themselves when called: iterate over a copy.
+    for (const listener of [...set]) callListener(listener)
+  }
+
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    return runRedis('transport', fn)
+  }
+
+  #key(name: string): string {
+    return `${this.#prefix}${name}`
+  }
+
+  #inboxKey(recipient: string): string {
+    return `${this.#prefix}inbox:${recipient}`
+  }
+
+  #arrivalsChannel(): string {
+    return `${this.#prefix}arrivals`
+  }
+}
+
+/** The scripts from redis-lua.ts, as `defineCommand` adds them to the client. */
+interface TransportCommands {
+  mecharimAccept(
+    epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string,
+    nowSeconds: string, timestamp: string, ttlSeconds: string, idempotent: string, idempotencyTtlSeconds: string,
+    inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
+    deadlineMs: string,
+  ): Promise<[string, (string | number)?]>
+  mecharimRead(inboxKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
+  mecharimAck(inboxKey: string, inboxIdsKey: string, ...ids: string[]): Promise<number>
+}

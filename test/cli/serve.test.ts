@@ -1,0 +1,49 @@
+import { EventEmitter } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { serve } from '../../src/cli/commands/serve.js'
+import { capture, closedPort, run } from './helpers.js'
+
+let dir: string
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'mecharim-cli-serve-')) })
+afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+describe('mecharim serve', () => {
+  it('reads .env, prints the generated operator token once, serves, and closes on SIGTERM', async () => {
+    const envFile = join(dir, '.env')
+    writeFileSync(envFile, `MECHA_DATA_DIR=${join(dir, 'data')}\nLOG_LEVEL=silent\nPORT=1\n`)
+    const port = await closedPort()
+    const signals = new EventEmitter()
+    const stdout = capture()
+    const stderr = capture()
+    // The process environment wins over .env, as in src/main.ts.
+    const exit = serve({ argv: [], env: { PORT: String(port) }, stdout, stderr, signals, envFile })
+
+    await vi.waitFor(() => expect(stderr.text).toContain('Development operator token'), { timeout: 10_000 })
+    const token = /^ {2}(mop_\S+)$/m.exec(stderr.text)?.[1]
+    expect(token).toBeDefined()
+    const env = { MECHA_URL: `http://127.0.0.1:${port}`, MECHA_OPERATOR_TOKEN: token }
+    expect(await run(['mechas', 'add', 'served'], env)).toMatchObject({ code: 0 })
+
+    signals.emit('SIGTERM')
+    signals.emit('SIGINT')
+    expect(await exit).toBe(0)
+    expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0)
+    expect(stdout.text).toBe('')
+    expect((await run(['mechas', 'list'], env)).stderr).toContain('cannot reach the control plane')
+  })
+
+  it('a configuration problem exits 1 naming the variable', async () => {
+    const result = await run([], { PORT: 'eighty', MECHA_DATA_DIR: join(dir, 'bad') }, serve)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('mecharim: invalid configuration:\n  - PORT must be an integer from 0 to 65535, got "eighty"')
+  })
+
+  it('takes no arguments', async () => {
+    const result = await run(['now'], {}, serve)
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^error: unexpected argument "now"\n\nUsage: mecharim serve/)
+  })
+})

@@ -1,0 +1,135 @@
+import type { Redis } from 'ioredis'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { RedisReplayCache } from '../../src/replay/redis.js'
+import { RedisTransport } from '../../src/transport/redis.js'
+import { describeWithRedis } from '../helpers/redis-server.js'
+import { sharedRedis } from '../helpers/shared-redis.js'
+import { acceptInput, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
+
+interface Opened {
+  prefix: string
+  redis: Redis
+  subscriber: Redis | undefined
+  inboxLimit: number | undefined
+}
+
+/** QUIT needs a live connection: one to a stopped Redis is just dropped. */
+async function quit(client: Redis | undefined): Promise<void> {
+  if (client === undefined || client.status === 'end') return
+  await client.quit().catch(() => client.disconnect())
+}
+
+/** Until `count` connections listen on the prefix's arrivals channel. */
+async function subscribed(client: Redis, prefix: string, count = 1): Promise<void> {
+  const deadline = Date.now() + 5000
+  for (;;) {
+    const [, listening] = (await client.pubsub('NUMSUB', `${prefix}arrivals`)) as [string, number]
+    if (Number(listening) >= count) return
+    if (Date.now() > deadline) throw new Error(`arrivals subscription not live on ${prefix}`)
+    await sleep(10)
+  }
+}
+
+describeWithRedis('RedisTransport', () => {
+  transportContract('redis', () => {
+    // Every transport gets its own prefix and its own connections.
+    const fixture = sharedRedis()
+    const opened = new WeakMap<TransportUnderTest, Opened>()
+
+    const openAt = async (prefix: string, inboxLimit: number | undefined): Promise<TransportUnderTest> => {
+      const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect()])
+      const subject = {
+        transport: new RedisTransport(redis, subscriber, prefix, inboxLimit === undefined ? {} : { inboxLimit }),
+        replayCache: new RedisReplayCache(redis, prefix),
+      }
+      opened.set(subject, { prefix, redis, subscriber, inboxLimit })
+      return subject
+    }
+    const close = async (subject: TransportUnderTest): Promise<Opened> => {
+      const o = opened.get(subject)
+      if (o === undefined) throw new Error('unknown transport')
+      await subject.transport.close()
+      await quit(o.subscriber)
+      await quit(o.redis)
+      return o
+    }
+    return {
+      async open(options) {
+        return openAt(fixture.newPrefix(), options?.inboxLimit)
+      },
+      async reopen(subject) {
+        const o = await close(subject)
+        return openAt(o.prefix, o.inboxLimit)
+      },
+      async arrivalsLive(subject) {
+        const o = opened.get(subject)
+        if (o === undefined) throw new Error('unknown transport')
+        await subscribed(o.redis, o.prefix)
+      },
+      async close(subject) {
+        await close(subject)
+      },
+      teardown: fixture.teardown,
+    }
+  })
+
+  describe('Redis specifics', () => {
+    const fixture = sharedRedis()
+    const clients: Redis[] = []
+    const transports: RedisTransport[] = []
+    const connect = async (): Promise<Redis> => {
+      const client = await fixture.connect()
+      clients.push(client)
+      return client
+    }
+    afterEach(async () => {
+      for (const t of transports.splice(0)) await t.close()
+      for (const c of clients.splice(0)) await quit(c)
+    })
+    afterAll(async () => { await fixture.teardown() })
+
+    it('without a subscriber, listeners hear of what this instance accepts', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const local = new RedisTransport(redis, undefined, prefix)
+      const other = new RedisTransport(redis, undefined, prefix)
+      transports.push(local, other)
+      let heard = 0
+      local.onArrival('beta', () => heard++)
+      await other.accept(acceptInput(message('alpha', 'beta')))
+      expect(heard, 'accepted elsewhere: not announced').toBe(0)
+      await local.accept(acceptInput(message('alpha', 'beta')))
+      expect(heard).toBe(1)
+    })
+
+    it('with subscribers, an accept in one process wakes listeners in another', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const sender = new RedisTransport(redis, await connect(), prefix)
+      const receiver = new RedisTransport(redis, await connect(), prefix)
+      transports.push(sender, receiver)
+      let heard = 0
+      receiver.onArrival('beta', () => heard++)
+      await subscribed(redis, prefix)
+      await sender.accept(acceptInput(message('alpha', 'beta')))
+      await until(() => heard === 1)
+    })
+
+    it('holds only unacknowledged messages: ack deletes the entry and its id mapping', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const transport = new RedisTransport(redis, undefined, prefix)
+      transports.push(transport)
+      const msgs = [message('alpha', 'beta'), message('alpha', 'beta')]
+      for (const msg of msgs) await transport.accept(acceptInput(msg))
+      expect(await redis.xlen(`${prefix}inbox:beta`)).toBe(2)
+      await transport.read('beta', { limit: 10, visibilityMs: 1000, now: Date.now() })
+      expect(await transport.ack('beta', msgs.map((m) => m.id))).toBe(2)
+      expect(await redis.xlen(`${prefix}inbox:beta`)).toBe(0)
+      expect(await redis.hlen(`${prefix}inbox-ids:beta`)).toBe(0)
+      expect(await redis.xpending(`${prefix}inbox:beta`, 'mecharim')).toEqual([0, null, null, null])
+      const ttl = await redis.ttl((await redis.keys(`${prefix}nonce:*`))[0] ?? '')
+      expect(ttl).toBeGreaterThan(0)
+    })
+  })
+})

@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ReplayCache } from '../../src/replay/types.js'
+import type { AcceptInput, AcceptResult, Message, NonceClaim, Transport } from '../../src/transport/types.js'
+
+/** A transport and the replay cache that shares its nonce records. */
+export interface TransportUnderTest {
+  transport: Transport
+  replayCache: ReplayCache
+}
+
+export interface TransportHarness {
+  /** A fresh, empty transport (and replay cache). */
+  open(options?: { inboxLimit?: number }): Promise<TransportUnderTest>
+  /** Close and reopen the same backing data (a process restart). */
+  reopen(subject: TransportUnderTest): Promise<TransportUnderTest>
+  /** Resolves once arrivals accepted anywhere reach this transport's listeners (a live subscription). */
+  arrivalsLive(subject: TransportUnderTest): Promise<void>
+  /** Close the transport and whatever the harness opened for it. */
+  close(subject: TransportUnderTest): Promise<void>
+  teardown(): Promise<void>
+}
+
+const VISIBILITY_MS = 200
+/** Longer than VISIBILITY_MS by Redis's clock too: XAUTOCLAIM measures idle time on the server. */
+const PAST_VISIBILITY_MS = 300
+const TTL_SECONDS = 600
+const IDEMPOTENCY_TTL_SECONDS = 3600
+
+export function message(from: string, to: string, overrides: Partial<Message> = {}): Message {
+  return {
+    id: `msg_${randomUUID()}`,
+    from,
+    to,
+    kind: 'note',
+    payload: { text: 'hello', n: 1, nested: [true, null, 'x'] },
+    reply_to: null,
+    accepted_at: new Date().toISOString(),
+    ...overrides,
+  }
+}
+
+export function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
+  const now = overrides.now ?? Date.now()
+  return { keyId: 'mkalpha', nonce: randomUUID(), timestamp: Math.floor(now / 1000), ttlSeconds: TTL_SECONDS, now, ...overrides }
+}
+
+export function acceptInput(msg: Message, overrides: Partial<AcceptInput> = {}): AcceptInput {
+  return { claim: claim(), message: msg, idempotent: false, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...overrides }
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** The Transport contract: every implementation runs exactly this suite. */
+export function transportContract(name: string, harness: () => TransportHarness): void {
+  describe(`Transport contract: ${name}`, () => {
+    let h: TransportHarness
+    let opened: TransportUnderTest[]
+    let subject: TransportUnderTest
+    let transport: Transport
+
+    const open = async (options?: { inboxLimit?: number }): Promise<TransportUnderTest> => {
+      const s = await h.open(options)
+      opened.push(s)
+      return s
+    }
+    const send = async (msg: Message, overrides: Partial<AcceptInput> = {}, t: Transport = transport): Promise<AcceptResult> =>
+      t.accept(acceptInput(msg, overrides))
+    const read = (recipient: string, limit = 10, t: Transport = transport) =>
+      t.read(recipient, { limit, visibilityMs: VISIBILITY_MS, now: Date.now() })
+
+    beforeEach(async () => {
+      h ??= harness()
+      opened = []
+      subject = await open()
+      transport = subject.transport
+    })
+    afterEach(async () => {
+      for (const s of opened) await h.close(s)
+    })
+    afterAll(async () => { await h?.teardown() })
+
+    describe('delivery', () => {
+      it('delivers an accepted message once, again after the visibility timeout, never after ack', async () => {
+        const msg = message('alpha', 'beta')
+        expect(await send(msg)).toEqual({ outcome: 'accepted', message: msg })
+
+        expect(await read('beta')).toEqual([{ ...msg, delivery_count: 1 }])
+        expect(await read('beta'), 'in flight').toEqual([])
+
+        await sleep(PAST_VISIBILITY_MS)
+        expect(await read('beta')).toEqual([{ ...msg, delivery_count: 2 }])
+
+        expect(await transport.ack('beta', [msg.id])).toBe(1)
+        await sleep(PAST_VISIBILITY_MS)
+        expect(await read('beta')).toEqual([])
+        expect(await transport.ack('beta', [msg.id]), 'already removed').toBe(0)
+      })
+
+      it('ignores acks of unknown and of undelivered messages', async () => {
+        const msg = message('alpha', 'beta')
+        await send(msg)
+        expect(await transport.ack('beta', ['msg_unknown'])).toBe(0)
+        expect(await transport.ack('beta', [msg.id]), 'not delivered yet').toBe(0)
+        expect(await transport.ack('gamma', [msg.id]), 'another inbox').toBe(0)
+        expect(await read('beta')).toEqual([{ ...msg, delivery_count: 1 }])
+        expect(await transport.ack('beta', [msg.id, 'msg_unknown'])).toBe(1)
+      })
+
+      it('delivers oldest first and honours the limit', async () => {
+        const msgs = Array.from({ length: 5 }, (_, i) => message('alpha', 'beta', { payload: i }))
+        for (const msg of msgs) await send(msg)
+        expect((await read('beta', 2)).map((m) => m.id)).toEqual([msgs[0]?.id, msgs[1]?.id])
+        expect((await read('beta', 10)).map((m) => m.id)).toEqual(msgs.slice(2).map((m) => m.id))
+        expect(await read('beta', 0)).toEqual([])
+      })
+
+      it('puts redeliveries before newer messages', async () => {
+        const [a, b, c] = [message('alpha', 'beta'), message('alpha', 'beta'), message('alpha', 'beta')]
+        await send(a)
+        await send(b)
+        expect((await read('beta', 1)).map((m) => m.id)).toEqual([a.id])
+        await sleep(PAST_VISIBILITY_MS)
+        await send(c)
+        expect((await read('beta')).map((m) => [m.id, m.delivery_count])).toEqual([[a.id, 2], [b.id, 1], [c.id, 1]])
+      })
+
+      it('finds a redelivery behind many messages still in flight', async () => {
+        // Redis's XAUTOCLAIM examines at most 10 x COUNT pending entries per call: the read must go on.
+        const msgs = Array.from({ length: 25 }, () => message('alpha', 'beta'))
+        for (const msg of msgs) await send(msg)
+        expect(await read('beta', 25)).toHaveLength(25)
+        await sleep(PAST_VISIBILITY_MS)
+        expect((await read('beta', 24)).map((m) => m.id)).toEqual(msgs.slice(0, 24).map((m) => m.id))
+        expect(await read('beta', 1)).toEqual([{ ...msgs[24], delivery_count: 2 }])
+      })
+
+      it('keeps inboxes apart', async () => {
+        const toBeta = message('alpha', 'beta')
+        const toGamma = message('alpha', 'gamma')
+        await send(toBeta)
+        await send(toGamma)
+        expect((await read('beta')).map((m) => m.id)).toEqual([toBeta.id])
+        expect((await read('gamma')).map((m) => m.id)).toEqual([toGamma.id])
+        expect(await read('delta')).toEqual([])
+        expect(await transport.ack('gamma', [toBeta.id])).toBe(0)
+      })
+    })
+
+    describe('refusals', () => {
+      it('refuses a replayed nonce and stores nothing', async () => {
+        const first = acceptInput(message('alpha', 'beta'))
+        expect((await transport.accept(first)).outcome).toBe('accepted')
+        const second = message('alpha', 'beta')
+        expect(await transport.accept({ ...first, message: second })).toEqual({ outcome: 'replayed' })
+        expect((await read('beta')).map((m) => m.id)).toEqual([first.message.id])
+      })
+
+      it('returns the original for an idempotent duplicate and delivers it once', async () => {
+        const original = message('alpha', 'beta', { id: 'client-1', accepted_at: '2030-01-01T00:00:00.000Z' })
+        expect(await send(original, { idempotent: true })).toEqual({ outcome: 'accepted', message: original })
+        const retry = message('alpha', 'beta', { id: 'client-1', payload: 'changed', accepted_at: '2030-01-01T00:00:05.000Z' })
+        const nonce = claim()
+        expect(await send(retry, { idempotent: true, claim: nonce })).toEqual({ outcome: 'duplicate', message: original })
+        expect(await read('beta')).toEqual([{ ...original, delivery_count: 1 }])
+        // The duplicate's request was authenticated: its nonce is spent all the same.
+        expect(await send(message('alpha', 'beta'), { claim: nonce })).toEqual({ outcome: 'replayed' })
+      })
+
+      it('does not treat the same id from another sender as a duplicate', async () => {
+        const fromAlpha = message('alpha', 'beta', { id: 'shared-id' })
+        const fromGamma = message('gamma', 'beta', { id: 'shared-id' })
+        expect((await send(fromAlpha, { idempotent: true })).outcome).toBe('accepted')
+        expect((await send(fromGamma, { idempotent: true })).outcome).toBe('accepted')
+        expect((await read('beta')).map((m) => m.from)).toEqual(['alpha', 'gamma'])
+        // The id map must keep both entries: keeping one would leave the other redelivered forever.
+        expect(await transport.ack('beta', ['shared-id'])).toBe(2)
+        await sleep(PAST_VISIBILITY_MS)
+        expect(await read('beta')).toEqual([])
+      })
+
+      it('refuses requests signed before the epoch, which the first claim sets', async () => {
+        const now = Date.now()
+        const epoch = Math.floor(now / 1000)
+        const early = acceptInput(message('alpha', 'beta'), { claim: claim({ now, timestamp: epoch - 5 }) })
+        expect(await transport.accept(early), 'the first claim sets the epoch, then refuses').toEqual({ outcome: 'before_epoch', epoch })
+        const ok = message('alpha', 'beta')
+        expect((await send(ok, { claim: claim({ now: now + 2000, timestamp: epoch }) })).outcome).toBe('accepted')
+        const stale = acceptInput(message('alpha', 'beta'), { claim: claim({ now: now + 3000, timestamp: epoch - 1 }) })
+        expect(await transport.accept(stale)).toEqual({ outcome: 'before_epoch', epoch })
+        expect((await read('beta')).map((m) => m.id)).toEqual([ok.id])
+        // Nothing was recorded for the refused requests: their nonces are still fresh.
+        expect((await transport.accept({ ...stale, claim: { ...stale.claim, timestamp: epoch } })).outcome).toBe('accepted')
+      })
+
+      it('refuses when the inbox is full, and an ack makes room', async () => {
+        const small = (await open({ inboxLimit: 3 })).transport
+        const msgs = Array.from({ length: 3 }, () => message('alpha', 'beta'))
+        for (const msg of msgs) expect((await send(msg, {}, small)).outcome).toBe('accepted')
+        const fourth = acceptInput(message('alpha', 'beta'))
+        expect(await small.accept(fourth)).toEqual({ outcome: 'inbox_full' })
+        expect(await small.accept(fourth), 'the refused request spent its nonce').toEqual({ outcome: 'replayed' })
+        expect((await send(message('alpha', 'gamma'), {}, small)).outcome, 'other inboxes are not affected').toBe('accepted')
+
+        const [first] = await read('beta', 1, small)
+        expect(await small.ack('beta', [first?.id ?? ''])).toBe(1)
+        expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('accepted')
+        expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('inbox_full')
+      })
+    })
+
+    describe('replay cache sharing', () => {
+      it('a nonce claimed through the replay cache is replayed for accept, and the reverse', async () => {
+        const byCache = claim()
+        expect(await subject.replayCache.claim(byCache)).toEqual({ outcome: 'fresh' })
+        expect(await send(message('alpha', 'beta'), { claim: byCache })).toEqual({ outcome: 'replayed' })
+
+        const byAccept = claim()
+        expect((await send(message('alpha', 'beta'), { claim: byAccept })).outcome).toBe('accepted')
+        expect(await subject.replayCache.claim(byAccept)).toEqual({ outcome: 'replayed' })
+      })
+
+      it('of 50 concurrent accepts with one nonce, exactly one is accepted', async () => {
+        const shared = claim()
+        const results = await Promise.all(
+          Array.from({ length: 50 }, () => send(message('alpha', 'beta'), { claim: { ...shared } })),
+        )
+        expect(results.filter((r) => r.outcome === 'accepted')).toHaveLength(1)
+        expect(results.filter((r) => r.outcome === 'replayed')).toHaveLength(49)
+        expect(await read('beta')).toHaveLength(1)
+      })
+    })
+
+    describe('arrivals', () => {
+      it('tells listeners of their own recipient, until they unsubscribe', async () => {
+        const heard: string[] = []
+        const stopBeta = transport.onArrival('beta', () => heard.push('beta'))
+        transport.onArrival('gamma', () => heard.push('gamma'))
+        await h.arrivalsLive(subject)
+
+        await send(message('alpha', 'delta'))
+        await send(message('alpha', 'beta'))
+        await until(() => heard.length >= 1)
+        expect(heard).toEqual(['beta'])
+
+        stopBeta()
+        await send(message('alpha', 'beta'))
+        await send(message('alpha', 'gamma'))
+        await until(() => heard.includes('gamma'))
+        expect(heard).toEqual(['beta', 'gamma'])
+      })
+    })
+
+    describe('durability', () => {
+      it('keeps accepted messages, their state and spent nonces across a restart', async () => {
+        const delivered = message('alpha', 'beta')
+        const waiting = message('alpha', 'beta')
+        const first = acceptInput(delivered)
+        await transport.accept(first)
+        await send(waiting)
+        expect((await read('beta', 1)).map((m) => m.id)).toEqual([delivered.id])
+
+        subject = await h.reopen(subject)
+        opened.push(subject)
+        transport = subject.transport
+        await sleep(PAST_VISIBILITY_MS)
+        expect(await read('beta')).toEqual([{ ...delivered, delivery_count: 2 }, { ...waiting, delivery_count: 1 }])
+        expect(await transport.ack('beta', [delivered.id, waiting.id])).toBe(2)
+        expect(await transport.accept({ ...first, message: message('alpha', 'beta') })).toEqual({ outcome: 'replayed' })
+      })
+
+      it('answers ping while healthy', async () => {
+        await expect(transport.ping()).resolves.toBeUndefined()
+        await expect(subject.replayCache.ping()).resolves.toBeUndefined()
+      })
+    })
+
+    describe('arguments', () => {
+      it('rejects malformed arguments before touching storage', async () => {
+        await expect(transport.read('beta', { limit: -1, visibilityMs: VISIBILITY_MS, now: Date.now() })).rejects.toBeInstanceOf(RangeError)
+        await expect(transport.read('', { limit: 1, visibilityMs: VISIBILITY_MS, now: Date.now() })).rejects.toBeInstanceOf(TypeError)
+        await expect(transport.read('beta', { limit: 1, visibilityMs: 0, now: Date.now() })).rejects.toBeInstanceOf(RangeError)
+        await expect(send(message('alpha', 'beta'), { claim: claim({ ttlSeconds: 0 }) })).rejects.toBeInstanceOf(RangeError)
+        await expect(send(message('alpha', ''))).rejects.toBeInstanceOf(TypeError)
+        await expect(transport.ack('beta', [''])).rejects.toBeInstanceOf(TypeError)
+        expect(await read('beta')).toEqual([])
+      })
+    })
+  })
+}
+
+/** Polls until `condition` holds (or fails the test after `timeoutMs`). */
+export async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await sleep(10)
+  }
+}

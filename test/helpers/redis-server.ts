@@ -1,0 +1,246 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { describe, it } from 'vitest'
+
+/**
+ * A real Redis for tests: a `redis-server` child on a free port with persistence off, or the server at
+ * REDIS_URL when the binary is not installed (then the process-control methods are unavailable).
+ */
+export interface RedisHandle {
+  url: string
+  port: number
+  /** True when the handle points at REDIS_URL: stop, kill and restart then throw. */
+  external: boolean
+  /** SIGTERM, and wait for the process to exit. */
+  stop(): Promise<void>
+  /** SIGKILL, and wait for the process to exit: a crash. */
+  kill(): Promise<void>
+  /** SIGSTOP: the server keeps its connections but answers nothing (a hung server). */
+  pause(): Promise<void>
+  /** SIGCONT after pause(). */
+  resume(): Promise<void>
+  /** Start again on the same port (stopping first if still running). Data is gone unless started with `persist`. */
+  restart(): Promise<void>
+}
+
+export class RedisUnavailable extends Error {
+  constructor() {
+    super('no Redis for tests: install redis-server (on PATH) or set REDIS_URL')
+    this.name = 'RedisUnavailable'
+  }
+}
+
+const READY_TIMEOUT_MS = 10_000
+const STOP_TIMEOUT_MS = 5_000
+
+/** Every redis-server this process started and has not yet seen exit. */
+const children = new Set<ChildProcess>()
+let exitHooksInstalled = false
+
+export function redisServerOnPath(): boolean {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue
+    try {
+      accessSync(join(dir, 'redis-server'), constants.X_OK)
+      return true
+    } catch {
+      // not in this directory
+    }
+  }
+  return false
+}
+
+export function redisAvailable(): boolean {
+  return redisServerOnPath() || externalRedisUrl() !== undefined
+}
+
+export interface DescribeWithRedisOptions {
+  /** The suite stops, kills or restarts Redis, so REDIS_URL is not enough: it needs redis-server. */
+  ownServer?: boolean
+}
+
+/**
+ * `describe`, or a loud skip when there is no Redis. With MECHA_REQUIRE_REDIS=1 (CI) a missing Redis is
+ * a failing test instead, so a suite can never pass by silently not running.
+ */
+export function describeWithRedis(name: string, fn: () => void, options: DescribeWithRedisOptions = {}): void {
+  const available = options.ownServer === true ? redisServerOnPath() : redisAvailable()
+  if (available) {
+    describe(name, fn)
+    return
+  }
+  const needs = options.ownServer === true ? 'redis-server on PATH' : 'redis-server on PATH or REDIS_URL'
+  if (process.env.MECHA_REQUIRE_REDIS === '1') {
+    describe(name, () => {
+      it(`needs ${needs}`, () => {
+        throw new Error(`"${name}" needs ${needs}, and MECHA_REQUIRE_REDIS=1 forbids skipping it`)
+      })
+    })
+    return
+  }
+  console.warn(
+    `\n${'!'.repeat(78)}\n!!! SKIPPED: "${name}" needs ${needs} (set MECHA_REQUIRE_REDIS=1 to fail instead)\n${'!'.repeat(78)}\n`,
+  )
+  describe.skip(name, fn)
+}
+
+export interface StartRedisOptions {
+  /** Keep data across restart(): AOF with fsync on every write, in the server's own temp dir. */
+  persist?: boolean
+}
+
+export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
+  if (!redisServerOnPath()) {
+    const url = externalRedisUrl()
+    if (url === undefined) throw new RedisUnavailable()
+    return externalHandle(url)
+  }
+  installExitHooks()
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'mecharim-redis-'))
+  const persistence = options.persist === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  let child: ChildProcess | undefined = await launch(port, dir, persistence)
+
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    const running = child
+    child = undefined
+    if (running !== undefined) await terminate(running, signal)
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    external: false,
+    async stop() {
+      await stopWith('SIGTERM')
+      rmSync(dir, { recursive: true, force: true })
+    },
+    async kill() {
+      await stopWith('SIGKILL')
+    },
+    async pause() {
+      child?.kill('SIGSTOP')
+    },
+    async resume() {
+      child?.kill('SIGCONT')
+    },
+    async restart() {
+      await stopWith('SIGTERM')
+      child = await launch(port, dir, persistence)
+    },
+  }
+}
+
+function externalRedisUrl(): string | undefined {
+  const url = process.env.REDIS_URL
+  return url === undefined || url === '' ? undefined : url
+}
+
+function externalHandle(url: string): RedisHandle {
+  const refuse = (what: string) => async (): Promise<void> => {
+    throw new Error(`${what}() is not available with external REDIS_URL; use describeWithRedis(..., { ownServer: true })`)
+  }
+  const port = Number(new URL(url).port || 6379)
+  return { url, port, external: true, stop: refuse('stop'), kill: refuse('kill'), restart: refuse('restart'), pause: refuse('pause'), resume: refuse('resume') }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      if (address === null || typeof address === 'string') {
+        server.close()
+        reject(new Error('could not read the port of a probe listener'))
+        return
+      }
+      server.close(() => resolve(address.port))
+    })
+  })
+}
+
+async function launch(port: number, dir: string, persistence: string[]): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no', '--dir', dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  children.add(child)
+  let output = ''
+  const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+
+  let exited: string | undefined
+  child.once('exit', (code, signal) => {
+    children.delete(child)
+    exited = `exited (code ${code}, signal ${signal})`
+  })
+  child.once('error', (err) => {
+    children.delete(child)
+    exited = `failed to start: ${err.message}`
+  })
+
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`redis-server on port ${port} ${exited} before answering PING:\n${output}`)
+    if (await answersPing(port)) return child
+    await sleep(25)
+  }
+  await terminate(child, 'SIGKILL')
+  throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms:\n${output}`)
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port })
+    let reply = ''
+    const done = (ok: boolean): void => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(500, () => done(false))
+    socket.once('error', () => done(false))
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.on('data', (chunk) => {
+      reply += chunk.toString()
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
+    })
+  })
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Redis children must not outlive the test process, however it ends. */
+function installExitHooks(): void {
+  if (exitHooksInstalled) return
+  exitHooksInstalled = true
+  const killAll = (): void => {
+    for (const child of children) child.kill('SIGKILL')
+    children.clear()
+  }
+  process.on('exit', killAll)
+  // A forked test worker whose runner died is orphaned, and may linger until its test ends.
+  if (process.connected) process.once('disconnect', killAll)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll()
+      // Re-raise so the default behaviour (exit) still happens when nobody else handles the signal.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+    })
+  }
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}

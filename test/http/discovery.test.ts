@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { CATALOGUE } from '../../src/errors/catalogue.js'
+import { SCHEMAS } from '../../src/schemas/registry.js'
+import { messageRequest } from '../../src/schemas/gateway.js'
+import { keyIssueRequest } from '../../src/schemas/control-plane.js'
+import { SURFACES } from '../../src/surfaces.js'
+import { admin } from '../helpers/app.js'
+import { gatewayHarness, type GatewayHarness } from '../helpers/gateway.js'
+
+let h: GatewayHarness
+const get = async (url: string) => {
+  const res = await fetch(`${h.base}${url}`)
+  return { status: res.status, headers: res.headers, text: await res.text() }
+}
+
+beforeAll(async () => {
+  h = await gatewayHarness()
+  await h.register('public-bot', { listed: true, name: 'Public bot', description: 'answers questions', accepts: ['question.*'] })
+  await h.register('hidden-bot')
+  await h.register('retired-bot', { listed: true })
+  await h.t.app.inject({ method: 'DELETE', url: '/v1/mechas/retired-bot', headers: admin })
+})
+afterAll(async () => { await h.close() })
+
+describe('GET /.well-known/mecharim', () => {
+  it('lets a client configure itself: surfaces, auth, signature profile, errors, limits, version', async () => {
+    const res = await get('/.well-known/mecharim')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('cache-control')).toContain('max-age')
+    const doc = JSON.parse(res.text)
+    expect(doc).toMatchObject({ service: 'mecharim', version: expect.any(String), public_url: h.t.config.publicUrl })
+    expect(doc.surfaces).toHaveLength(SURFACES.length)
+    expect(doc.surfaces.filter((s: { access: string }) => s.access === 'runtime').map((s: { url: string }) => s.url)).toContain(`${h.t.config.publicUrl}/v1/messages`)
+    expect(doc.surfaces.find((s: { url: string }) => s.url.endsWith('/v1/mechas/{id}/keys') ).access).toBe('operator')
+    expect(doc.authentication.runtime.timestamp).toMatchObject({ header: 'Mecha-Timestamp', window_seconds: 300 })
+    expect(doc.authentication.runtime.nonce).toMatchObject({ header: 'Mecha-Nonce', min_length: 22, max_length: 128 })
+    expect(doc.authentication.runtime.signature).toMatchObject({
+      profile: 'mecha-v1', label: 'mecha', algorithms: ['hmac-sha256', 'ed25519'], authority: h.t.config.publicAuthority,
+      covered_components: ['@method', '@authority', '@path', '@query', 'mecha-timestamp', 'mecha-nonce'],
+    })
+    expect(doc.errors).toHaveLength(Object.keys(CATALOGUE).length)
+    expect(doc.errors.find((e: { reason: string }) => e.reason === 'replayed_nonce')).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 })
+    expect(doc.limits).toMatchObject({ inbox_unacknowledged_messages: 10000, long_poll_wait_seconds: 30 })
+  })
+
+  it('contains no secret and no operator data', async () => {
+    const res = await get('/.well-known/mecharim')
+    expect(res.text).not.toMatch(/mecha_mk[a-z2-7]{24}_|mss_[A-Za-z0-9_-]{43}/)
+    expect(res.text).not.toContain('hidden-bot')
+  })
+})
+
+describe('GET /openapi.yaml and /openapi.json', () => {
+  it('serve the committed document', async () => {
+    const committed = readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')
+    const yaml = await get('/openapi.yaml')
+    expect(yaml.text).toBe(committed)
+    expect(yaml.headers.get('content-type')).toContain('yaml')
+    expect(JSON.parse((await get('/openapi.json')).text)).toEqual(parse(committed))
+  })
+})
+
+describe('GET /v1/schemas', () => {
+  it('lists every schema, and each one is the very object the routes validate with', async () => {
+    const list = JSON.parse((await get('/v1/schemas')).text)
+    expect(list.schemas.map((s: { name: string }) => s.name).sort()).toEqual(Object.keys(SCHEMAS).sort())
+    for (const { name } of list.schemas) {
+      const res = await get(`/v1/schemas/${name}`)
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toContain('application/schema+json')
+      expect(JSON.parse(res.text)).toEqual(JSON.parse(JSON.stringify(SCHEMAS[name as keyof typeof SCHEMAS])))
+      expect(JSON.parse(res.text).$schema).toBe('https://json-schema.org/draft/2020-12/schema')
+    }
+    // one source of truth: the registry holds the route schemas themselves, not copies
+    expect(SCHEMAS['message-request']).toBe(messageRequest)
+    expect(SCHEMAS['key-issue-request']).toBe(keyIssueRequest)
+  })
+
+  it('answers 404 route_not_found for an unknown schema', async () => {
+    const res = await get('/v1/schemas/nope')
+    expect(res.status).toBe(404)
+    expect(JSON.parse(res.text).reason).toBe('route_not_found')
+  })
+})
+
+describe('GET /v1/directory/mechas', () => {
+  it('shows listed, active mechas only, with the public keys of their active keys', async () => {
+    const live = await h.issue('public-bot', { signature: { algorithms: ['ed25519'] } })
+    const revoked = await h.issue('public-bot', { signature: { algorithms: ['ed25519'] } })
+    await h.t.app.inject({ method: 'POST', url: `/v1/keys/${revoked.keyId}/revoke`, headers: admin })
+    const list = JSON.parse((await get('/v1/directory/mechas')).text)
+    expect(list).toEqual({ next: null, mechas: [{ id: 'public-bot', name: 'Public bot', description: 'answers questions', accepts: ['question.*'], public_keys: [live.publicKey] }] })
+    const card = await get('/v1/directory/mechas/public-bot')
+    expect(JSON.parse(card.text).public_keys).toEqual([live.publicKey])
+  })
+
+  it('answers an unlisted, a deactivated and an absent mecha exactly alike', async () => {
+    const answers = await Promise.all(['hidden-bot', 'retired-bot', 'never-was', 'BAD*ID'].map(async (id) => {
+      const res = await get(`/v1/directory/mechas/${encodeURIComponent(id)}`)
+      const body = JSON.parse(res.text)
+      return { status: res.status, reason: body.reason, detail: body.detail }
+    }))
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1)
+    expect(answers[0]).toMatchObject({ status: 404, reason: 'mecha_not_found' })
+  })
+})
+
+describe('GET /healthz and /readyz', () => {
+  it('report liveness and readiness of every dependency', async () => {
+    expect(JSON.parse((await get('/healthz')).text)).toEqual({ status: 'ok' })
+    const ready = await get('/readyz')
+    expect(ready.status).toBe(200)
+    expect(JSON.parse(ready.text)).toEqual({ status: 'ready', checks: [{ name: 'store', ok: true }, { name: 'replay_cache', ok: true }, { name: 'transport', ok: true }] })
+  })
+})

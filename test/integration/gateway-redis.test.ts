@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { OPERATORS, OPERATOR_TOKENS_JSON } from '../helpers/app.js'
+import { spawnService, type ServiceProcess } from '../helpers/process.js'
+import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
+import { runtimeHeaders, type RuntimeCredentials } from '../helpers/runtime.js'
+
+const AUTHORITY = 'gateway.test'
+
+describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
+  let redis: RedisHandle
+  let a: ServiceProcess
+  let b: ServiceProcess
+  let signer: RuntimeCredentials
+  let reader: RuntimeCredentials
+  const cwd = mkdtempSync(join(tmpdir(), 'mecharim-gw-'))
+
+  const operator = (svc: ServiceProcess, method: string, path: string, body?: object) => fetch(`${svc.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${OPERATORS.admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  }).then(async (res) => ({ status: res.status, body: await res.json() }))
+
+  const runtime = async (svc: ServiceProcess, method: string, url: string, credentials: RuntimeCredentials, body?: object) => {
+    const text = body === undefined ? undefined : JSON.stringify(body)
+    const headers = runtimeHeaders({ method, url, credentials, authority: AUTHORITY, auth: credentials.signingSecret !== undefined ? 'hmac-sha256' : 'token', ...(text !== undefined ? { body: text } : {}) })
+    const res = await fetch(`${svc.url}${url}`, { method, headers, ...(text !== undefined ? { body: text } : {}) })
+    return { status: res.status, body: await res.json() }
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis({ persist: true })
+    const env = {
+      PORT: '0', LOG_LEVEL: 'info', REDIS_URL: redis.url, MECHA_REDIS_PREFIX: 'two:', MECHA_PUBLIC_URL: `http://${AUTHORITY}`,
+      MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_VISIBILITY_TIMEOUT_SECONDS: '60',
+    }
+    ;[a, b] = await Promise.all([spawnService(env, cwd), spawnService(env, cwd)])
+    for (const id of ['alpha', 'beta']) expect((await operator(a, 'POST', '/v1/mechas', { id })).status).toBe(201)
+    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { signature: { required: true, algorithms: ['hmac-sha256'] } })).body
+    signer = { keyId: issued.key.id, signingSecret: issued.signing_secret }
+    const betaKey = (await operator(b, 'POST', '/v1/mechas/beta/keys', {})).body
+    reader = { keyId: betaKey.key.id, token: betaKey.token }
+  })
+  afterAll(async () => {
+    for (const svc of [a, b]) svc?.child.kill('SIGKILL')
+    await redis?.stop()
+    rmSync(cwd, { recursive: true, force: true })
+  })
+
+  async function inbox(svc: ServiceProcess): Promise<{ id: string; payload: unknown }[]> {
+    const res = await runtime(svc, 'GET', '/v1/inbox?limit=100', reader)
+    expect(res.status).toBe(200)
+    const ids = res.body.messages.map((m: { id: string }) => m.id)
+    if (ids.length > 0) await runtime(svc, 'POST', '/v1/inbox/ack', reader, { ids })
+    return res.body.messages
+  }
+
+  it('200 copies of one signed request fired at both processes at once: exactly one 202', async () => {
+    const body = JSON.stringify({ to: 'beta', kind: 'race', payload: { n: 1 } })
+    const headers = runtimeHeaders({ method: 'POST', url: '/v1/messages', body, credentials: signer, auth: 'hmac-sha256', authority: AUTHORITY })
+    const responses = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      fetch(`${(i % 2 === 0 ? a : b).url}/v1/messages`, { method: 'POST', headers, body }).then(async (res) => ({ status: res.status, body: await res.json() }))))
+    expect(responses.filter((r) => r.status === 202)).toHaveLength(1)
+    expect(responses.filter((r) => r.status === 401 && r.body.reason === 'replayed_nonce')).toHaveLength(199)
+    expect((await inbox(b)).map((m) => m.payload)).toEqual([{ n: 1 }])
+  })
+
+  it('a key revoked through one process is refused by the other within a second', async () => {
+    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', {})).body
+    const key = { keyId: issued.key.id, token: issued.token }
+    expect((await runtime(b, 'GET', '/v1/whoami', key)).status).toBe(200) // now cached in b
+    expect((await operator(a, 'POST', `/v1/keys/${key.keyId}/revoke`)).status).toBe(200)
+    const revokedAt = Date.now()
+    let refusedAfter: number | undefined
+    while (Date.now() - revokedAt < 3000) {
+      const res = await runtime(b, 'GET', '/v1/whoami', key)
+      if (res.status === 401) {
+        refusedAfter = Date.now() - revokedAt
+        expect(res.body.reason).toBe('invalid_key')
+        break
+      }
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    expect(refusedAfter).toBeDefined()
+    expect(refusedAfter).toBeLessThan(1000)
+  })
+
+  it('Redis stopped: 503 and nothing delivered; Redis back: the same processes recover, and nonces recorded before the outage still count', async () => {
+    // a request accepted before the outage, to replay after it
+    const body = JSON.stringify({ to: 'beta', kind: 'before', payload: 'once' })
+    const before = runtimeHeaders({ method: 'POST', url: '/v1/messages', body, credentials: signer, auth: 'hmac-sha256', authority: AUTHORITY })
+    expect((await fetch(`${a.url}/v1/messages`, { method: 'POST', headers: before, body })).status).toBe(202)
+    await redis.kill()
+    const notReady = await fetch(`${a.url}/readyz`)
+    expect(notReady.status).toBe(503)
+    expect((await notReady.json()).code).toBe('UNAVAILABLE')
+    for (const svc of [a, b]) {
+      const res = await runtime(svc, 'POST', '/v1/messages', signer, { to: 'beta', kind: 'outage', payload: 'lost' })
+      expect(res.status).toBe(503)
+      expect(res.body.code).toBe('UNAVAILABLE')
+      expect(['replay_cache_unavailable', 'transport_unavailable', 'store_unavailable']).toContain(res.body.reason)
+    }
+    await redis.restart()
+    let recovered: { status: number } | undefined
+    for (let i = 0; i < 100 && recovered?.status !== 202; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      recovered = await runtime(a, 'POST', '/v1/messages', signer, { to: 'beta', kind: 'after', payload: 'back' })
+    }
+    expect(recovered?.status).toBe(202)
+    expect((await fetch(`${b.url}/readyz`)).status).toBe(200)
+    const replay = await fetch(`${b.url}/v1/messages`, { method: 'POST', headers: before, body })
+    expect({ status: replay.status, reason: (await replay.json()).reason }).toEqual({ status: 401, reason: 'replayed_nonce' })
+    expect((await inbox(b)).map((m) => m.payload)).toEqual(['once', 'back'])
+  })
+
+  it('Redis killed during a burst: every 202 is delivered, nothing refused is', async () => {
+    const sends = Array.from({ length: 120 }, (_, i) => (async () => {
+      await new Promise((r) => setTimeout(r, i * 2))
+      const res = await runtime(i % 2 === 0 ? a : b, 'POST', '/v1/messages', signer, { to: 'beta', kind: 'burst', payload: i })
+      return { i, status: res.status }
+    })())
+    await new Promise((r) => setTimeout(r, 80))
+    await redis.kill()
+    const results = await Promise.all(sends)
+    expect(results.every((r) => r.status === 202 || r.status === 503)).toBe(true)
+    expect(results.some((r) => r.status === 202)).toBe(true)
+    expect(results.some((r) => r.status === 503)).toBe(true)
+    await redis.restart()
+    for (let i = 0; i < 100; i++) {
+      if ((await fetch(`${a.url}/readyz`)).status === 200) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    let delivered: unknown[] = []
+    for (let i = 0; i < 50; i++) {
+      const res = await runtime(b, 'GET', '/v1/inbox?limit=100', reader)
+      if (res.status === 200) {
+        delivered = res.body.messages.map((m: { payload: unknown }) => m.payload)
+        break
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const accepted = results.filter((r) => r.status === 202).map((r) => r.i)
+    expect([...delivered].sort((x, y) => Number(x) - Number(y))).toEqual(accepted)
+  })
+})

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { DependencyUnavailableError, type Dependency } from '../../src/errors/faults.js'
+import { RedisReplayCache } from '../../src/replay/redis.js'
+import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
+import { RedisTransport } from '../../src/transport/redis.js'
+import { acceptInput, claim, message, sleep, until } from '../contract/transport.contract.js'
+import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
+
+/** A command refused while Redis is down must come back well before the 2 s command timeout. */
+const PROMPT_MS = 1000
+const READ = { limit: 10, visibilityMs: 30_000 } as const
+
+describeWithRedis('RedisTransport and RedisReplayCache when Redis goes away', () => {
+  const prefix = `mecharim-faults:${randomUUID()}:`
+  let server: RedisHandle
+  let redis: Redis
+  let subscriber: Redis
+  let transport: RedisTransport
+  let replayCache: RedisReplayCache
+
+  const listening = async (): Promise<void> => {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const [, count] = (await redis.pubsub('NUMSUB', `${prefix}arrivals`).catch(() => ['', 0])) as [string, number]
+      if (Number(count) >= 1) return
+      if (Date.now() > deadline) throw new Error('arrivals subscription not restored')
+      await sleep(50)
+    }
+  }
+
+  beforeAll(async () => {
+    server = await startRedis()
+    redis = createRedisClient(server.url, { onError: () => {} })
+    subscriber = createRedisClient(server.url, { onError: () => {} })
+    await Promise.all([waitForRedis(redis, 5000), waitForRedis(subscriber, 5000)])
+    transport = new RedisTransport(redis, subscriber, prefix)
+    replayCache = new RedisReplayCache(redis, prefix)
+  })
+  afterAll(async () => {
+    await transport?.close()
+    subscriber?.disconnect()
+    redis?.disconnect()
+    await server?.stop()
+  })
+
+  it('fails closed while down; after an empty restart the same instance works and old requests are refused', async () => {
+    const original = acceptInput(message('alpha', 'beta'))
+    expect((await transport.accept(original)).outcome).toBe('accepted')
+    expect(await transport.read('beta', { ...READ, now: Date.now() })).toHaveLength(1)
+    let heard = 0
+    transport.onArrival('beta', () => heard++)
+    await listening()
+
+    await server.kill()
+
+    const calls: [string, Dependency, () => Promise<unknown>][] = [
+      ['accept', 'transport', () => transport.accept(acceptInput(message('alpha', 'beta')))],
+      ['read', 'transport', () => transport.read('beta', { ...READ, now: Date.now() })],
+      ['ack', 'transport', () => transport.ack('beta', [original.message.id])],
+      ['transport.ping', 'transport', () => transport.ping()],
+      ['claim', 'replay_cache', () => replayCache.claim(claim())],
+      ['replayCache.ping', 'replay_cache', () => replayCache.ping()],
+    ]
+    for (const [name, dependency, call] of calls) {
+      const started = Date.now()
+      const err = await call().then(() => undefined, (e: unknown) => e)
+      expect(err, `${name} while Redis is down`).toBeInstanceOf(DependencyUnavailableError)
+      expect((err as DependencyUnavailableError).dependency, name).toBe(dependency)
+      expect(Date.now() - started, `${name} answered promptly`).toBeLessThan(PROMPT_MS)
+    }
+
+    await server.restart()
+    let recovered = false
+    for (let attempt = 0; attempt < 100 && !recovered; attempt++) {
+      recovered = await transport.ping().then(() => true, () => false)
+      if (!recovered) await sleep(100)
+    }
+    expect(recovered, 'ping after restart').toBe(true)
+
+    // Redis came back empty: the original's nonce is forgotten. Replaying it, now or through the
+    // replay cache, must not succeed: it was signed before the new epoch.
+    await until(() => Math.floor(Date.now() / 1000) > original.claim.timestamp, 2000)
+    const now = Date.now()
+    const replay = { ...original, claim: { ...original.claim, now } }
+    const epoch = Math.floor(now / 1000)
+    expect(await transport.accept(replay)).toEqual({ outcome: 'before_epoch', epoch })
+    expect(await replayCache.claim(replay.claim)).toEqual({ outcome: 'before_epoch', epoch })
+
+    // A request signed now goes through, and wakes the listener through the restored subscription.
+    await listening()
+    const fresh = message('alpha', 'beta')
+    expect(await transport.accept(acceptInput(fresh))).toEqual({ outcome: 'accepted', message: fresh })
+    await until(() => heard === 1)
+    expect(await transport.read('beta', { ...READ, now: Date.now() })).toEqual([{ ...fresh, delivery_count: 1 }])
+    expect(await transport.ack('beta', [fresh.id])).toBe(1)
+  })
+}, { ownServer: true })

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from '../../../src/config/load.js'
+
+const TOKEN = 't'.repeat(40)
+const problemsOf = (env: Record<string, string>, readFile?: (p: string) => string): string[] => {
+  try {
+    loadConfig(env, readFile !== undefined ? { readFile } : {})
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems]
+    throw err
+  }
+  return []
+}
+
+describe('config: defaults', () => {
+  it('runs with no configuration in development, generating an operator token', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      host: '127.0.0.1', port: 8080, production: false, dataDir: './data', redisUrl: undefined,
+      redisPrefix: 'mecharim:', timestampWindowSeconds: 300, generateOperatorToken: true,
+      publicUrl: 'http://127.0.0.1:8080', publicAuthority: '127.0.0.1:8080',
+    })
+  })
+  it('is frozen', () => {
+    const config = loadConfig({})
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(() => { (config as { port: number }).port = 1 }).toThrow()
+  })
+})
+
+describe('config: operator tokens', () => {
+  it('reads the JSON long and short forms', () => {
+    const config = loadConfig({ MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice', [`${TOKEN}2`]: { operator: 'bob', scopes: ['keys:read'] } }) })
+    expect(config.operatorTokens.map((t) => t.identity)).toEqual([
+      { operator: 'alice', scopes: ['keys:read', 'keys:write', 'audit:read'] },
+      { operator: 'bob', scopes: ['keys:read'] },
+    ])
+    expect(config.generateOperatorToken).toBe(false)
+    expect(JSON.stringify(config)).not.toContain(TOKEN)
+  })
+  it('reads a tokens file', () => {
+    const config = loadConfig({ MECHA_OPERATOR_TOKENS_FILE: '/etc/tokens.json' }, { readFile: () => JSON.stringify({ [TOKEN]: 'carol' }) })
+    expect(config.operatorTokens[0]?.identity.operator).toBe('carol')
+  })
+  it('refuses JSON and FILE together', () => {
+    expect(problemsOf({ MECHA_OPERATOR_TOKENS_JSON: '{}', MECHA_OPERATOR_TOKENS_FILE: '/x' })).toEqual([
+      'MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one',
+    ])
+  })
+  it('refuses a short token without echoing it', () => {
+    const problems = problemsOf({ MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ shortsecret: 'alice' }) })
+    expect(problems[0]).toContain('MECHA_OPERATOR_TOKENS_JSON: token #1 (operator "alice") is shorter than 32 characters')
+    expect(problems.join()).not.toContain('shortsecret')
+  })
+  it.each([
+    ['not json', 'is not valid JSON'],
+    ['[]', 'must be a JSON object'],
+    [JSON.stringify({ [TOKEN]: { operator: 'a', scopes: ['root'] } }), 'has scopes outside'],
+    [JSON.stringify({ [TOKEN]: { scopes: [] } }), 'needs "operator"'],
+    [JSON.stringify({ [TOKEN]: 5 }), 'must map to an operator name'],
+  ])('refuses %j', (json, message) => {
+    expect(problemsOf({ MECHA_OPERATOR_TOKENS_JSON: json }).join()).toContain(message)
+  })
+  it('maps legacy tokens to "unattributed" with a deprecation warning', () => {
+    const config = loadConfig({ MECHA_OPERATOR_TOKENS: `${TOKEN}a, ${TOKEN}b` })
+    expect(config.operatorTokens.map((t) => t.identity.operator)).toEqual(['unattributed', 'unattributed'])
+    expect(config.warnings[0]).toContain('deprecated')
+  })
+  it('names an unreadable tokens file', () => {
+    const problems = problemsOf({ MECHA_OPERATOR_TOKENS_FILE: '/nope.json' }, () => { throw Object.assign(new Error('x'), { code: 'ENOENT' }) })
+    expect(problems).toEqual(['MECHA_OPERATOR_TOKENS_FILE: cannot read "/nope.json" (ENOENT)'])
+  })
+})
+
+describe('config: production', () => {
+  it('refuses to start without operator tokens or a master key', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' })
+    expect(problems.some((p) => p.startsWith('MECHA_MASTER_KEY is required'))).toBe(true)
+    expect(problems.some((p) => p.startsWith('no operator tokens configured'))).toBe(true)
+  })
+  it('starts with both', () => {
+    const config = loadConfig({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
+    expect(config.production).toBe(true)
+    expect(config.masterKey?.length).toBe(32)
+  })
+})
+
+describe('config: bad values name their variable', () => {
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be an integer'],
+    [{ PORT: '70000' }, 'PORT must be an integer'],
+    [{ MECHA_TIMESTAMP_WINDOW_SECONDS: '0' }, 'MECHA_TIMESTAMP_WINDOW_SECONDS must be an integer from 1'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ MECHA_PUBLIC_URL: 'ftp://x' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
+    [{ MECHA_PUBLIC_URL: 'https://x/path' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
+    [{ MECHA_PUBLIC_URL: 'not a url' }, 'MECHA_PUBLIC_URL is not a URL'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis://'],
+    [{ MECHA_MASTER_KEY: 'short' }, 'MECHA_MASTER_KEY must be 32 bytes'],
+  ])('%j', (env, message) => {
+    const problems = problemsOf(env as Record<string, string>)
+    expect(problems.join('\n')).toContain(message)
+  })
+  it('reports every problem at once', () => {
+    expect(problemsOf({ PORT: 'x', LOG_LEVEL: 'y' })).toHaveLength(2)
+  })
+  it('accepts a base64 master key and a public URL', () => {
+    const config = loadConfig({ MECHA_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'), MECHA_PUBLIC_URL: 'https://gw.example.com' })
+    expect(config.masterKey).toEqual(Buffer.alloc(32, 1))
+    expect(config).toMatchObject({ publicUrl: 'https://gw.example.com', publicAuthority: 'gw.example.com' })
+  })
+})
