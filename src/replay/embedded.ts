@@ -30,15 +30,21 @@ export class EmbeddedNonces {
   }
 
   /**
-   * Records the nonce, or says why not. Call inside a write transaction. The epoch is set by the first
-   * claim ever made on this database; LMDB does not forget, so it only matters for a new data directory.
+   * The epoch in force, set to `now` (unix ms) first if there is none. Call inside a write transaction.
+   * LMDB does not forget: the epoch is set once per data directory, when the stores first open it.
    */
-  claimInTransaction(claim: NonceClaim): ClaimResult {
+  epochInTransaction(now: number): number {
     let epoch = this.#meta.get('epoch')
     if (epoch === undefined) {
-      epoch = Math.floor(claim.now / 1000)
+      epoch = Math.floor(now / 1000)
       void this.#meta.put('epoch', epoch)
     }
+    return epoch
+  }
+
+  /** Records the nonce, or says why not. Call inside a write transaction. */
+  claimInTransaction(claim: NonceClaim): ClaimResult {
+    const epoch = this.epochInTransaction(claim.now)
     if (claim.timestamp < epoch) return { outcome: 'before_epoch', epoch }
     const key: [string, string] = [claim.keyId, claim.nonce]
     const expiresAt = this.#nonces.get(key)
@@ -86,6 +92,14 @@ export class EmbeddedReplayCache implements ReplayCache {
     checkNonceClaim(claim)
     try {
       return await this.#db.root.transaction(() => this.#nonces.claimInTransaction(claim))
+    } catch (err) {
+      throw new DependencyUnavailableError('replay_cache', err)
+    }
+  }
+
+  async startEpoch(now: number): Promise<number> {
+    try {
+      return await this.#db.root.transaction(() => this.#nonces.epochInTransaction(now))
     } catch (err) {
       throw new DependencyUnavailableError('replay_cache', err)
     }

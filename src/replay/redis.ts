@@ -69,6 +69,18 @@ export class RedisReplayCache implements ReplayCache {
     }
   }
 
+  async startEpoch(now: number): Promise<number> {
+    const key = replayEpochKey(this.#prefix)
+    const [, [, epoch]] = await this.#run(async () => {
+      const replies = await this.#redis.multi().set(key, String(Math.floor(now / 1000)), 'NX').get(key).exec()
+      if (replies === null) throw new Error('the epoch transaction was aborted')
+      for (const [err] of replies) if (err !== null) throw err
+      return replies as [[null, unknown], [null, unknown]]
+    })
+    if (typeof epoch !== 'string' || !/^\d+$/.test(epoch)) throw new DependencyUnavailableError('replay_cache', new Error(`unexpected epoch ${JSON.stringify(epoch)}`))
+    return Number(epoch)
+  }
+
   async ping(): Promise<void> {
     await this.#run(() => this.#redis.ping())
   }

@@ -49,11 +49,14 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   const embedded = openEmbeddedDatabase(config.dataDir)
   const control = new EmbeddedControlStore(embedded)
   const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
+  const replayCache = new EmbeddedReplayCache(embedded)
+  // Memory of nonces starts now: a request signed after the start is never older than the cache.
+  await replayCache.startEpoch(Date.now())
   return {
     kind: 'embedded',
     control,
     changes: control.changes,
-    replayCache: new EmbeddedReplayCache(embedded),
+    replayCache,
     transport,
     // Embedded mode is one process: the counts need not outlive it or be shared.
     rateLimiter: new MemoryRateLimiter(),
@@ -79,12 +82,22 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
   const control = new RedisControlStore(redis, config.redisPrefix)
   const changes = new RedisChangeFeed(subscriber, config.redisPrefix)
   const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit })
-  await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
+  const replayCache = new RedisReplayCache(redis, config.redisPrefix)
+  try {
+    await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
+    await replayCache.startEpoch(Date.now())
+  } catch (err) {
+    await transport.close()
+    await changes.close()
+    redis.disconnect()
+    subscriber.disconnect()
+    throw err
+  }
   return {
     kind: 'redis',
     control,
     changes,
-    replayCache: new RedisReplayCache(redis, config.redisPrefix),
+    replayCache,
     transport,
     rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
     redis,

@@ -56,6 +56,15 @@ export function replayCacheContract(name: string, harness: () => ReplayCacheHarn
       expect(await cache.claim({ ...c, now: later })).toEqual({ outcome: 'replayed' })
     })
 
+    it('startEpoch sets the epoch once: a request signed after the start is fresh even when claimed seconds later', async () => {
+      const start = Date.now()
+      const epoch = Math.floor(start / 1000)
+      expect(await cache.startEpoch(start)).toBe(epoch)
+      expect(await cache.startEpoch(start + 60_000), 'an epoch in force is kept').toBe(epoch)
+      expect(await cache.claim(claim({ now: start + 2500, timestamp: epoch }))).toEqual({ outcome: 'fresh' })
+      expect(await cache.claim(claim({ now: start + 2500, timestamp: epoch - 1 }))).toEqual({ outcome: 'before_epoch', epoch })
+    })
+
     it('refuses claims older than the epoch the first claim set, recording nothing', async () => {
       const now = Date.now()
       const epoch = Math.floor(now / 1000)
