@@ -4,6 +4,8 @@
  */
 export const SECTIONS = ['micro', 'gateway', 'rate', 'scale'] as const
 export type Section = (typeof SECTIONS)[number]
+const MODES = ['bearer', 'hmac', 'ed25519'] as const
+type Mode = (typeof MODES)[number]
 
 export interface BenchOptions {
   /** Length of each measured run, in seconds (BENCH_SECONDS); pre-signed timestamps must stay inside the 300 s window. */
@@ -32,6 +34,8 @@ export interface BenchOptions {
   readonly output: string
   /** Which parts run (BENCH_SECTIONS, comma-separated); the report marks the others "not run". */
   readonly sections: ReadonlySet<Section>
+  /** Which credential modes the server runs drive (BENCH_MODES, comma-separated); the micro-benchmark runs all. */
+  readonly modes: readonly Mode[]
   /** Free text printed at the top of the generated report, e.g. "preliminary, shared machine" (BENCH_NOTE). */
   readonly note: string | undefined
 }
@@ -65,6 +69,15 @@ export function benchOptions(env: Env): BenchOptions {
     else problems.push(`BENCH_SECTIONS: expected a comma-separated subset of ${SECTIONS.join(', ')}, got ${JSON.stringify(name)}`)
   }
 
+  const rawModes = env.BENCH_MODES?.trim()
+  const modes: Mode[] = []
+  for (const name of rawModes === undefined || rawModes === '' ? MODES : rawModes.split(',').map((s) => s.trim())) {
+    if ((MODES as readonly string[]).includes(name)) {
+      if (!modes.includes(name as Mode)) modes.push(name as Mode)
+    } else problems.push(`BENCH_MODES: expected a comma-separated subset of ${MODES.join(', ')}, got ${JSON.stringify(name)}`)
+  }
+  modes.sort((x, y) => MODES.indexOf(x) - MODES.indexOf(y))
+
   const options: BenchOptions = {
     seconds: integer('BENCH_SECONDS', 10, 1, 240),
     warmupSeconds: integer('BENCH_WARMUP_SECONDS', 3, 1, 60),
@@ -77,6 +90,7 @@ export function benchOptions(env: Env): BenchOptions {
     maxPool: integer('BENCH_MAX_POOL', 1_500_000, 1000, 20_000_000),
     output: env.BENCH_OUTPUT?.trim() || 'docs/benchmarks.md',
     sections,
+    modes,
     note: env.BENCH_NOTE?.trim() || undefined,
   }
   if (options.rateGroups > options.connections) problems.push(`BENCH_RATE_GROUPS (${options.rateGroups}) must not exceed BENCH_CONNECTIONS (${options.connections})`)

@@ -10,7 +10,6 @@ import { RedisStats } from './redis-stats.js'
 import { writeReport } from './report.js'
 import { checkTargets, type BenchResults, type Machine } from './results.js'
 import { Scenarios, type Target } from './scenarios.js'
-import { AUTH_MODES } from './signer.js'
 
 /**
  * `npm run bench`: one run on one machine. The load generator (autocannon, in this process) drives a
@@ -93,14 +92,16 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       await scenarios.smoke(embeddedTarget)
       // The bare server ignores credentials; it gets the same headers so it parses the same bytes.
       const bareTarget: Target = { server: 'bare', urls: [bare.url], credentials, cycles: true, children: [bare.child] }
-      for (const mode of AUTH_MODES) {
+      for (const mode of options.modes) {
         console.log(`bench: ${mode} at ${options.connections} connections`)
         results.ceiling.push(await scenarios.ceiling(bareTarget, mode))
         results.ceiling.push(await scenarios.ceiling(redisTarget, mode))
         results.ceiling.push(await scenarios.ceiling(embeddedTarget, mode))
       }
       await stopGateway(embedded)
+    }
 
+    if (options.sections.has('gateway') && options.modes.includes('bearer')) {
       const metricsOff = await start({ label: 'gateway-redis-metrics-off', redisUrl: redis.url, metrics: 'off' })
       const metricsOffTarget: Target = { server: 'redis-metrics-off', urls: [metricsOff.url], credentials, cycles: false, stats, children: [metricsOff.child] }
       await scenarios.smoke(metricsOffTarget)
@@ -110,7 +111,7 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
     }
 
     if (options.sections.has('rate')) {
-      for (const mode of ['bearer', 'hmac'] as const) {
+      for (const mode of (['bearer', 'hmac'] as const).filter((m) => options.modes.includes(m))) {
         console.log(`bench: ${mode} at a fixed ${options.fixedRate} req/s`)
         results.rate.push(await scenarios.fixedRate(redisTarget, mode))
       }
@@ -120,7 +121,7 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       const second = await start({ label: 'gateway-redis-2', redisUrl: redis.url, metrics: 'on' })
       const twoTarget: Target = { server: 'redis-x2', urls: [gateway.url, second.url], credentials, cycles: false, stats, children: [gateway.child, second.child] }
       await scenarios.smoke(twoTarget)
-      for (const mode of AUTH_MODES) {
+      for (const mode of options.modes) {
         console.log(`bench: ${mode}, two gateway processes`)
         results.ceiling.push(await scenarios.ceiling(twoTarget, mode))
       }
