@@ -135,12 +135,16 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
 
   // A POST without a body is validated as an empty object, so optional bodies (rotate, issue) may be
   // omitted and required fields are reported by name rather than as "body must be object".
-  app.addHook('preValidation', async (request) => {
+  // Hooks on every request are callback-style: an async hook costs a promise and microtasks per request.
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined && (request.method === 'POST' || request.method === 'PATCH')) request.body = {}
+    done()
   })
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, _payload, done) => {
     void reply.header('x-request-id', request.id)
+    if (app.shutdownSignal.aborted) void reply.header('connection', 'close')
+    done()
   })
 
   drainOnClose(app, config.shutdownGraceSeconds * 1000)
@@ -164,16 +168,12 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
  * is still open when the grace ends is cut off, so that the stores close and the process exits.
  */
 function drainOnClose(app: FastifyInstance, graceMs: number): void {
-  let closing = false
   let graceTimer: NodeJS.Timeout | undefined
   const shutdown = new AbortController()
   app.decorate('shutdownSignal', shutdown.signal)
 
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) void reply.header('connection', 'close')
-  })
+  // Once closing, each response closes its connection (buildApp's onSend hook reads the signal).
   app.addHook('preClose', async () => {
-    closing = true
     shutdown.abort()
     graceTimer = setTimeout(() => {
       app.log.warn({ grace_ms: graceMs }, 'shutdown grace over: closing the connections still open')

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomFillSync } from 'node:crypto'
 import { base32 } from './encoding.js'
 
 /** Key ids: `mk` + 24 base32 characters (120 random bits). Public: they appear in tokens and keyid. */
@@ -17,7 +17,23 @@ export function isMechaId(value: string): boolean {
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 let lastTime = 0
-let lastRandom = new Uint8Array(10)
+const lastRandom = new Uint8Array(10)
+
+/**
+ * Random bytes for event ids, drawn from a pool refilled 4 KiB at a time: one randomFillSync per ~400
+ * ids instead of one per id (ids are public and need uniqueness, not secrecy; secrets never come from here).
+ */
+const pool = new Uint8Array(4096)
+let poolOffset = pool.length
+
+function fillRandom(target: Uint8Array): void {
+  if (poolOffset + target.length > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  target.set(pool.subarray(poolOffset, poolOffset + target.length))
+  poolOffset += target.length
+}
 
 /**
  * Time-ordered ids (ULID layout: 48-bit ms time, 80 random bits, Crockford base32), monotonic within a
@@ -29,22 +45,25 @@ export function newEventId(now: number = Date.now()): string {
     increment(lastRandom)
   } else {
     lastTime = now
-    lastRandom = new Uint8Array(randomBytes(10))
+    fillRandom(lastRandom)
   }
-  let time = ''
-  let t = now
-  for (let i = 0; i < 10; i++) {
-    time = CROCKFORD[t % 32] + time
-    t = Math.floor(t / 32)
+  return encode(now, 10) + encode(uint40(lastRandom, 0), 8) + encode(uint40(lastRandom, 5), 8)
+}
+
+/** `length` Crockford base32 digits of a non-negative integer below 2^53, most significant first. */
+function encode(value: number, length: number): string {
+  let out = ''
+  for (let i = 0; i < length; i++) {
+    out = CROCKFORD[value % 32] + out
+    value = Math.floor(value / 32)
   }
-  let random = ''
-  let acc = 0n
-  for (const byte of lastRandom) acc = (acc << 8n) | BigInt(byte)
-  for (let i = 0; i < 16; i++) {
-    random = CROCKFORD[Number(acc & 31n)] + random
-    acc >>= 5n
-  }
-  return time + random
+  return out
+}
+
+function uint40(bytes: Uint8Array, offset: number): number {
+  let value = 0
+  for (let i = offset; i < offset + 5; i++) value = value * 256 + (bytes[i] ?? 0)
+  return value
 }
 
 export const EVENT_ID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/

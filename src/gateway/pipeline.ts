@@ -54,7 +54,9 @@ export const CREDENTIAL_STEPS: readonly Step<GatewayDeps>[] = [
 
 export async function runSteps(steps: readonly Step<GatewayDeps>[], ctx: GatewayContext, deps: GatewayDeps): Promise<Problem | undefined> {
   for (const step of steps) {
-    const problem = await step(ctx, deps)
+    let problem = step(ctx, deps)
+    // Most steps are synchronous: awaiting only real promises saves a microtask per step.
+    if (problem instanceof Promise) problem = await problem
     if (problem !== undefined) return problem
   }
   return undefined

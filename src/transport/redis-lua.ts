@@ -65,7 +65,7 @@ return {'${OUTCOME.fresh}'}
 /**
  * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
  * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] '1' when idempotent,
- *       [5] idempotency TTL, [6] inbox limit, [7] message JSON, [8] message id, [9] arrivals channel,
+ *       [5] idempotency TTL, [6] inbox limit, [7] message JSON, [8] message id, [9] the recipient's arrivals channel,
  *       [10] recipient, [11] deadline (unix ms, the gateway's clock).
  * Reply: {'accepted'} | {'duplicate', original JSON} | {'replayed'} | {'before_epoch', epoch} | {'inbox_full'}
  *        | {'late'}.

@@ -22,7 +22,10 @@ import {
  *   idempotency TTL (MECHA_IDEMPOTENCY_TTL_SECONDS, a day by default).
  * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
  *   expires after the claim's TTL, a little longer than the timestamp window.
- * - channel `arrivals`: every accept publishes the recipient, to wake long-polls in any process.
+ * - channel `arrivals:<mecha>`: every accept publishes to its recipient's channel, to wake long-polls
+ *   and WebSockets in any process. A process subscribes only to the recipients it has listeners for,
+ *   so an accept nobody waits for sends nothing to any gateway (and N gateways do not each receive
+ *   every message).
  *
  * Memory is therefore bounded by (recipients x inbox limit x message size) plus nonces for one TTL plus
  * idempotency records for one idempotency TTL. Redis must run with `maxmemory-policy noeviction`:
@@ -35,6 +38,12 @@ import {
  * the caller quits `redis` and `subscriber`.
  */
 const ACCEPT_DEADLINE_MS = 1500
+/**
+ * A recipient's channel stays subscribed this long after its last listener leaves: a long-poll that
+ * waits again at once (the usual loop) finds it live, instead of costing a SUBSCRIBE and UNSUBSCRIBE
+ * per wait.
+ */
+const UNSUBSCRIBE_AFTER_MS = 10_000
 
 export class RedisTransport implements Transport {
   readonly #redis: Redis & TransportCommands
@@ -42,7 +51,9 @@ export class RedisTransport implements Transport {
   readonly #prefix: string
   readonly #inboxLimit: number
   readonly #listeners = new Map<string, Set<() => void>>()
-  #subscribed = false
+  /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
+  readonly #channels = new Map<string, NodeJS.Timeout | undefined>()
+  #attached = false
   #closed = false
 
   /**
@@ -76,7 +87,7 @@ export class RedisTransport implements Transport {
         replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
         this.#key(`idem:${message.from}:${message.id}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
         ...claimArgs(claim), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
-        JSON.stringify(message), message.id, this.#arrivalsChannel(), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        JSON.stringify(message), message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
       ),
     )
     switch (outcome) {
@@ -126,12 +137,12 @@ export class RedisTransport implements Transport {
       this.#listeners.set(recipient, set)
     }
     set.add(listener)
-    this.#listen()
+    this.#listen(recipient)
     return () => {
       const current = this.#listeners.get(recipient)
-      if (current === undefined) return
-      current.delete(listener)
-      if (current.size === 0) this.#listeners.delete(recipient)
+      if (current === undefined || !current.delete(listener) || current.size > 0) return
+      this.#listeners.delete(recipient)
+      this.#release(recipient)
     }
   }
 
@@ -144,34 +155,57 @@ export class RedisTransport implements Transport {
     this.#closed = true
     this.#listeners.clear()
     const subscriber = this.#subscriber
-    if (subscriber === undefined || !this.#subscribed) return
+    const channels = [...this.#channels.keys()].map((recipient) => this.#arrivalsChannel(recipient))
+    for (const timer of this.#channels.values()) clearTimeout(timer)
+    this.#channels.clear()
+    if (subscriber === undefined || !this.#attached) return
     subscriber.off('message', this.#onMessage)
     subscriber.off('ready', this.#onReady)
-    this.#subscribed = false
     // Best effort: while Redis is down there is no subscription to end, and ioredis will not restore
     // a channel it was told to leave.
-    if (subscriber.status === 'ready') await subscriber.unsubscribe(this.#arrivalsChannel()).catch(() => undefined)
+    if (subscriber.status === 'ready' && channels.length > 0) await subscriber.unsubscribe(...channels).catch(() => undefined)
   }
 
-  /** Subscribes once, on the first listener; ioredis resubscribes after a reconnect by itself. */
-  #listen(): void {
+  /** Subscribes to the recipient's channel on its first listener; ioredis resubscribes after a reconnect by itself. */
+  #listen(recipient: string): void {
     const subscriber = this.#subscriber
-    if (subscriber === undefined || this.#subscribed || this.#closed) return
-    this.#subscribed = true
-    subscriber.on('message', this.#onMessage)
-    // A SUBSCRIBE refused while disconnected (the offline queue is off) is retried once ready.
-    subscriber.on('ready', this.#onReady)
-    this.#onReady()
+    if (subscriber === undefined || this.#closed) return
+    if (!this.#attached) {
+      this.#attached = true
+      subscriber.on('message', this.#onMessage)
+      // A SUBSCRIBE refused while disconnected (the offline queue is off) is retried once ready.
+      subscriber.on('ready', this.#onReady)
+    }
+    if (this.#channels.has(recipient)) {
+      clearTimeout(this.#channels.get(recipient))
+      this.#channels.set(recipient, undefined)
+      return
+    }
+    this.#channels.set(recipient, undefined)
+    if (subscriber.status === 'ready') subscriber.subscribe(this.#arrivalsChannel(recipient)).catch(() => undefined)
+  }
+
+  /** The recipient's last listener left: unsubscribe later, unless a listener comes back first. */
+  #release(recipient: string): void {
+    const subscriber = this.#subscriber
+    if (subscriber === undefined || !this.#channels.has(recipient)) return
+    const timer = setTimeout(() => {
+      this.#channels.delete(recipient)
+      if (subscriber.status === 'ready') subscriber.unsubscribe(this.#arrivalsChannel(recipient)).catch(() => undefined)
+    }, UNSUBSCRIBE_AFTER_MS)
+    timer.unref()
+    this.#channels.set(recipient, timer)
   }
 
   readonly #onReady = (): void => {
     const subscriber = this.#subscriber
-    if (subscriber === undefined || subscriber.status !== 'ready') return
-    subscriber.subscribe(this.#arrivalsChannel()).catch(() => undefined)
+    if (subscriber === undefined || subscriber.status !== 'ready' || this.#channels.size === 0) return
+    subscriber.subscribe(...[...this.#channels.keys()].map((recipient) => this.#arrivalsChannel(recipient))).catch(() => undefined)
   }
 
-  readonly #onMessage = (channel: string, recipient: string): void => {
-    if (channel === this.#arrivalsChannel()) this.#dispatch(recipient)
+  readonly #onMessage = (channel: string): void => {
+    const prefix = this.#arrivalsChannel('')
+    if (channel.startsWith(prefix)) this.#dispatch(channel.slice(prefix.length))
   }
 
   #dispatch(recipient: string): void {
@@ -193,8 +227,8 @@ export class RedisTransport implements Transport {
     return `${this.#prefix}inbox:${recipient}`
   }
 
-  #arrivalsChannel(): string {
-    return `${this.#prefix}arrivals`
+  #arrivalsChannel(recipient: string): string {
+    return `${this.#prefix}arrivals:${recipient}`
   }
 }
 

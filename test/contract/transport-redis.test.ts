@@ -19,12 +19,12 @@ async function quit(client: Redis | undefined): Promise<void> {
   await client.quit().catch(() => client.disconnect())
 }
 
-/** Until `count` connections listen on the prefix's arrivals channel. */
-async function subscribed(client: Redis, prefix: string, count = 1): Promise<void> {
+/** Until the arrivals channel of each recipient under the prefix has a subscriber. */
+async function subscribed(client: Redis, prefix: string, recipients: string[]): Promise<void> {
   const deadline = Date.now() + 5000
   for (;;) {
-    const [, listening] = (await client.pubsub('NUMSUB', `${prefix}arrivals`)) as [string, number]
-    if (Number(listening) >= count) return
+    const reply = (await client.pubsub('NUMSUB', ...recipients.map((r) => `${prefix}arrivals:${r}`))) as (string | number)[]
+    if (recipients.every((_, i) => Number(reply[2 * i + 1]) >= 1)) return
     if (Date.now() > deadline) throw new Error(`arrivals subscription not live on ${prefix}`)
     await sleep(10)
   }
@@ -61,10 +61,10 @@ describeWithRedis('RedisTransport', () => {
         const o = await close(subject)
         return openAt(o.prefix, o.inboxLimit)
       },
-      async arrivalsLive(subject) {
+      async arrivalsLive(subject, recipients) {
         const o = opened.get(subject)
         if (o === undefined) throw new Error('unknown transport')
-        await subscribed(o.redis, o.prefix)
+        await subscribed(o.redis, o.prefix, recipients)
       },
       async close(subject) {
         await close(subject)
@@ -110,9 +110,23 @@ describeWithRedis('RedisTransport', () => {
       transports.push(sender, receiver)
       let heard = 0
       receiver.onArrival('beta', () => heard++)
-      await subscribed(redis, prefix)
+      await subscribed(redis, prefix, ['beta'])
       await sender.accept(acceptInput(message('alpha', 'beta')))
       await until(() => heard === 1)
+    })
+
+    it('subscribes only to the recipients it has listeners for: an accept nobody waits for reaches no gateway', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const receiver = new RedisTransport(redis, await connect(), prefix)
+      transports.push(receiver)
+      receiver.onArrival('beta', () => undefined)
+      const stopGamma = receiver.onArrival('gamma', () => undefined)
+      stopGamma()
+      receiver.onArrival('gamma', () => undefined)
+      await subscribed(redis, prefix, ['beta', 'gamma'])
+      expect(((await redis.pubsub('CHANNELS', `${prefix}arrivals:*`)) as string[]).sort()).toEqual([`${prefix}arrivals:beta`, `${prefix}arrivals:gamma`])
+      expect(await redis.publish(`${prefix}arrivals:delta`, 'delta'), 'no subscriber for a recipient nobody listens for').toBe(0)
     })
 
     it('holds only unacknowledged messages: ack deletes the entry and its id mapping', async () => {

@@ -15,7 +15,7 @@ export interface TransportHarness {
   /** Close and reopen the same backing data (a process restart). */
   reopen(subject: TransportUnderTest): Promise<TransportUnderTest>
   /** Resolves once arrivals accepted anywhere reach this transport's listeners (a live subscription). */
-  arrivalsLive(subject: TransportUnderTest): Promise<void>
+  arrivalsLive(subject: TransportUnderTest, recipients: string[]): Promise<void>
   /** Close the transport and whatever the harness opened for it. */
   close(subject: TransportUnderTest): Promise<void>
   teardown(): Promise<void>
@@ -238,7 +238,7 @@ export function transportContract(name: string, harness: () => TransportHarness)
         const heard: string[] = []
         const stopBeta = transport.onArrival('beta', () => heard.push('beta'))
         transport.onArrival('gamma', () => heard.push('gamma'))
-        await h.arrivalsLive(subject)
+        await h.arrivalsLive(subject, ['beta', 'gamma'])
 
         await send(message('alpha', 'delta'))
         await send(message('alpha', 'beta'))

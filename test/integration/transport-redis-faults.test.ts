@@ -23,7 +23,7 @@ describeWithRedis('RedisTransport and RedisReplayCache when Redis goes away', ()
   const listening = async (): Promise<void> => {
     const deadline = Date.now() + 10_000
     for (;;) {
-      const [, count] = (await redis.pubsub('NUMSUB', `${prefix}arrivals`).catch(() => ['', 0])) as [string, number]
+      const [, count] = (await redis.pubsub('NUMSUB', `${prefix}arrivals:beta`).catch(() => ['', 0])) as [string, number]
       if (Number(count) >= 1) return
       if (Date.now() > deadline) throw new Error('arrivals subscription not restored')
       await sleep(50)

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest'
+import { EVENT_ID_RE, newEventId } from '../../../src/crypto/ids.js'
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+const decode = (digits: string): bigint => [...digits].reduce((acc, c) => acc * 32n + BigInt(CROCKFORD.indexOf(c)), 0n)
+
+describe('newEventId (ULID layout)', () => {
+  it('encodes the millisecond time in its first 10 characters', () => {
+    const now = Date.UTC(2026, 10, 22, 6, 30, 0, 123) + 10_000_000
+    const id = newEventId(now)
+    expect(id).toMatch(EVENT_ID_RE)
+    expect(decode(id.slice(0, 10))).toBe(BigInt(now))
+  })
+
+  it('is strictly increasing within one millisecond and across a clock that goes back', () => {
+    const now = Date.now() + 20_000_000
+    const ids = Array.from({ length: 5000 }, () => newEventId(now))
+    ids.push(newEventId(now - 1000))
+    for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true)
+    // within a millisecond the 80-bit random part counts up by one
+    expect(decode(ids[1]!.slice(10)) - decode(ids[0]!.slice(10))).toBe(1n)
+  })
+
+  it('draws fresh random bits for each new millisecond, past the pool refill', () => {
+    const base = Date.now() + 30_000_000
+    const randoms = new Set(Array.from({ length: 2000 }, (_, i) => newEventId(base + i).slice(10)))
+    expect(randoms.size).toBe(2000)
+    // every digit position takes many values (the bits are not stuck)
+    const ids = [...randoms]
+    for (let pos = 1; pos < 16; pos++) expect(new Set(ids.map((r) => r[pos])).size).toBeGreaterThan(16)
+  })
+})
