@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -9,6 +9,7 @@ import { AUTH_MODES, type AuthMode, type BenchCredentials } from './signer.js'
 /** The compiled service (`npm run build`), run exactly as `npm start` runs it. */
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
 const BARE = fileURLToPath(new URL('./bare-server.js', import.meta.url))
+const PROTOTYPE = fileURLToPath(new URL('./prototype-server.js', import.meta.url))
 
 /**
  * Every gateway process gets the same public origin, so one pre-signed request verifies on any of
@@ -102,6 +103,21 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
 export async function startBare(): Promise<{ url: string; child: BenchChild }> {
   const port = await freePort()
   const child = spawnChild('bare-fastify', process.execPath, [BARE], { BENCH_BARE_PORT: String(port) })
+  const url = `http://127.0.0.1:${port}`
+  await waitForHttp(child, `${url}/`)
+  return { url, child }
+}
+
+/**
+ * The prototype (bench/prototype-server.ts) on the bench's Redis, accepting the bearer key's token:
+ * it is given the SHA-256 of the token's secret part, as the gateway stores it.
+ */
+export async function startPrototype(redisUrl: string, bearerToken: string): Promise<{ url: string; child: BenchChild }> {
+  const port = await freePort()
+  const secret = bearerToken.split('_')[2] ?? ''
+  const child = spawnChild('prototype', process.execPath, [PROTOTYPE], {
+    BENCH_PROTO_PORT: String(port), BENCH_PROTO_REDIS_URL: redisUrl, BENCH_PROTO_SECRET_DIGEST: createHash('sha256').update(secret).digest('hex'),
+  })
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(child, `${url}/`)
   return { url, child }

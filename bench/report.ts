@@ -25,6 +25,7 @@ export function writeReport(path: string, results: BenchResults): void {
 
 const SERVER_NAMES: Record<ServerKind, string> = {
   bare: 'bare Fastify',
+  prototype: 'prototype (digest + one Lua script)',
   redis: 'gateway, Redis',
   embedded: 'gateway, embedded',
   'redis-metrics-off': 'gateway, Redis, metrics off',

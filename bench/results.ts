@@ -5,7 +5,7 @@ import type { RedisDelta } from './redis-stats.js'
 import type { AuthMode } from './signer.js'
 
 /** Everything one bench run measured; report.ts renders it, results.json keeps it raw. */
-export type ServerKind = 'bare' | 'redis' | 'embedded' | 'redis-metrics-off' | 'redis-x2'
+export type ServerKind = 'bare' | 'prototype' | 'redis' | 'embedded' | 'redis-metrics-off' | 'redis-x2'
 
 export interface Machine {
   date: string

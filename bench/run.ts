@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { relative } from 'node:path'
-import { provision, startBare, startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { provision, startBare, startGateway, startPrototype, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { microBenchmark } from './micro.js'
 import { benchOptions, type BenchOptions } from './options.js'
 import { killAllChildren, startRedis, type BenchChild } from './processes.js'
@@ -92,9 +92,15 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       await scenarios.smoke(embeddedTarget)
       // The bare server ignores credentials; it gets the same headers so it parses the same bytes.
       const bareTarget: Target = { server: 'bare', urls: [bare.url], credentials, cycles: true, children: [bare.child] }
+      // The issue's reference: token digest + one Lua script, bearer requests only.
+      const prototype = options.modes.includes('bearer') ? await startPrototype(redis.url, credentials.bearer.token) : undefined
+      if (prototype !== undefined) others.push({ child: prototype.child, role: 'prototype' })
       for (const mode of options.modes) {
         console.log(`bench: ${mode} at ${options.connections} connections`)
         results.ceiling.push(await scenarios.ceiling(bareTarget, mode))
+        if (mode === 'bearer' && prototype !== undefined) {
+          results.ceiling.push(await scenarios.ceiling({ server: 'prototype', urls: [prototype.url], credentials, cycles: false, children: [prototype.child] }, mode))
+        }
         results.ceiling.push(await scenarios.ceiling(redisTarget, mode))
         results.ceiling.push(await scenarios.ceiling(embeddedTarget, mode))
       }
@@ -167,7 +173,7 @@ function budgetSeconds(o: BenchOptions): number {
   const run = o.warmupSeconds + o.seconds + 30
   let total = 120
   if (o.sections.has('micro')) total += 3 * (o.microSeconds + 10)
-  if (o.sections.has('gateway')) total += 10 * run
+  if (o.sections.has('gateway')) total += 11 * run
   if (o.sections.has('rate')) total += 2 * run
   if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30)
   return 2 * total
