@@ -5,6 +5,9 @@ import { join, relative } from 'node:path'
  * `npm run bench:profile -- <file.cpuprofile | directory> [--top N]`: the functions a V8 CPU profile
  * (from `node --cpu-prof`, e.g. BENCH_PROFILE=1 npm run bench) spent most self time in, aggregated by
  * function name and script location, so several closures of one function count as one line.
+ * With `--stages`, self time is instead attributed to the stage of the request's path it was spent
+ * under (the deepest frame on the stack that matches a stage), which is how docs/benchmarks.md reads
+ * where a request's time goes.
  */
 interface CallFrame {
   functionName: string
@@ -16,6 +19,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number
   callFrame: CallFrame
+  children?: number[]
 }
 
 interface CpuProfile {
@@ -32,18 +36,37 @@ interface Line {
   selfUs: number
 }
 
+/**
+ * Stages, first match wins when several frames of one stack match: each sample goes to the deepest
+ * frame that matches any stage. Patterns test `<url> <function name>`.
+ */
+const STAGES: readonly (readonly [string, RegExp])[] = [
+  ['Redis client (ioredis: commands, pipelining, replies)', /node_modules\/(ioredis|standard-as-callback|redis-parser|@ioredis)\//],
+  ['LMDB (embedded store)', /node_modules\/(lmdb|msgpackr|ordered-binary)\//],
+  ['metrics (prom-client, hooks)', /node_modules\/prom-client\/|\/observability\//],
+  ['logging (pino)', /node_modules\/(pino|@pinojs|pino-std-serializers)\//],
+  ['JSON body parsing', /node_modules\/secure-json-parse\/|content-type-parser/],
+  ['schema validation (ajv)', /node_modules\/ajv\/|\/validation\.js /],
+  ['gateway steps and crypto', /\/gateway\/(steps|pipeline|record-cache|key-material|request)|\/crypto\/|\/permissions\/|\/ratelimit\/|header-counts/],
+  ['route handler and transport', /\/gateway\/routes|\/transport\//],
+  ['start-up (module loading, plugin registration, OpenAPI parse)', /avvio|modules\/esm|modules\/cjs|node_modules\/yaml\//],
+  ['HTTP and Fastify (parse, route, hooks, reply, socket writes)', /node_modules\/(fastify|find-my-way|light-my-request|@fastify)\/|node:_http|node:net|node:internal\/stream|writev|writeUtf8String|writeBuffer/],
+]
 const DEFAULT_TOP = 25
 /** V8's pseudo-frame for a thread waiting on the event loop; `(program)` and `(garbage collector)` are work. */
 const IDLE = '(idle)'
 
 function main(argv: string[]): number {
   let top = DEFAULT_TOP
+  let stages = false
   const paths: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
     if (arg === '--top') {
       top = Number(argv[++i])
       if (!Number.isInteger(top) || top < 1) return usage(`--top expects a positive integer, got ${JSON.stringify(argv[i])}`)
+    } else if (arg === '--stages') {
+      stages = true
     } else if (arg === '--help' || arg === '-h') {
       return usage()
     } else {
@@ -51,8 +74,59 @@ function main(argv: string[]): number {
     }
   }
   if (paths.length === 0) return usage('expected a .cpuprofile file or a directory of them')
-  for (const file of paths.flatMap(profilesIn)) summarise(file, top)
+  for (const file of paths.flatMap(profilesIn)) {
+    if (stages) byStage(file)
+    else summarise(file, top)
+  }
   return 0
+}
+
+function load(file: string): CpuProfile {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples) || !Array.isArray(profile.timeDeltas)) {
+    throw new Error(`${file}: expected a V8 .cpuprofile (nodes, samples, timeDeltas)`)
+  }
+  return profile
+}
+
+/** Self time per sampled node id, idle excluded. */
+function selfTimes(profile: CpuProfile): Map<number, number> {
+  const out = new Map<number, number>()
+  let at = profile.startTime
+  const times = profile.timeDeltas.map((d) => (at += d))
+  for (let i = 0; i < profile.samples.length; i++) {
+    const duration = i + 1 < times.length ? (times[i + 1] as number) - (times[i] as number) : profile.endTime - (times[i] as number)
+    if (duration > 0) out.set(profile.samples[i] as number, (out.get(profile.samples[i] as number) ?? 0) + duration)
+  }
+  return out
+}
+
+function byStage(file: string): void {
+  const profile = load(file)
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const totals = new Map<string, number>()
+  let busyUs = 0
+  for (const [id, us] of selfTimes(profile)) {
+    const name = nodes.get(id)?.callFrame.functionName
+    if (name === undefined || name === IDLE) continue
+    busyUs += us
+    let stage = name === '(garbage collector)' ? 'garbage collection' : name === '(program)' ? '(program): V8 and native work outside JS frames' : undefined
+    for (let at: number | undefined = id; stage === undefined && at !== undefined; at = parent.get(at)) {
+      const frame = nodes.get(at)?.callFrame
+      if (frame === undefined) break
+      const text = `${frame.url} ${frame.functionName}`
+      stage = STAGES.find(([, pattern]) => pattern.test(text))?.[0]
+    }
+    stage ??= 'other (Node internals: timers, events, microtasks)'
+    totals.set(stage, (totals.get(stage) ?? 0) + us)
+  }
+  console.log(`\n${file}: ${(busyUs / 1e6).toFixed(1)} s busy, by stage of the request's path`)
+  console.log(`${'self ms'.padStart(10)} ${'% busy'.padStart(7)}  stage`)
+  for (const [stage, us] of [...totals].sort((a, b) => b[1] - a[1])) {
+    console.log(`${(us / 1000).toFixed(1).padStart(10)} ${(busyUs > 0 ? (100 * us) / busyUs : 0).toFixed(1).padStart(6)}%  ${stage}`)
+  }
 }
 
 function profilesIn(path: string): string[] {
@@ -61,10 +135,7 @@ function profilesIn(path: string): string[] {
 }
 
 function summarise(file: string, top: number): void {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
-  if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples) || !Array.isArray(profile.timeDeltas)) {
-    throw new Error(`${file}: expected a V8 .cpuprofile (nodes, samples, timeDeltas)`)
-  }
+  const profile = load(file)
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]))
   const lines = new Map<string, Line>()
   let totalUs = 0
@@ -107,7 +178,7 @@ function shortUrl(url: string): string {
 
 function usage(problem?: string): number {
   if (problem !== undefined) console.error(`profile-summary: ${problem}`)
-  console.error('usage: npm run bench:profile -- <file.cpuprofile | directory> [--top N]')
+  console.error('usage: npm run bench:profile -- <file.cpuprofile | directory> [--top N | --stages]')
   return problem === undefined ? 0 : 2
 }
 
