@@ -52,11 +52,15 @@ export const CREDENTIAL_STEPS: readonly Step<GatewayDeps>[] = [
   verifySignature,          // RFC 9421 mecha-v1, Content-Digest over the raw bytes
 ]
 
-export async function runSteps(steps: readonly Step<GatewayDeps>[], ctx: GatewayContext, deps: GatewayDeps): Promise<Problem | undefined> {
-  for (const step of steps) {
-    let problem = step(ctx, deps)
-    // Most steps are synchronous: awaiting only real promises saves a microtask per step.
-    if (problem instanceof Promise) problem = await problem
+/**
+ * Runs the steps in order; the first refusal ends the run. Synchronous while the steps are (the
+ * steady state: key records cached), so the hot path allocates no promise; a step that returns a
+ * promise (a store read) continues the run when it settles.
+ */
+export function runSteps(steps: readonly Step<GatewayDeps>[], ctx: GatewayContext, deps: GatewayDeps, from = 0): Problem | undefined | Promise<Problem | undefined> {
+  for (let i = from; i < steps.length; i++) {
+    const problem = (steps[i] as Step<GatewayDeps>)(ctx, deps)
+    if (problem instanceof Promise) return problem.then((p) => p ?? runSteps(steps, ctx, deps, i + 1))
     if (problem !== undefined) return problem
   }
   return undefined

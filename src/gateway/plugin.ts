@@ -35,24 +35,52 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
 
   app.decorateRequest('gateway', undefined)
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: in the steady state (key records cached) the steps are synchronous and a
+  // request passes both hooks without a promise. A refusal replies and does not call `done`.
+  app.addHook('onRequest', (request, reply, done) => {
     const ctx: GatewayContext = { request: runtimeRequest(request), now: Date.now() }
     request.gateway = ctx
-    const problem = await runSteps(HEADER_STEPS, ctx, deps)
-    if (problem !== undefined) return refuseCredential(request, reply, problem, deps)
-    return undefined
+    settle(runSteps(HEADER_STEPS, ctx, deps), done, (problem) => refuseCredential(request, reply, problem, deps))
   })
 
-  app.addHook('preValidation', async (request, reply) => {
+  app.addHook('preValidation', (request, reply, done) => {
     const ctx = gatewayContext(request)
-    const failed = await runSteps(CREDENTIAL_STEPS, ctx, deps)
-    if (failed !== undefined) return refuseCredential(request, reply, failed, deps)
-    const problem = request.routeOptions.config.claimsNonce === true ? undefined : await claimNonceAndCount(ctx, deps)
-    if (problem !== undefined) return refuse(request, reply, problem)
-    return undefined
+    const claimsNonce = request.routeOptions.config.claimsNonce === true
+    settle(runSteps(CREDENTIAL_STEPS, ctx, deps), () => {
+      if (claimsNonce) {
+        done()
+        return
+      }
+      settle(claimNonceAndCount(ctx, deps), done, (problem) => refuse(request, reply, problem))
+    }, (problem) => refuseCredential(request, reply, problem, deps))
   })
 
   await app.register(gatewayRoutes, options)
+}
+
+/**
+ * Continue with `next` when the steps passed, or send their refusal. A fault (a store that cannot
+ * answer) goes to `done` as an error, which the error handler turns into a 503.
+ */
+function settle(
+  result: Problem | undefined | Promise<Problem | undefined>,
+  next: (err?: Error) => void,
+  refusal: (problem: Problem) => Promise<unknown> | unknown,
+): void {
+  const handle = (problem: Problem | undefined): void => {
+    if (problem === undefined) {
+      next()
+      return
+    }
+    try {
+      const sent = refusal(problem)
+      if (sent instanceof Promise) sent.catch((err: unknown) => next(err as Error))
+    } catch (err) {
+      next(err as Error)
+    }
+  }
+  if (result instanceof Promise) result.then(handle, (err: unknown) => next(err as Error))
+  else handle(result)
 }
 
 export function gatewayContext(request: FastifyRequest): GatewayContext {

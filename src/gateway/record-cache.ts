@@ -52,11 +52,12 @@ export class RecordCache {
     })
   }
 
-  getKey(id: string): Promise<KeyRecord | undefined> {
+  /** The record; synchronously on a cache hit (the hot path then allocates no promise). */
+  getKey(id: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
     return this.#get(this.#keys, id, () => this.#store.getKey(id))
   }
 
-  getMecha(id: string): Promise<MechaRecord | undefined> {
+  getMecha(id: string): MechaRecord | undefined | Promise<MechaRecord | undefined> {
     return this.#get(this.#mechas, id, () => this.#store.getMecha(id))
   }
 
@@ -66,12 +67,16 @@ export class RecordCache {
     this.#mechas.clear()
   }
 
-  async #get<T>(map: Map<string, Entry<T>>, id: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  #get<T>(map: Map<string, Entry<T>>, id: string, load: () => Promise<T | undefined>): T | undefined | Promise<T | undefined> {
     const now = this.#options.now()
     if (this.#feed.live) {
       const hit = map.get(id)
       if (hit !== undefined && hit.expires > now) return hit.value
     }
+    return this.#load(map, id, load, now)
+  }
+
+  async #load<T>(map: Map<string, Entry<T>>, id: string, load: () => Promise<T | undefined>, now: number): Promise<T | undefined> {
     const generation = this.#generation
     const flightKey = `${map === this.#keys ? 'k' : 'm'}:${id}:${generation}`
     let flight = this.#loading.get(flightKey) as Promise<T | undefined> | undefined

@@ -1,30 +1,52 @@
 import type { FastifyRequest } from 'fastify'
 import type { RuntimeRequest } from './context.js'
-import { headerCounts } from '../header-counts.js'
 
-/** Adapt a Fastify request to the plain view the steps read. The body is read when the steps ask. */
-export function runtimeRequest(request: FastifyRequest): RuntimeRequest {
-  const url = request.raw.url ?? '/'
-  const q = url.indexOf('?')
-  let counts: Map<string, number> | undefined
-  return {
-    method: request.method,
-    path: q === -1 ? url : url.slice(0, q),
-    query: q === -1 ? '?' : url.slice(q),
-    header(name: string): string | undefined {
-      const value = request.headers[name]
-      if (value === undefined) return undefined
-      return (Array.isArray(value) ? value.join(', ') : value).trim()
-    },
-    headerCount(name: string): number {
-      counts ??= headerCounts(request.raw.rawHeaders)
-      return counts.get(name) ?? 0
-    },
-    get body(): Uint8Array | undefined {
-      return request.rawBody
-    },
-    get clientAddress(): string {
-      return request.ip
-    },
+/**
+ * The plain view of a Fastify request the steps read. A class, so a request costs one small object
+ * (no closures); the body and the client address are read when a step asks.
+ */
+class FastifyRuntimeRequest implements RuntimeRequest {
+  readonly method: string
+  readonly path: string
+  readonly query: string
+  readonly #request: FastifyRequest
+
+  constructor(request: FastifyRequest) {
+    this.#request = request
+    this.method = request.method
+    const url = request.raw.url ?? '/'
+    const q = url.indexOf('?')
+    this.path = q === -1 ? url : url.slice(0, q)
+    this.query = q === -1 ? '?' : url.slice(q)
   }
+
+  header(name: string): string | undefined {
+    const value = this.#request.headers[name]
+    if (value === undefined) return undefined
+    return (Array.isArray(value) ? value.join(', ') : value).trim()
+  }
+
+  /** Counted in the raw header list: Node folds or drops duplicates (a second Authorization is discarded). */
+  headerCount(name: string): number {
+    const raw = this.#request.raw.rawHeaders
+    let count = 0
+    for (let i = 0; i < raw.length; i += 2) {
+      const sent = raw[i] as string
+      if (sent.length === name.length && sent.toLowerCase() === name) count++
+    }
+    return count
+  }
+
+  get body(): Uint8Array | undefined {
+    return this.#request.rawBody
+  }
+
+  get clientAddress(): string {
+    return this.#request.ip
+  }
+}
+
+/** Adapt a Fastify request to the plain view the steps read. */
+export function runtimeRequest(request: FastifyRequest): RuntimeRequest {
+  return new FastifyRuntimeRequest(request)
 }

@@ -78,7 +78,7 @@ export async function connectRoute(app: FastifyInstance, options: GatewayOptions
       // The key was checked on the upgrade; keep checking it, so a revocation or a deactivation closes
       // open sockets too (from the record cache: no I/O in steady state).
       const revalidate = setInterval(() => {
-        resolveKey({ request: ctx.request, now: Date.now(), credentials: ctx.credentials }, options.deps).then((problem) => {
+        Promise.resolve().then(() => resolveKey({ request: ctx.request, now: Date.now(), credentials: ctx.credentials }, options.deps)).then((problem) => {
           if (problem !== undefined) socket.close(POLICY_VIOLATION, problem.reason)
         }, () => socket.close(INTERNAL_ERROR, 'store unavailable'))
       }, REVALIDATE_MS)
