@@ -65,6 +65,24 @@ export function spawnChild(label: string, command: string, args: readonly string
   }
 }
 
+/**
+ * CPU time a process has used so far (user + system, all its threads: GC and libuv included), in
+ * microseconds, from /proc/<pid>/stat (Linux); undefined when it cannot be read.
+ */
+export function cpuMicros(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name (which may contain spaces): utime is the 14th field.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_SECOND : undefined
+  } catch {
+    return undefined
+  }
+}
+/** USER_HZ: 100 on every Linux build this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS_PER_SECOND = 100
+
 /** VmHWM of a live process, from /proc (Linux). */
 export function peakRssKiB(pid: number): number | undefined {
   try {

@@ -26,6 +26,8 @@ export interface CeilingRow {
   load: LoadResult
   /** Redis counters over the measured run (Redis-backed servers only). */
   redis?: RedisDelta
+  /** CPU time (user + system) of the server process(es) per 2xx response, µs. Redis's own is not included. */
+  cpuMicrosPerOk?: number
 }
 
 export interface RateRow {

@@ -1,7 +1,7 @@
 import { PUBLIC_AUTHORITY, RECIPIENT, REDIS_PREFIX } from './gateway.js'
 import { drive, type LoadResult, type LoadSpec } from './load.js'
 import type { BenchOptions } from './options.js'
-import { sleep, type BenchChild } from './processes.js'
+import { cpuMicros, sleep, type BenchChild } from './processes.js'
 import { delta, type RedisDelta, type RedisStats } from './redis-stats.js'
 import type { CeilingRow, MemoryRow, RateRow, ServerKind } from './results.js'
 import { RequestPool, RequestSigner, referenceBody, type AuthMode, type BenchCredentials, type RequestShape } from './signer.js'
@@ -68,9 +68,10 @@ export class Scenarios {
     const estimate = Math.max(warm.okPerSecond, warm.lateOkPerSecond)
     const size = target.cycles ? CYCLED_POOL : clamp(Math.ceil(estimate * seconds * POOL_HEADROOM) + connections * 4, MIN_POOL, maxPool)
     const spec: LoadSpec = { urls: target.urls, pool: new RequestPool(signer, size, { cycles: target.cycles }), connections, seconds }
-    const { load, redis } = await this.#measure(target, spec)
+    const { load, redis, cpuMicrosPerOk } = await this.#measure(target, spec)
     this.#check(target, mode, 'ceiling', load, true)
-    return { mode, server: target.server, load, ...(redis !== undefined ? { redis } : {}) }
+    if (cpuMicrosPerOk !== undefined) console.log(`    server CPU: ${cpuMicrosPerOk.toFixed(1)} µs per 2xx response`)
+    return { mode, server: target.server, load, ...(redis !== undefined ? { redis } : {}), ...(cpuMicrosPerOk !== undefined ? { cpuMicrosPerOk } : {}) }
   }
 
   /** BENCH_RATE requests per second, after a warm-up at the same rate. */
@@ -115,17 +116,40 @@ export class Scenarios {
    * Redis accepted during the run: the client's 2xx count misses the responses still in flight when
    * autocannon stopped. Those requests are let finish before the counters are read.
    */
-  async #measure(target: Target, spec: LoadSpec): Promise<{ load: LoadResult; redis?: RedisDelta }> {
+  async #measure(target: Target, spec: LoadSpec): Promise<{ load: LoadResult; redis?: RedisDelta; cpuMicrosPerOk?: number }> {
     const stats = target.stats
-    if (stats === undefined) return { load: await drive(spec) }
+    if (stats === undefined) {
+      const cpuBefore = this.#cpu(target)
+      const load = await drive(spec)
+      return { load, ...this.#cpuPerOk(target, cpuBefore, load) }
+    }
     await stats.dropInbox(REDIS_PREFIX, RECIPIENT)
     const before = await stats.snapshot()
+    const cpuBefore = this.#cpu(target)
     const load = await drive(spec)
+    const cpu = this.#cpuPerOk(target, cpuBefore, load)
     await sleep(SETTLE_MS)
     const after = await stats.snapshot()
     const accepted = await stats.inboxLength(REDIS_PREFIX, RECIPIENT)
     await stats.dropInbox(REDIS_PREFIX, RECIPIENT)
-    return { load, redis: { ...delta(before, after), accepted } }
+    return { load, redis: { ...delta(before, after), accepted }, ...cpu }
+  }
+
+  /** CPU time of the server process(es) under test: steadier than throughput on a shared 2-core box. */
+  #cpu(target: Target): number | undefined {
+    let total = 0
+    for (const child of target.children) {
+      const micros = cpuMicros(child.pid)
+      if (micros === undefined) return undefined
+      total += micros
+    }
+    return total
+  }
+
+  #cpuPerOk(target: Target, before: number | undefined, load: LoadResult): { cpuMicrosPerOk?: number } {
+    const after = this.#cpu(target)
+    if (before === undefined || after === undefined || load.ok === 0) return {}
+    return { cpuMicrosPerOk: (after - before) / load.ok }
   }
 
   #check(target: Target, mode: AuthMode, what: string, load: LoadResult, measured: boolean): void {
