@@ -49,7 +49,7 @@ export function contentDigestMatches(parsed: ContentDigest, body: Uint8Array): b
   if (!(body instanceof Uint8Array)) throw new TypeError(`expected the body as a Uint8Array, got ${describe(body)}`)
   const hash = parsed.algorithm === 'sha-256' ? 'sha256' : parsed.algorithm === 'sha-512' ? 'sha512' : undefined
   if (hash === undefined) throw new TypeError(`expected sha-256 or sha-512, got ${describe(parsed.algorithm)}`)
-  return constantTimeEqual(oneShotHash(hash, body) as unknown as Uint8Array, parsed.digest)
+  return constantTimeEqual(oneShotHash(hash, body, 'buffer') as unknown as Uint8Array, parsed.digest)
 }
 
 function checkBase(base: string): void {
