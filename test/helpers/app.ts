@@ -8,7 +8,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig, type Env } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { SecretSealer } from '../../src/crypto/sealed-secret.js'
-import { OperatorAuthenticator } from '../../src/control-plane/operator-auth.js'
+import { OperatorAuthenticator, loadOperatorVerifier } from '../../src/control-plane/operator-auth.js'
 import { ControlPlane } from '../../src/control-plane/service.js'
 import { gatewayOptions } from '../../src/gateway/build.js'
 import { openStores, storeProbes, type Stores } from '../../src/stores/factory.js'
@@ -65,7 +65,9 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
   const sealer = new SecretSealer(masterKey)
   const controlPlane = new ControlPlane({ store, sealer })
   const gateway = gatewayOptions(config, stores, sealer)
-  const authenticator = new OperatorAuthenticator(config.operatorTokens, undefined, { authFailures: gateway.deps.authFailures })
+  // As server.ts does: MECHA_OPERATOR_VERIFIER loads a custom verifier module.
+  const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
+  const authenticator = new OperatorAuthenticator(config.operatorTokens, verifier, { authFailures: gateway.deps.authFailures })
   const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores) }, { logStream })
   await app.ready()
   return {

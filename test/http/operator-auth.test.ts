@@ -75,6 +75,27 @@ describe('custom verifier (MECHA_OPERATOR_VERIFIER)', () => {
     await expect(auth.authenticate('vault-token-bad-shape-0123456789abcdef')).rejects.toThrow('invalid operator name')
   })
 
+  it('over HTTP: a failing verifier is 503 verifier_unavailable, nothing changes, and the token is not logged', async () => {
+    const v = await testApp({ MECHA_OPERATOR_VERIFIER: path })
+    try {
+      const broken = 'vault-token-that-breaks-0123456789abcd'
+      const res = await v.app.inject({ method: 'POST', url: '/v1/mechas', headers: bearer(broken), payload: { id: 'never' } })
+      expect(res.statusCode).toBe(503)
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+      expect(res.json()).toMatchObject({ code: 'UNAVAILABLE', reason: 'verifier_unavailable' })
+      const badShape = await v.app.inject({ method: 'GET', url: '/v1/mechas', headers: bearer('vault-token-bad-shape-0123456789abcdef') })
+      expect(badShape.json()).toMatchObject({ reason: 'verifier_unavailable' })
+      // what the verifier accepts works over HTTP too, with only the scopes it granted
+      const victor = bearer('vault-token-for-victor-0123456789abcdef')
+      expect((await v.app.inject({ method: 'GET', url: '/v1/mechas', headers: victor })).statusCode).toBe(200)
+      expect((await v.app.inject({ method: 'POST', url: '/v1/mechas', headers: victor, payload: { id: 'nope' } })).json()).toMatchObject({ reason: 'missing_scope' })
+      expect((await v.app.inject({ method: 'GET', url: '/v1/mechas', headers: admin })).json().mechas).toEqual([])
+      expect(v.logs.join('\n')).not.toContain(broken)
+    } finally {
+      await v.close()
+    }
+  })
+
   it('a module without verifyToken fails at start-up', async () => {
     const notAVerifier = fileURLToPath(new URL('../helpers/records.ts', import.meta.url))
     await expect(loadOperatorVerifier(notAVerifier)).rejects.toThrow('does not export a verifyToken')
