@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, spawnChild, waitForHttp, type BenchChild } from './processes.js'
+import { freePort } from '../src/dev/local-ports.js'
+import { spawnChild, waitForHttp, type BenchChild } from './processes.js'
 import { AUTH_MODES, type AuthMode, type BenchCredentials } from './signer.js'
 
 /** The compiled service (`npm run build`), run exactly as `npm start` runs it. */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from '../src/dev/local-ports.js'
 
 /**
  * Child processes of the bench: every one is registered here and killed when the bench exits,
@@ -91,23 +91,6 @@ export function peakRssKiB(pid: number): number | undefined {
   } catch {
     return undefined
   }
-}
-
-/** A free loopback port (probe, close, hand over: the small race is the one the tests accept too). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      if (address === null || typeof address === 'string') {
-        server.close()
-        reject(new Error('could not read the port of a probe listener'))
-        return
-      }
-      server.close(() => resolve(address.port))
-    })
-  })
 }
 
 /** Wait until `url` answers HTTP at all (any status), or fail with the child's output. */

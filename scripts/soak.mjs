@@ -19,7 +19,6 @@
 import { spawn } from 'node:child_process'
 import { createHash, createHmac, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { join } from 'node:path'
@@ -30,6 +29,7 @@ import { newToken } from '../dist/crypto/token.js'
 import {
   MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, buildSignatureBase, serializeSignature, serializeSignatureInput, serializeSignatureParams,
 } from '../dist/crypto/signature-base.js'
+import { answersPing, freePort } from '../dist/dev/local-ports.js'
 import { startServer } from '../dist/server.js'
 
 const HOST = '127.0.0.1'
@@ -65,34 +65,6 @@ const SECONDS = positiveInteger('SOAK_SECONDS', 30)
 const CONCURRENCY = positiveInteger('SOAK_CONCURRENCY', 16)
 
 // ------------------------------------------------------------------ redis and the gateway
-
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, HOST, () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
-function answersPing(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port })
-    let reply = ''
-    const done = (ok) => { socket.destroy(); resolve(ok) }
-    socket.setTimeout(500, () => done(false))
-    socket.once('error', () => done(false))
-    socket.once('connect', () => socket.write('PING\r\n'))
-    socket.on('data', (chunk) => {
-      reply += chunk.toString()
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
-    })
-  })
-}
 
 /** A throwaway redis-server on loopback: no persistence, no eviction (an evicted nonce would reopen replays). */
 async function startRedis(dir) {

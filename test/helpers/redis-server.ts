@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { answersPing, freePort } from '../../src/dev/local-ports.js'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { describe, it } from 'vitest'
@@ -146,22 +146,6 @@ function externalHandle(url: string): RedisHandle {
   return { url, port, external: true, stop: refuse('stop'), kill: refuse('kill'), restart: refuse('restart'), pause: refuse('pause'), resume: refuse('resume') }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      if (address === null || typeof address === 'string') {
-        server.close()
-        reject(new Error('could not read the port of a probe listener'))
-        return
-      }
-      server.close(() => resolve(address.port))
-    })
-  })
-}
-
 async function launch(port: number, dir: string, persistence: string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
@@ -192,24 +176,6 @@ async function launch(port: number, dir: string, persistence: string[]): Promise
   }
   await terminate(child, 'SIGKILL')
   throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms:\n${output}`)
-}
-
-async function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port })
-    let reply = ''
-    const done = (ok: boolean): void => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(500, () => done(false))
-    socket.once('error', () => done(false))
-    socket.once('connect', () => socket.write('PING\r\n'))
-    socket.on('data', (chunk) => {
-      reply += chunk.toString()
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'))
-    })
-  })
 }
 
 async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
