@@ -1,22 +1,27 @@
 import type { Redis } from 'ioredis'
-import { VersionConflictError } from '../../errors/faults.js'
+import { DependencyUnavailableError, VersionConflictError } from '../../errors/faults.js'
 import type { AuditEvent, KeyRecord, MechaRecord } from '../../model.js'
 import type { AuditQuery, ControlStore, Page } from '../types.js'
 import { changeChannel } from './change-feed.js'
-import { APPEND_AUDIT, CONFLICT, SAVE_RECORD } from './lua.js'
+import { APPEND_AUDIT, CONFLICT, LATE, SAVE_RECORD } from './lua.js'
 import { runRedis } from './run.js'
 
 /** How many audit ids one read fetches while a type filter is looking for `limit` matches. */
 const AUDIT_BATCH = 200
+/**
+ * A write must run within this long of being sent, else it writes nothing (lua.ts). Below the client's
+ * 2 s command timeout, with room for network latency and clock skew.
+ */
+const WRITE_DEADLINE_MS = 1500
 
 /** The scripts from lua.ts, as `defineCommand` adds them to the client. */
 interface StoreCommands {
   mecharimSaveRecord(
     recordKey: string, indexKey: string, auditIndexKey: string, auditEventsKey: string,
     expectedVersion: string, recordJson: string, indexMember: string, eventId: string, eventJson: string,
-    changeChannel: string, changeMessage: string,
+    changeChannel: string, changeMessage: string, deadline: string,
   ): Promise<number>
-  mecharimAppendAudit(auditIndexKey: string, auditEventsKey: string, eventId: string, eventJson: string): Promise<number>
+  mecharimAppendAudit(auditIndexKey: string, auditEventsKey: string, eventId: string, eventJson: string, deadline: string): Promise<number>
 }
 
 /**
@@ -27,15 +32,19 @@ interface StoreCommands {
  * - `audit`: sorted set of event ids (score 0; ids are time ordered) and `audit-events`: id -> JSON
  * - every save publishes `mecha:<id>` / `key:<id>` on the `changes` channel (change-feed.ts)
  *
- * Every write is one Lua script (lua.ts). Any failure other than a lost compare-and-set surfaces as
+ * Every write is one Lua script (lua.ts) with a deadline, so a write answered 503 during a hang does
+ * not apply when Redis resumes. Any failure other than a lost compare-and-set surfaces as
  * `DependencyUnavailableError('store')`: the caller answers 503 and never sees a Redis error.
  */
 export class RedisControlStore implements ControlStore {
   readonly #redis: Redis & StoreCommands
   readonly #prefix: string
+  readonly #now: () => number
 
-  constructor(redis: Redis, prefix: string) {
+  /** @param options.now the clock the write deadlines are taken from (tests move it). */
+  constructor(redis: Redis, prefix: string, options: { now?: () => number } = {}) {
     if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`expected a non-empty key prefix, got ${JSON.stringify(prefix)}`)
+    this.#now = options.now ?? Date.now
     redis.defineCommand('mecharimSaveRecord', { numberOfKeys: 4, lua: SAVE_RECORD })
     redis.defineCommand('mecharimAppendAudit', { numberOfKeys: 2, lua: APPEND_AUDIT })
     this.#redis = redis as Redis & StoreCommands
@@ -76,9 +85,10 @@ export class RedisControlStore implements ControlStore {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    await this.#run(() =>
-      this.#redis.mecharimAppendAudit(this.#key('audit'), this.#key('audit-events'), event.id, JSON.stringify(event)),
+    const outcome = await this.#run(() =>
+      this.#redis.mecharimAppendAudit(this.#key('audit'), this.#key('audit-events'), event.id, JSON.stringify(event), this.#deadline()),
     )
+    if (outcome === LATE) throw late()
   }
 
   async listAudit(query: AuditQuery): Promise<AuditEvent[]> {
@@ -133,9 +143,10 @@ export class RedisControlStore implements ControlStore {
       this.#redis.mecharimSaveRecord(
         recordKey, indexKey, this.#key('audit'), this.#key('audit-events'),
         expectedVersion === null ? '' : String(expectedVersion), JSON.stringify(record), record.id,
-        event.id, JSON.stringify(event), changeChannel(this.#prefix), `${kind}:${record.id}`,
+        event.id, JSON.stringify(event), changeChannel(this.#prefix), `${kind}:${record.id}`, this.#deadline(),
       ),
     )
+    if (outcome === LATE) throw late()
     if (outcome === CONFLICT) throw new VersionConflictError(`${kind} ${record.id}`)
   }
 
@@ -147,6 +158,10 @@ export class RedisControlStore implements ControlStore {
 
   #run<T>(fn: () => Promise<T>): Promise<T> {
     return runRedis('store', fn)
+  }
+
+  #deadline(): string {
+    return String(this.#now() + WRITE_DEADLINE_MS)
   }
 
   #key(name: string): string {
@@ -172,4 +187,8 @@ function parseOrUndefined<T>(json: string | null): T | undefined {
 
 function checkLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 0) throw new RangeError(`expected limit to be a non-negative integer, got ${limit}`)
+}
+
+function late(): DependencyUnavailableError {
+  return new DependencyUnavailableError('store', new Error('the write ran after its deadline: nothing was stored'))
 }

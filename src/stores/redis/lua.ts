@@ -8,18 +8,31 @@
 export const CONFLICT = 0
 /** Returned by SAVE_RECORD when the record, its index entry and its audit event were written. */
 export const SAVED = 1
+/** Returned by both scripts when they ran after their deadline: nothing was written. */
+export const LATE = 2
+
+/**
+ * The deadline check both scripts start with (ARGV[n]: unix ms, the service's clock). A write the
+ * service already answered 503 for (its command timed out against a hung Redis) may still sit in
+ * Redis's socket buffer and run when Redis resumes; past the deadline it writes nothing, so a change an
+ * operator was told failed does not apply behind their back. Compared with Redis's clock (TIME): hosts
+ * must be NTP-synchronised, as the gateway's timestamp window already requires.
+ */
+const late = (argv: number): string => `local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[${argv}]) then return ${LATE} end
+`
 
 /**
  * KEYS: [1] record (JSON string), [2] index sorted set, [3] audit sorted set, [4] audit hash.
  * ARGV: [1] expected version, '' when the record must not exist yet, [2] record JSON,
  *       [3] index member (the record id), [4] event id, [5] event JSON,
- *       [6] change channel, [7] change message (`mecha:<id>` / `key:<id>`).
+ *       [6] change channel, [7] change message (`mecha:<id>` / `key:<id>`), [8] deadline (unix ms).
  *
  * The version is read back out of the stored JSON with cjson rather than kept in a second key: one key
  * per record cannot drift from its own version. The record is stored exactly as the caller serialised
  * it, so reads return what was saved. The index is written on create only: a record never moves.
  */
-export const SAVE_RECORD = `
+export const SAVE_RECORD = `${late(8)}
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '' then
   if current then return ${CONFLICT} end
@@ -37,10 +50,10 @@ return ${SAVED}
 `
 
 /**
- * KEYS: [1] audit sorted set, [2] audit hash. ARGV: [1] event id, [2] event JSON.
+ * KEYS: [1] audit sorted set, [2] audit hash. ARGV: [1] event id, [2] event JSON, [3] deadline (unix ms).
  * A script rather than two commands so a crash between them cannot leave an id without its event.
  */
-export const APPEND_AUDIT = `
+export const APPEND_AUDIT = `${late(3)}
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return ${SAVED}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { DependencyUnavailableError } from '../../src/errors/faults.js'
+import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
+import { RedisControlStore } from '../../src/stores/redis/control-store.js'
+import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
+import { auditEvent, mechaRecord } from '../helpers/records.js'
+
+/**
+ * Control-plane writes carry a deadline, like the transport's accept: a write the service answered
+ * 503 for while Redis hung must not apply when Redis resumes (an operator told "failed" would find the
+ * change made after all, a revocation reported failed would still happen, and so on).
+ */
+describeWithRedis('RedisControlStore write deadline', () => {
+  let server: RedisHandle
+  let client: Redis
+  beforeAll(async () => {
+    server = await startRedis()
+    client = createRedisClient(server.url, { onError: () => {} })
+    await waitForRedis(client, 5000)
+  })
+  afterAll(async () => {
+    client?.disconnect()
+    await server?.stop()
+  })
+
+  it('a write that reaches Redis after its deadline writes nothing: no record, no index entry, no audit event', async () => {
+    const prefix = `deadline:${randomUUID()}:`
+    const late = new RedisControlStore(client, prefix, { now: () => Date.now() - 5000 })
+    await expect(late.saveMecha(mechaRecord('alpha'), null, auditEvent('mecha.created', 'alpha'))).rejects.toBeInstanceOf(DependencyUnavailableError)
+    await expect(late.appendAudit(auditEvent('operator.refused', 'x'))).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(await client.keys(`${prefix}*`)).toEqual([])
+
+    const onTime = new RedisControlStore(client, prefix)
+    await onTime.saveMecha(mechaRecord('alpha'), null, auditEvent('mecha.created', 'alpha'))
+    expect((await onTime.getMecha('alpha'))?.id).toBe('alpha')
+    expect(await onTime.listAudit({ limit: 10 })).toHaveLength(1)
+  })
+
+  it('Redis hung (SIGSTOP): the write is refused, and it has not applied once Redis resumes', async () => {
+    const prefix = `hung:${randomUUID()}:`
+    const store = new RedisControlStore(client, prefix)
+    await server.pause()
+    try {
+      await expect(store.saveMecha(mechaRecord('beta'), null, auditEvent('mecha.created', 'beta'))).rejects.toBeInstanceOf(DependencyUnavailableError)
+    } finally {
+      await server.resume()
+    }
+    // The command still sat in Redis's socket buffer; it runs now, past its deadline.
+    await client.ping()
+    expect(await store.getMecha('beta')).toBeUndefined()
+    expect(await store.listMechas({ limit: 10 })).toEqual([])
+    expect(await store.listAudit({ limit: 10 })).toEqual([])
+  }, 15_000)
+})
