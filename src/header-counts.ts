@@ -1,12 +1,13 @@
 /**
- * How many times each header was really sent (names lowercase). Node folds or drops duplicate headers
- * (a second Authorization is silently discarded), so credential checks read the raw list.
+ * How many times a header was really sent (`name` lowercase). Node folds or drops duplicate headers
+ * (a second Authorization is silently discarded), so credential checks read the raw list. No
+ * allocation unless a sent name has the same length as `name`.
  */
-export function headerCounts(rawHeaders: readonly string[]): Map<string, number> {
-  const counts = new Map<string, number>()
+export function headerCount(rawHeaders: readonly string[], name: string): number {
+  let count = 0
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const lower = (rawHeaders[i] as string).toLowerCase()
-    counts.set(lower, (counts.get(lower) ?? 0) + 1)
+    const sent = rawHeaders[i] as string
+    if (sent.length === name.length && sent.toLowerCase() === name) count++
   }
-  return counts
+  return count
 }

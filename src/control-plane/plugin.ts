@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { OperatorIdentity } from '../config/schema.js'
 import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
-import { headerCounts } from '../header-counts.js'
+import { headerCount } from '../header-counts.js'
 import { rateLimited } from '../ratelimit/refusal.js'
 import { VerifierFault, type OperatorAuthenticator } from './operator-auth.js'
 import { controlPlaneRoutes } from './routes.js'
@@ -47,7 +47,7 @@ export async function controlPlanePlugin(app: FastifyInstance, options: ControlP
     const scope = request.routeOptions.config.scope
     const header = request.headers.authorization
     if (header === undefined || header === '') return unauthenticated(request, reply, new Problem('missing_credentials'))
-    if ((headerCounts(request.raw.rawHeaders).get('authorization') ?? 0) > 1) {
+    if (headerCount(request.raw.rawHeaders, 'authorization') > 1) {
       return unauthenticated(request, reply, new Problem('malformed_credentials', 'the authorization header is sent more than once'))
     }
     const match = /^Bearer +(\S+)$/i.exec(header)

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { RuntimeRequest } from './context.js'
+import { headerCount } from '../header-counts.js'
 
 /**
  * The plain view of a Fastify request the steps read. A class, so a request costs one small object
@@ -26,15 +27,8 @@ class FastifyRuntimeRequest implements RuntimeRequest {
     return (Array.isArray(value) ? value.join(', ') : value).trim()
   }
 
-  /** Counted in the raw header list: Node folds or drops duplicates (a second Authorization is discarded). */
   headerCount(name: string): number {
-    const raw = this.#request.raw.rawHeaders
-    let count = 0
-    for (let i = 0; i < raw.length; i += 2) {
-      const sent = raw[i] as string
-      if (sent.length === name.length && sent.toLowerCase() === name) count++
-    }
-    return count
+    return headerCount(this.#request.raw.rawHeaders, name)
   }
 
   get body(): Uint8Array | undefined {

@@ -51,7 +51,13 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
   const replayCache = new EmbeddedReplayCache(embedded)
   // Memory of nonces starts now: a request signed after the start is never older than the cache.
-  await replayCache.startEpoch(Date.now())
+  try {
+    await replayCache.startEpoch(Date.now())
+  } catch (err) {
+    await transport.close()
+    await control.close()
+    throw err
+  }
   return {
     kind: 'embedded',
     control,

@@ -1,3 +1,5 @@
+import { PAST_DEADLINE_FUNCTION } from '../stores/redis/lua.js'
+
 /**
  * The Lua the Redis transport and the Redis replay cache run. Each script is one round trip and runs
  * atomically on the server: a nonce is never recorded without its message being stored (or its refusal
@@ -81,9 +83,8 @@ return {'${OUTCOME.fresh}'}
  * limit is about. The id map value is a space-separated list of entry ids: two senders may use the
  * same client id towards one recipient, and acknowledging that id must be able to remove both.
  */
-export const ACCEPT = `${CLAIM_NONCE_FUNCTION}
-local time = redis.call('TIME')
-if tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) > tonumber(ARGV[11]) then return {'${OUTCOME.late}'} end
+export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
+if past_deadline(ARGV[11]) then return {'${OUTCOME.late}'} end
 local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 if refused then return refused end
 local idempotent = ARGV[4] == '1'

@@ -12,14 +12,21 @@ export const SAVED = 1
 export const LATE = 2
 
 /**
- * The deadline check both scripts start with (ARGV[n]: unix ms, the service's clock). A write the
- * service already answered 503 for (its command timed out against a hung Redis) may still sit in
- * Redis's socket buffer and run when Redis resumes; past the deadline it writes nothing, so a change an
- * operator was told failed does not apply behind their back. Compared with Redis's clock (TIME): hosts
- * must be NTP-synchronised, as the gateway's timestamp window already requires.
+ * Lua: `past_deadline(deadline)`, true once Redis's clock (TIME) is past `deadline` (unix ms, the
+ * service's clock). Every write script that the service may already have answered 503 for starts with
+ * it: such a command (timed out against a hung Redis) may still sit in Redis's socket buffer and run
+ * when Redis resumes, and past its deadline it writes nothing. Shared by the control store's scripts
+ * and the transport's accept. Hosts must be NTP-synchronised, as the timestamp window already requires.
  */
-const late = (argv: number): string => `local now = redis.call('TIME')
-if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[${argv}]) then return ${LATE} end
+export const PAST_DEADLINE_FUNCTION = `
+local function past_deadline(deadline)
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(deadline)
+end
+`
+
+const late = (argv: number): string => `${PAST_DEADLINE_FUNCTION}
+if past_deadline(ARGV[${argv}]) then return ${LATE} end
 `
 
 /**
