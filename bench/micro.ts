@@ -7,13 +7,13 @@ import { ControlPlane, type KeyIssueInput } from '../src/control-plane/service.j
 import { SecretSealer } from '../src/crypto/sealed-secret.js'
 import { gatewayOptions } from '../src/gateway/build.js'
 import type { GatewayContext, RuntimeRequest } from '../src/gateway/context.js'
-import { CREDENTIAL_STEPS, HEADER_STEPS, runSteps, type GatewayDeps } from '../src/gateway/pipeline.js'
+import { VERIFICATION_STEPS, newContext, runSteps, type GatewayDeps, type PipelineDeps } from '../src/gateway/pipeline.js'
 import { openStores } from '../src/stores/factory.js'
 import { PUBLIC_AUTHORITY, PUBLIC_URL, RECIPIENT, SENDER } from './gateway.js'
 import { AUTH_MODES, RequestPool, RequestSigner, referenceBody, type AuthMode, type BenchCredentials, type HeaderSet } from './signer.js'
 
 /**
- * The verification pipeline alone, in this process: HEADER_STEPS then CREDENTIAL_STEPS (what the
+ * The verification pipeline alone, in this process: VERIFICATION_STEPS (what the
  * gateway's onRequest and preValidation hooks run) on a fresh GatewayContext per operation, with the
  * key records cached and the key material derived, as in a warm gateway. No HTTP, no nonce claim.
  * The deps are built by the service's own gatewayOptions over an embedded store in a temp directory.
@@ -60,8 +60,8 @@ async function measureMode(mode: AuthMode, credentials: BenchCredentials, deps: 
 
   let i = 0
   const verify = async (): Promise<void> => {
-    const ctx: GatewayContext = { request: ring[i++ % RING] as RuntimeRequest, now: Date.now() }
-    const problem = (await runSteps(HEADER_STEPS, ctx, deps)) ?? (await runSteps(CREDENTIAL_STEPS, ctx, deps))
+    const ctx = newContext(ring[i++ % RING] as RuntimeRequest, Date.now())
+    const problem = await runSteps(VERIFICATION_STEPS, ctx, deps as PipelineDeps)
     if (problem !== undefined) throw new Error(`micro-benchmark ${mode}: the pipeline refused a valid request: ${problem.reason} ${problem.detail}`)
   }
 
@@ -101,6 +101,9 @@ function plainRequest(signer: RequestSigner, headers: HeaderSet): RuntimeRequest
     },
     body: signer.shape.body,
     clientAddress: '127.0.0.1',
+    // The verification steps read none of the route's parts.
+    json: undefined, queryParams: {}, bodyProblem: undefined, validationError: undefined,
+    signal: new AbortController().signal, upgrade: false, connection: undefined as never,
   }
 }
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import secureJsonParse from 'secure-json-parse'
 import type { Config } from './config/schema.js'
 import { controlPlanePlugin } from './control-plane/plugin.js'
 import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
@@ -15,6 +14,7 @@ import { Problem } from './errors/problem.js'
 import type { ControlStore } from './stores/types.js'
 import { surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
+import { parseJsonBody } from './http/json-body.js'
 import './route-access.js'
 
 export interface ClassifiedRoute {
@@ -124,13 +124,9 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer
     request.rawBody = raw
-    if (raw.length === 0) return done(null, undefined)
-    try {
-      done(null, secureJsonParse.parse(raw.toString('utf8'), undefined, { protoAction: 'error', constructorAction: 'error' }))
-    } catch (err) {
-      const isPoison = err instanceof SyntaxError && /prototype|constructor/i.test(err.message)
-      done(isPoison ? new Problem('invalid_request', 'JSON keys __proto__ and constructor.prototype are refused') : new Problem('malformed_json'), undefined)
-    }
+    const parsed = parseJsonBody(raw)
+    if (parsed.ok) done(null, parsed.value)
+    else done(parsed.problem, undefined)
   })
 
   // A POST without a body is validated as an empty object, so optional bodies (rotate, issue) may be

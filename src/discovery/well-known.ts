@@ -2,6 +2,7 @@ import { CATALOGUE } from '../errors/catalogue.js'
 import type { Config } from '../config/schema.js'
 import { MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_TAG } from '../crypto/signature-base.js'
 import { MAX_CLIENT_FRAME_BYTES } from '../gateway/websocket.js'
+import { ORDER_NOTE, RUNTIME_CHECKS } from './mcp/checks.js'
 import { schemaNames } from '../schemas/registry.js'
 import { SURFACES } from '../surfaces.js'
 
@@ -45,7 +46,7 @@ export function discoveryDocument(config: Config, version: string): Record<strin
         timestamp: { header: 'Mecha-Timestamp', format: 'unix seconds', window_seconds: config.timestampWindowSeconds },
         nonce: {
           header: 'Mecha-Nonce', format: 'base64url', min_length: 22, max_length: 128,
-          rule: 'Each (key, nonce) pair is accepted once, and only after the credential verified. Use at least 128 random bits per request.',
+          rule: 'Each (key, nonce) pair is accepted once. It is recorded exactly once for every request whose credential verified, whatever the answer, and never for one refused before. Use at least 128 random bits per request.',
           remembered_seconds: 2 * config.timestampWindowSeconds + 60,
         },
         signature: {
@@ -65,6 +66,8 @@ export function discoveryDocument(config: Config, version: string): Record<strin
           digest: { header: 'Content-Digest', standard: 'RFC 9530', algorithms: ['sha-256', 'sha-512'], over: 'the raw body bytes' },
         },
         sender: 'Derived from the key; a message `from`, if present, must equal it.',
+        order_of_checks: RUNTIME_CHECKS.map((c) => ({ ...c, refusals: [...c.refusals] })),
+        order_note: ORDER_NOTE,
       },
     },
     errors: Object.entries(CATALOGUE).map(([reason, e]) => ({ code: e.code, reason, status: e.status, meaning: e.meaning, fix: e.fix })),

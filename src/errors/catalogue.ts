@@ -51,6 +51,8 @@ export const CATALOGUE = {
     'Compute `sha-256=:<base64 of SHA-256(raw body bytes)>:` over the exact bytes sent.'),
   signature_required: entry('UNAUTHENTICATED', 401, 'This key requires a request signature.',
     'Sign the request with HMAC-SHA256 or Ed25519 as registered on the key (profile mecha-v1).'),
+  reauthenticate: entry('UNAUTHENTICATED', 401, 'The connection reached its maximum age and must authenticate again.',
+    'Reconnect with fresh credentials; the SDK and `mecharim listen` do this by themselves.'),
   sender_mismatch: entry('UNAUTHENTICATED', 401, 'The message `from` differs from the mecha the key belongs to.',
     'Omit `from` (the gateway fills it in) or set it to your own mecha id.'),
   // --- authorisation ---
@@ -67,6 +69,8 @@ export const CATALOGUE = {
     'Read `detail` for the offending field and compare with the JSON Schema at /v1/schemas.'),
   malformed_json: entry('INVALID_ARGUMENT', 400, 'The body is not valid JSON.',
     'Send a UTF-8 JSON document with `Content-Type: application/json`.'),
+  payload_too_deep: entry('INVALID_ARGUMENT', 400, 'The JSON body nests deeper than the documented bound (a message payload at most 64 levels).',
+    'Flatten the payload; the body is refused before it is parsed.'),
   empty_body: entry('INVALID_ARGUMENT', 400, 'A JSON body was declared but is empty.',
     'Send a JSON object, or drop the Content-Type header when there is no body.'),
   unsupported_media_type: entry('INVALID_ARGUMENT', 415, 'The Content-Type is not accepted here.',

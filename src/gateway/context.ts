@@ -16,6 +16,27 @@ export interface RuntimeRequest {
   body: Uint8Array | undefined
   /** The client's address: the socket's peer, or from X-Forwarded-For as MECHA_TRUST_PROXY allows. */
   clientAddress: string
+  /** The parsed JSON body (after the pipeline has checked it), the parsed query. */
+  readonly json: unknown
+  readonly queryParams: Readonly<Record<string, unknown>>
+  /** Why the body could not be parsed (media type, JSON, nesting): answered after authentication, so the nonce rule holds. */
+  readonly bodyProblem: Problem | undefined
+  /** The route schema's verdict on body and query (Fastify validates; the pipeline decides when to answer). */
+  readonly validationError: Error | undefined
+  /** Aborted when the client goes away or the server shuts down (long waits end). */
+  readonly signal: AbortSignal
+  /** The request asks for a WebSocket upgrade. */
+  readonly upgrade: boolean
+  /** The TCP connection (a WebSocket slot is held until it closes). */
+  readonly connection: import('node:net').Socket
+}
+
+/** A connection's authorization, kept true for its life (connection-authorization.ts). */
+export interface AuthorizationWatch {
+  /** Re-check now: the refusal that ends the connection, or undefined. */
+  check(): Promise<Problem | undefined>
+  readonly ended: Problem | undefined
+  close(): void
 }
 
 export interface PresentedSignature {
@@ -37,6 +58,17 @@ export interface PresentedCredentials {
   signature?: PresentedSignature
 }
 
+/**
+ * What exactly proved the request: which token generation, which signature algorithm and which
+ * generation or public key. Kept for the life of a connection, so that a change that would refuse a
+ * new request with the same credential (a rotation past that generation, a removed public key, a
+ * policy that now demands a signature) ends the connection too (steps/check-proof.ts).
+ */
+export interface Proof {
+  tokenGeneration?: number
+  signature?: { alg: SignatureAlgorithm; generation?: number; publicKey?: string }
+}
+
 /** Filled in step by step; a step relies only on what the steps before it set. */
 export interface GatewayContext {
   readonly request: RuntimeRequest
@@ -49,6 +81,20 @@ export interface GatewayContext {
   mecha?: MechaRecord
   /** How the request proved itself, once it has. */
   verifiedBy?: { token: boolean; signature: SignatureAlgorithm | null }
+  /** What verified, generation by generation (see Proof). */
+  proof: Proof
+  /**
+   * A refusal that depends on the key, decided before the secret was proven, for a request whose only
+   * credential is a signature: it is answered as `bad_signature` where the signature would have been
+   * verified (after the body), so neither the answer nor its moment says anything about the key.
+   */
+  keyRefusal?: Problem
+  /** Every presented credential verified (token, signature, Content-Digest): from here on the nonce is recorded, exactly once. */
+  authenticated: boolean
+  /** The nonce has been recorded (or its claim answered): the one-nonce rule's latch. */
+  nonceClaimed: boolean
+  /** What the route answers once every step passed (the last step of each route sets it). */
+  response?: { status: number; body: unknown; headers?: Record<string, string> }
 }
 
 /** A step returns a Problem to refuse (a value, not a throw); faults (store down) are thrown. */

@@ -3,12 +3,25 @@ import { fromBase64url } from '../crypto/encoding.js'
 import type { SecretSealer } from '../crypto/sealed-secret.js'
 import { ed25519PublicKeyObject } from '../crypto/verify-signature.js'
 import { sealContext } from '../control-plane/service.js'
-import type { Credential, KeyRecord } from '../model.js'
+import type { KeyRecord } from '../model.js'
+import { liveCredentials } from '../control-plane/key-view.js'
 
 interface Material {
   digests: Map<number, Buffer>
   hmacKeys: Map<number, Uint8Array | null>
-  ed25519: KeyObject[] | undefined
+  ed25519: Ed25519Material[] | undefined
+}
+
+/** A token digest or an HMAC key, with the generation it belongs to (what a connection keeps as its proof). */
+export interface GenerationMaterial<T> {
+  generation: number
+  value: T
+}
+
+export interface Ed25519Material {
+  /** As registered: raw 32 bytes, unpadded base64url. */
+  publicKey: string
+  key: KeyObject
 }
 
 /**
@@ -26,23 +39,23 @@ export class KeyMaterial {
   }
 
   /** Digests of the token secrets of every generation still live at `now`. */
-  tokenDigests(key: KeyRecord, now: number): Buffer[] {
+  tokenDigests(key: KeyRecord, now: number): GenerationMaterial<Buffer>[] {
     const material = this.#material(key)
-    return live(key, now).map((c) => {
+    return liveCredentials(key, now).map((c) => {
       let digest = material.digests.get(c.generation)
       if (digest === undefined) {
         digest = Buffer.from(c.token_digest, 'base64url')
         material.digests.set(c.generation, digest)
       }
-      return digest
+      return { generation: c.generation, value: digest }
     })
   }
 
   /** HMAC keys (the UTF-8 bytes of each live generation's signing secret). */
-  hmacKeys(key: KeyRecord, now: number): Uint8Array[] {
+  hmacKeys(key: KeyRecord, now: number): GenerationMaterial<Uint8Array>[] {
     const material = this.#material(key)
-    const out: Uint8Array[] = []
-    for (const c of live(key, now)) {
+    const out: GenerationMaterial<Uint8Array>[] = []
+    for (const c of liveCredentials(key, now)) {
       if (c.signing_secret_enc === null) continue
       let hmacKey = material.hmacKeys.get(c.generation)
       if (hmacKey === undefined) {
@@ -50,16 +63,16 @@ export class KeyMaterial {
         hmacKey = secret === undefined ? null : Buffer.from(secret, 'utf8')
         material.hmacKeys.set(c.generation, hmacKey)
       }
-      if (hmacKey !== null) out.push(hmacKey)
+      if (hmacKey !== null) out.push({ generation: c.generation, value: hmacKey })
     }
     return out
   }
 
-  ed25519Keys(key: KeyRecord): KeyObject[] {
+  ed25519Keys(key: KeyRecord): Ed25519Material[] {
     const material = this.#material(key)
-    material.ed25519 ??= key.public_keys.flatMap((pk) => {
-      const raw = fromBase64url(pk)
-      return raw === undefined ? [] : [ed25519PublicKeyObject(raw)]
+    material.ed25519 ??= key.public_keys.flatMap((publicKey) => {
+      const raw = fromBase64url(publicKey)
+      return raw === undefined ? [] : [{ publicKey, key: ed25519PublicKeyObject(raw) }]
     })
     return material.ed25519
   }
@@ -72,8 +85,4 @@ export class KeyMaterial {
     }
     return material
   }
-}
-
-function live(key: KeyRecord, now: number): Credential[] {
-  return key.credentials.filter((c) => c.expires_at === null || Date.parse(c.expires_at) > now)
 }

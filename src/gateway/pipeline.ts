@@ -1,20 +1,25 @@
-import { Problem } from '../errors/problem.js'
+import type { Reason } from '../errors/catalogue.js'
 import type { AuthFailureGuard } from '../ratelimit/auth-failures.js'
 import type { RateLimiter } from '../ratelimit/types.js'
 import type { ReplayCache } from '../replay/types.js'
 import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
-import type { GatewayContext, Step } from './context.js'
+import type { GatewayContext, Step, StepResult } from './context.js'
 import { checkAuthFailureThrottle } from './steps/auth-failure-throttle.js'
-import { checkTimestamp, staleTimestamp } from './steps/check-timestamp.js'
+import { checkTimestamp } from './steps/check-timestamp.js'
+import { checkProof } from './steps/check-proof.js'
+import { claimNonce } from './steps/claim-nonce.js'
+import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDeps } from './steps/hand-off.js'
+import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
+import { checkBody, checkSchema } from './steps/request-shape.js'
 import { requireSignature } from './steps/require-signature.js'
 import { resolveKey } from './steps/resolve-key.js'
 import { verifySignature } from './steps/verify-signature.js'
 import { verifyToken } from './steps/verify-token.js'
-import { checkPermissions, checkRecipient, checkSender, type MessageEnvelope } from './steps/message-checks.js'
 
+/** What the verification steps need; built once per process (build.ts). */
 export interface GatewayDeps {
   records: RecordCache
   material: KeyMaterial
@@ -29,75 +34,151 @@ export interface GatewayDeps {
   authFailures: AuthFailureGuard
 }
 
+/** Everything a step may use: the verification deps and the route hand-offs' (the adapter adds the latter). */
+export type PipelineDeps = GatewayDeps & HandOffDeps
+
+/** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
+export const RUNTIME_ROUTES = ['send', 'inbox', 'ack', 'whoami', 'connect'] as const
+export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
+
 /**
- * The order of the checks lives here, and only here. Cheap checks first; nothing is written until
- * the credential has verified, so unauthenticated traffic can neither fill the replay cache nor burn
- * a runtime's nonces nor spend its rate limit. The one thing it does count is its own failure: a 401
- * from the steps below counts against its client address (plugin.ts, where the refusal is sent), and
- * an address over that limit is refused first of all, before any lookup.
- *
- * The header steps run in `onRequest`, before the body is read; the credential steps need the raw
- * body (Content-Digest) and run in `preValidation`.
+ * When a step runs:
+ * - `headers`: onRequest, before the body is read;
+ * - `body`: preValidation, once the raw body is there (signatures and Content-Digest need it);
+ * - `route`: the route's own steps and its hand-off (a WebSocket's before the upgrade completes);
+ * - `connection`: for the life of a WebSocket or a parked long-poll, on every change to its key or
+ *   mecha, at the key's own deadlines, periodically, and before every WebSocket ack.
  */
-export const HEADER_STEPS: readonly Step<GatewayDeps>[] = [
-  checkAuthFailureThrottle, // the client address is not over the failed-authentication limit (no I/O)
-  parseCredentials,         // syntax: which key, timestamp, nonce (no I/O)
-  resolveKey,               // key exists, active, not expired, mecha active (cached)
-  checkTimestamp,           // within the window
-  requireSignature,         // the key's policy demands a signature
-  verifyToken,              // constant-time digest compare
+export type Phase = 'headers' | 'body' | 'route' | 'connection'
+
+export interface PipelineStep {
+  readonly name: string
+  readonly phase: Phase
+  /** The routes that run it: every runtime route, or the ones listed. */
+  readonly routes: 'all' | readonly RuntimeRoute[]
+  /** What it checks, for people (docs/protocol.md, the MCP server and the well-known document show it). */
+  readonly check: string
+  /** The catalogue reasons it may refuse with. */
+  readonly refusals: readonly Reason[]
+  /** Once this step has passed, the request is authenticated: every refusal after it records the nonce. */
+  readonly authenticates?: true
+  readonly run: Step<PipelineDeps>
+}
+
+const step = (s: PipelineStep): PipelineStep => s
+
+/**
+ * The order of checks of every runtime route, declared once. Cheap checks first; nothing about a key is
+ * answered before its secret is proven; nothing is written until the credential verified; then the
+ * nonce is recorded exactly once whatever follows. The Fastify hooks and handlers (plugin.ts) only run
+ * this table; docs/protocol.md, the MCP server and the well-known document are checked against it
+ * (test/discovery/order-of-checks.test.ts).
+ */
+export const PIPELINE: readonly PipelineStep[] = [
+  step({ name: 'credentials', phase: 'headers', routes: 'all', run: parseCredentials,
+    check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates); no lookup, no I/O',
+    refusals: ['missing_credentials', 'malformed_credentials'] }),
+  step({ name: 'auth-failure-throttle', phase: 'headers', routes: 'all', run: checkAuthFailureThrottle,
+    check: 'The client address is not over the failed-authentication limit (no I/O)',
+    refusals: ['rate_limited'] }),
+  step({ name: 'timestamp', phase: 'headers', routes: 'all', run: checkTimestamp,
+    check: '`Mecha-Timestamp` within the window around server time (needs no key)',
+    refusals: ['stale_timestamp'] }),
+  step({ name: 'key', phase: 'headers', routes: 'all', run: resolveKey,
+    check: 'The key exists, is not revoked or expired, and its mecha is active; with a signature alone the refusal waits for the signature step and is `bad_signature`',
+    refusals: ['invalid_key'] }),
+  step({ name: 'token', phase: 'headers', routes: 'all', run: verifyToken,
+    check: 'The token\'s secret matches a live generation (constant time)',
+    refusals: ['invalid_key'] }),
+  step({ name: 'signature-required', phase: 'headers', routes: 'all', run: requireSignature,
+    check: 'The key\'s policy requires a signature (answered only once the token has proven the secret)',
+    refusals: ['signature_required'] }),
+  step({ name: 'signature', phase: 'body', routes: 'all', run: verifySignature, authenticates: true,
+    check: 'The signature: components, parameters, Content-Digest, then the key: algorithm registered and the cryptographic check, one answer for all',
+    refusals: ['malformed_credentials', 'bad_digest', 'bad_signature', 'stale_timestamp'] }),
+  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect'], run: claimNonce,
+    check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
+    refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),
+  step({ name: 'body', phase: 'route', routes: 'all', run: checkBody,
+    check: 'The body is JSON (`application/json`) nesting at most the documented depth',
+    refusals: ['unsupported_media_type', 'malformed_json', 'payload_too_deep', 'invalid_request'] }),
+  step({ name: 'schema', phase: 'route', routes: 'all', run: checkSchema,
+    check: 'The body and query match the route\'s JSON Schema',
+    refusals: ['invalid_request', 'invalid_id'] }),
+  step({ name: 'sender', phase: 'route', routes: ['send'], run: checkSender,
+    check: '`from`, when present, equals the key\'s mecha',
+    refusals: ['sender_mismatch'] }),
+  step({ name: 'permissions', phase: 'route', routes: ['send'], run: checkPermissions,
+    check: 'The key\'s permissions: recipient, kind, size (before the recipient is looked up)',
+    refusals: ['recipient_not_allowed', 'kind_not_allowed', 'message_too_large'] }),
+  step({ name: 'recipient', phase: 'route', routes: ['send'], run: checkRecipient,
+    check: 'The recipient is an active registered mecha that accepts the kind',
+    refusals: ['unknown_recipient', 'kind_not_allowed'] }),
+  step({ name: 'rate-limit', phase: 'route', routes: 'all', run: checkRateLimit,
+    check: 'The key\'s rate limit, when it has one',
+    refusals: ['rate_limited'] }),
+  step({ name: 'hand-off', phase: 'route', routes: ['send'], run: handOff,
+    check: 'Hand-off to the transport, which records the nonce and stores the message in one atomic operation',
+    refusals: ['replayed_nonce', 'stale_timestamp', 'inbox_full', 'transport_unavailable'] }),
+  step({ name: 'read', phase: 'route', routes: ['inbox'], run: readInbox,
+    check: 'Read the inbox; while waiting, the connection steps below run, and a refusal ends the wait (nothing is read after it)',
+    refusals: ['invalid_key', 'signature_required', 'bad_signature', 'transport_unavailable'] }),
+  step({ name: 'ack', phase: 'route', routes: ['ack'], run: ackMessages,
+    check: 'Acknowledge delivered messages of the caller\'s own inbox',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'whoami', phase: 'route', routes: ['whoami'], run: whoami,
+    check: 'Answer who the key is',
+    refusals: [] }),
+  step({ name: 'upgrade', phase: 'route', routes: ['connect'], run: reserveSocket,
+    check: 'A WebSocket upgrade, within the key\'s open sockets on this instance (MECHA_WS_MAX_PER_KEY)',
+    refusals: ['upgrade_required', 'rate_limited'] }),
+  step({ name: 'authorization-holds', phase: 'connection', routes: ['inbox', 'connect'], run: checkProof,
+    check: 'For an open connection: the key still live, the token generation, algorithm and public key it proved itself with still registered, the signature policy still met',
+    refusals: ['invalid_key', 'signature_required', 'bad_signature'] }),
 ]
 
-export const CREDENTIAL_STEPS: readonly Step<GatewayDeps>[] = [
-  verifySignature,          // RFC 9421 mecha-v1, Content-Digest over the raw bytes
-]
+/** The steps one route runs in one phase, in table order. */
+export function stepsFor(route: RuntimeRoute, phase: Phase): readonly Step<PipelineDeps>[] {
+  return PIPELINE.filter((s) => s.phase === phase && (s.routes === 'all' || s.routes.includes(route))).map((s) => (s.authenticates === true ? authenticating(s.run) : s.run))
+}
+
+/** A step that, once passed, marks the request authenticated (from then on the nonce rule applies). */
+function authenticating(run: Step<PipelineDeps>): Step<PipelineDeps> {
+  const mark = (ctx: GatewayContext, problem: StepResult): StepResult => {
+    if (problem === undefined) ctx.authenticated = true
+    return problem
+  }
+  return (ctx, deps) => {
+    const result = run(ctx, deps)
+    return result instanceof Promise ? result.then((p) => mark(ctx, p)) : mark(ctx, result)
+  }
+}
+
+/**
+ * The credential steps every runtime route runs before anything is recorded (headers, then body
+ * phase), as one list: the in-process micro-benchmark and the signature fuzzer drive exactly these.
+ */
+export const VERIFICATION_STEPS: readonly Step<PipelineDeps>[] = PIPELINE.filter((s) => (s.phase === 'headers' || s.phase === 'body') && s.routes === 'all').map((s) => s.run)
+
+/** A fresh context for a request (the adapter's, the benchmark's and the fuzzer's). */
+export function newContext(request: GatewayContext['request'], now: number): GatewayContext {
+  return { request, now, proof: {}, authenticated: false, nonceClaimed: false }
+}
+
+/** The connection re-check (ConnectionAuthorization). */
+export const CONNECTION_STEPS: readonly Step<PipelineDeps>[] = PIPELINE.filter((s) => s.phase === 'connection').map((s) => s.run)
 
 /**
  * Runs the steps in order; the first refusal ends the run. Synchronous while the steps are (the
  * steady state: key records cached), so the hot path allocates no promise; a step that returns a
  * promise (a store read) continues the run when it settles.
  */
-export function runSteps(steps: readonly Step<GatewayDeps>[], ctx: GatewayContext, deps: GatewayDeps, from = 0): Problem | undefined | Promise<Problem | undefined> {
+export function runSteps<D>(steps: readonly Step<D>[], ctx: GatewayContext, deps: D, from = 0): StepResult | Promise<StepResult> {
   for (let i = from; i < steps.length; i++) {
-    const problem = (steps[i] as Step<GatewayDeps>)(ctx, deps)
+    const problem = (steps[i] as Step<D>)(ctx, deps)
     if (problem instanceof Promise) return problem.then((p) => p ?? runSteps(steps, ctx, deps, i + 1))
     if (problem !== undefined) return problem
   }
   return undefined
 }
 
-/**
- * After the credential, for a message: sender, recipient, permissions, then the key's rate limit
- * (last: it counts, so a message refused for another reason spends no budget). The nonce is claimed
- * by the hand-off, or with the refusal; so, unlike on the other routes, a replayed message has
- * spent one request of its key's budget by the time the hand-off refuses it.
- */
-export async function checkMessage(ctx: GatewayContext, message: MessageEnvelope, deps: GatewayDeps): Promise<Problem | undefined> {
-  return checkSender(ctx, message) ?? (await checkRecipient(ctx, message, deps)) ?? checkPermissions(ctx, message) ?? (await checkRateLimit(ctx, deps))
-}
-
-/**
- * After the credential, on a route whose hand-off does not claim the nonce: the nonce, then the key's
- * rate limit. In this order a replayed request spends no budget, and a limited one still spends its
- * nonce, so it cannot be replayed once the window has passed.
- */
-export async function claimNonceAndCount(ctx: GatewayContext, deps: GatewayDeps): Promise<Problem | undefined> {
-  return (await claimNonce(ctx, deps)) ?? (await checkRateLimit(ctx, deps))
-}
-
-/**
- * Record the request's nonce. Runs for every request whose credential verified, refused or not: a
- * refused request cannot be replayed later, when the state that refused it (a recipient, a
- * permission) may have changed.
- */
-export async function claimNonce(ctx: GatewayContext, deps: GatewayDeps): Promise<Problem | undefined> {
-  const result = await deps.replayCache.claim(nonceClaim(ctx, deps))
-  if (result.outcome === 'fresh') return undefined
-  if (result.outcome === 'replayed') return new Problem('replayed_nonce', 'this nonce was already used with this key; send a fresh one')
-  return staleTimestamp(Math.floor(ctx.now / 1000), 'the request is older than the replay cache\'s memory; sign it again with the current time')
-}
-
-export function nonceClaim(ctx: GatewayContext, deps: GatewayDeps): { keyId: string; nonce: string; timestamp: number; ttlSeconds: number; now: number } {
-  if (ctx.key === undefined || ctx.nonce === undefined || ctx.timestamp === undefined) throw new Error('gateway step ordering: nonce claim before authentication')
-  return { keyId: ctx.key.id, nonce: ctx.nonce, timestamp: ctx.timestamp, ttlSeconds: deps.nonceTtlSeconds, now: ctx.now }
-}

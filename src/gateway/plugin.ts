@@ -1,22 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { sendProblem } from '../errors/handler.js'
-import type { Problem } from '../errors/problem.js'
+import type { FastifyInstance } from 'fastify'
+import { Problem } from '../errors/problem.js'
+import { parseJsonBody } from '../http/json-body.js'
 import type { Transport } from '../transport/types.js'
-import type { GatewayContext } from './context.js'
-import { CREDENTIAL_STEPS, HEADER_STEPS, claimNonceAndCount, runSteps, type GatewayDeps } from './pipeline.js'
-import { runtimeRequest } from './request.js'
+import { PipelineAdapter } from './adapter.js'
+import { ConnectionAuthorization } from './connection-authorization.js'
+import type { GatewayDeps, PipelineDeps } from './pipeline.js'
 import { gatewayRoutes } from './routes.js'
 import '../route-access.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    gateway?: GatewayContext
-  }
-  interface FastifyContextConfig {
-    /** The route's hand-off claims the nonce itself, atomically with its write (POST /v1/messages). */
-    claimsNonce?: boolean
-  }
-}
 
 export interface GatewayOptions {
   deps: GatewayDeps
@@ -24,85 +14,46 @@ export interface GatewayOptions {
   /** An unacknowledged message is delivered again after this long. */
   visibilityMs: number
   idempotencyTtlSeconds: number
+  /** A WebSocket is closed with `reauthenticate` after this long. */
+  wsMaxAgeMs?: number
 }
 
 /**
- * The runtime gateway: the pipeline runs as hooks (header steps before the body is read, credential
- * steps once it is), then the routes hand off to the transport. Wiring only: the checks are steps.
+ * The runtime gateway: the pipeline table (pipeline.ts) run as Fastify hooks by the adapter, and the
+ * routes. Wiring only: the checks are steps, their order is the table's.
  */
 export async function gatewayPlugin(app: FastifyInstance, options: GatewayOptions): Promise<void> {
-  const { deps } = options
+  const deps: PipelineDeps = {
+    ...options.deps,
+    transport: options.transport,
+    visibilityMs: options.visibilityMs,
+    idempotencyTtlSeconds: options.idempotencyTtlSeconds,
+    sockets: app.openSockets,
+    watchAuthorization: (ctx, onEnd) => new ConnectionAuthorization(ctx, { records: options.deps.records, recheck: adapter.recheck }, onEnd),
+  }
+  const adapter = new PipelineAdapter(deps)
 
   app.decorateRequest('gateway', undefined)
+  app.addHook('onRequest', adapter.onRequest)
+  app.addHook('preValidation', adapter.preValidation)
+  app.setErrorHandler(adapter.errorHandler)
 
-  // Callback-style hooks: in the steady state (key records cached) the steps are synchronous and a
-  // request passes both hooks without a promise. A refusal replies and does not call `done`.
-  app.addHook('onRequest', (request, reply, done) => {
-    const ctx: GatewayContext = { request: runtimeRequest(request), now: Date.now() }
-    request.gateway = ctx
-    settle(runSteps(HEADER_STEPS, ctx, deps), done, (problem) => refuseCredential(request, reply, problem, deps))
+  // A body that does not parse is not refused here: the pipeline answers it once the credential has
+  // been checked (the signature needs the raw bytes first), so the nonce rule holds for it too.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer
+    request.rawBody = raw
+    const parsed = parseJsonBody(raw)
+    if (!parsed.ok) request.bodyProblem = parsed.problem
+    done(null, parsed.ok ? parsed.value : undefined)
+  })
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer
+    request.rawBody = raw
+    if (raw.length > 0) request.bodyProblem = new Problem('unsupported_media_type', `expected Content-Type: application/json, got ${request.headers['content-type'] ?? 'none'}`)
+    done(null, undefined)
   })
 
-  app.addHook('preValidation', (request, reply, done) => {
-    const ctx = gatewayContext(request)
-    const claimsNonce = request.routeOptions.config.claimsNonce === true
-    settle(runSteps(CREDENTIAL_STEPS, ctx, deps), () => {
-      if (claimsNonce) {
-        done()
-        return
-      }
-      settle(claimNonceAndCount(ctx, deps), done, (problem) => refuse(request, reply, problem))
-    }, (problem) => refuseCredential(request, reply, problem, deps))
-  })
-
-  await app.register(gatewayRoutes, options)
-}
-
-/**
- * Continue with `next` when the steps passed, or send their refusal. A fault (a store that cannot
- * answer) goes to `done` as an error, which the error handler turns into a 503.
- */
-function settle(
-  result: Problem | undefined | Promise<Problem | undefined>,
-  next: (err?: Error) => void,
-  refusal: (problem: Problem) => Promise<unknown> | unknown,
-): void {
-  const handle = (problem: Problem | undefined): void => {
-    if (problem === undefined) {
-      next()
-      return
-    }
-    try {
-      const sent = refusal(problem)
-      if (sent instanceof Promise) sent.catch((err: unknown) => next(err as Error))
-    } catch (err) {
-      next(err as Error)
-    }
-  }
-  if (result instanceof Promise) result.then(handle, (err: unknown) => next(err as Error))
-  else handle(result)
-}
-
-export function gatewayContext(request: FastifyRequest): GatewayContext {
-  if (request.gateway === undefined) throw new Error('runtime route reached without the gateway pipeline')
-  return request.gateway
-}
-
-/**
- * A refusal of the credential itself (the header and credential steps): a 401 here is a failed
- * authentication and counts against the client address, before the response leaves, so the client's
- * next request already meets the count. The 401s sent once the credential verified (replayed_nonce,
- * sender_mismatch) are not guesses and do not count: a client retrying with a reused nonce must not
- * lock its address out.
- */
-async function refuseCredential(request: FastifyRequest, reply: FastifyReply, problem: Problem, deps: GatewayDeps): Promise<FastifyReply> {
-  if (problem.status === 401) await deps.authFailures.recordFailure(request.ip, Date.now(), request.log)
-  return refuse(request, reply, problem)
-}
-
-export function refuse(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
-  if (problem.internal !== undefined || problem.status === 401) {
-    request.log.info({ reason: problem.reason, cause: problem.internal, key_id: request.gateway?.credentials?.keyId }, 'runtime request refused')
-  }
-  return sendProblem(request, reply, problem)
+  await app.register(gatewayRoutes, { adapter, deps, wsMaxAgeMs: options.wsMaxAgeMs })
 }

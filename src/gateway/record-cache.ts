@@ -1,5 +1,5 @@
 import type { KeyRecord, MechaRecord } from '../model.js'
-import type { ChangeFeed, ControlStore } from '../stores/types.js'
+import type { ChangeFeed, ControlStore, RecordChange } from '../stores/types.js'
 
 export interface RecordCacheOptions {
   /** How long a record may be served from memory. A backstop: the change feed evicts on every change. */
@@ -33,6 +33,8 @@ export class RecordCache {
   /** Bumped on every change: a read that started before a change must not repopulate the cache. */
   #generation = 0
   readonly #unsubscribe: () => void
+  /** Told of every change after it evicted its entry (open connections re-check their authorization). */
+  readonly #listeners = new Set<(change: RecordChange | 'reset') => void>()
 
   constructor(store: ControlStore, feed: ChangeFeed, options: RecordCacheOptions) {
     for (const name of ['ttlMs', 'negativeTtlMs', 'maxEntries'] as const) {
@@ -49,6 +51,7 @@ export class RecordCache {
       } else {
         (change.kind === 'key' ? this.#keys : this.#mechas).delete(change.id)
       }
+      for (const listener of this.#listeners) listener(change)
     })
   }
 
@@ -61,7 +64,19 @@ export class RecordCache {
     return this.#get(this.#mechas, id, () => this.#store.getMecha(id))
   }
 
+  /** Whether changes are being announced (while not, every lookup reads the store). */
+  get live(): boolean {
+    return this.#feed.live
+  }
+
+  /** Be told of every change (after the cache has dropped the changed record); returns the unsubscribe. */
+  onChange(listener: (change: RecordChange | 'reset') => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
   close(): void {
+    this.#listeners.clear()
     this.#unsubscribe()
     this.#keys.clear()
     this.#mechas.clear()

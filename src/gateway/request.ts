@@ -1,6 +1,15 @@
+import type { Socket } from 'node:net'
 import type { FastifyRequest } from 'fastify'
+import type { Problem } from '../errors/problem.js'
 import type { RuntimeRequest } from './context.js'
 import { headerCount } from '../header-counts.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the gateway's body parser instead of failing the request: the pipeline answers it after authentication. */
+    bodyProblem?: Problem
+  }
+}
 
 /**
  * The plain view of a Fastify request the steps read. A class, so a request costs one small object
@@ -37,6 +46,36 @@ class FastifyRuntimeRequest implements RuntimeRequest {
 
   get clientAddress(): string {
     return this.#request.ip
+  }
+
+  get json(): unknown {
+    return this.#request.body
+  }
+
+  get queryParams(): Readonly<Record<string, unknown>> {
+    return this.#request.query as Record<string, unknown>
+  }
+
+  get bodyProblem(): Problem | undefined {
+    return this.#request.bodyProblem
+  }
+
+  get validationError(): Error | undefined {
+    return this.#request.validationError
+  }
+
+  get signal(): AbortSignal {
+    const left = new AbortController()
+    this.#request.raw.once('close', () => left.abort())
+    return AbortSignal.any([left.signal, this.#request.server.shutdownSignal])
+  }
+
+  get upgrade(): boolean {
+    return this.#request.ws
+  }
+
+  get connection(): Socket {
+    return this.#request.raw.socket
   }
 }
 

@@ -6,8 +6,9 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildSignatureBase, parseMechaSignature } from '../../src/crypto/signature-base.js'
 import { ed25519PublicKeyObject, verifyEd25519, verifyHmacSha256 } from '../../src/crypto/verify-signature.js'
-import { CATALOGUE, isReason } from '../../src/errors/catalogue.js'
-import { RUNTIME_CHECKS, undescribedReasons } from '../../src/discovery/mcp/checks.js'
+import { CATALOGUE } from '../../src/errors/catalogue.js'
+import { ORDER_NOTE, orderOfChecksMarkdown, undescribedReasons } from '../../src/discovery/mcp/checks.js'
+import { PIPELINE } from '../../src/gateway/pipeline.js'
 import { SCHEMAS, schemaNames } from '../../src/schemas/registry.js'
 import { SURFACES } from '../../src/surfaces.js'
 import { testApp, type TestApp } from '../helpers/app.js'
@@ -91,7 +92,7 @@ describe('the MCP server at /mcp', () => {
       authority: t.config.publicAuthority,
     })
     expect((model.runtime.signature as { digest: unknown }).digest).toMatchObject({ header: 'Content-Digest' })
-    expect(model.order_of_checks.map((c) => c.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    expect(model.order_of_checks.map((c) => c.step)).toEqual(PIPELINE.map((_, i) => i))
     for (const word of ['Mecha-Timestamp', 'Mecha-Nonce', 'mecha-v1', 'Content-Digest', 'replayed_nonce', 'mecha_<key id>']) expect(text(result)).toContain(word)
   })
 
@@ -119,9 +120,11 @@ describe('the MCP server at /mcp', () => {
 
   it('explain_error: meaning, fix and the check that produces it', async () => {
     const result = await call('explain_error', { reason: 'replayed_nonce' })
-    const explained = structured<{ code: string; status: number; fix: string; produced_by: { runtime_checks: { step: number }[] } }>(result)
+    const explained = structured<{ code: string; status: number; fix: string; produced_by: { runtime_checks: { step: number; name: string }[] } }>(result)
     expect(explained).toMatchObject({ code: 'UNAUTHENTICATED', status: 401, fix: CATALOGUE.replayed_nonce.fix })
-    expect(explained.produced_by.runtime_checks.map((c) => c.step)).toEqual([7])
+    // The nonce step of the reading routes, and the hand-off of a message (which claims it atomically).
+    expect(explained.produced_by.runtime_checks.map((c) => c.name)).toEqual(['nonce', 'hand-off'])
+    expect(explained.produced_by.runtime_checks.map((c) => c.step)).toEqual(PIPELINE.flatMap((s, i) => (s.refusals.includes('replayed_nonce') ? [i] : [])))
     expect(text(result)).toContain(CATALOGUE.replayed_nonce.fix)
     const control = structured<{ produced_by: { other?: string } }>(await call('explain_error', { reason: 'missing_scope' }))
     expect(control.produced_by.other).toMatch(/operator/i)
@@ -236,14 +239,26 @@ describe('the /mcp HTTP surface', () => {
 })
 
 describe('what the MCP server says stays true', () => {
-  it('the runtime checks match the order-of-checks table of docs/protocol.md', () => {
-    const section = PROTOCOL.slice(PROTOCOL.indexOf('### Order of checks'))
-    const rows = [...section.matchAll(/^\| (\d+) \| (.+) \| (.+) \|$/gm)].map((m) => ({
-      step: Number(m[1]),
-      refusals: [...new Set([...(m[3] ?? '').matchAll(/`([a-z_]+)`/g)].map((r) => r[1]).filter((word) => word !== undefined && isReason(word)))],
-    }))
-    expect(rows.map((r) => r.step)).toEqual(RUNTIME_CHECKS.map((c) => c.step))
-    for (const check of RUNTIME_CHECKS) expect(rows.find((r) => r.step === check.step)?.refusals, `step ${check.step}`).toEqual([...check.refusals])
+  // The drift test: the gateway's pipeline table is the one declaration of the order of checks; the
+  // protocol document, the MCP explanation and the well-known document must say the same.
+  it('docs/protocol.md shows the pipeline table, character for character, and its note', () => {
+    const section = PROTOCOL.slice(PROTOCOL.indexOf('### Order of checks'), PROTOCOL.indexOf('### Endpoints'))
+    expect(section).toContain(orderOfChecksMarkdown())
+    expect(section).toContain(ORDER_NOTE)
+  })
+
+  it('the MCP explanation lists every step of the pipeline table, in order, with its refusals', async () => {
+    const result = await call('describe_authentication')
+    const model = structured<{ order_of_checks: { step: number; name: string; check: string; refusals: string[] }[] }>(result)
+    expect(model.order_of_checks.map((c) => [c.name, c.check, c.refusals])).toEqual(PIPELINE.map((s) => [s.name, s.check, [...s.refusals]]))
+    const lines = text(result).split('\n')
+    PIPELINE.forEach((s, i) => expect(lines, s.name).toContain(`${i}. ${s.check} -> ${s.refusals.join(', ')}`))
+  })
+
+  it('the well-known document publishes the pipeline table', async () => {
+    const doc = (await (await fetch(`${base}/.well-known/mecharim`)).json()) as { authentication: { runtime: { order_of_checks: { name: string; phase: string; check: string; refusals: string[] }[]; order_note: string } } }
+    expect(doc.authentication.runtime.order_of_checks.map((c) => [c.name, c.phase, c.check, c.refusals])).toEqual(PIPELINE.map((s) => [s.name, s.phase, s.check, [...s.refusals]]))
+    expect(doc.authentication.runtime.order_note).toBe(ORDER_NOTE)
   })
 
   it('every catalogue reason says which check produces it', () => {

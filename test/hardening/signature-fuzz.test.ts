@@ -5,7 +5,7 @@ import { SecretSealer } from '../../src/crypto/sealed-secret.js'
 import { Problem } from '../../src/errors/problem.js'
 import { gatewayOptions } from '../../src/gateway/build.js'
 import type { GatewayContext, RuntimeRequest } from '../../src/gateway/context.js'
-import { CREDENTIAL_STEPS, HEADER_STEPS, runSteps, type GatewayDeps } from '../../src/gateway/pipeline.js'
+import { VERIFICATION_STEPS, newContext, runSteps, type GatewayDeps, type PipelineDeps } from '../../src/gateway/pipeline.js'
 import { delivered, gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
 import { freshNonce, runtimeHeaders } from '../helpers/runtime.js'
 import {
@@ -123,14 +123,17 @@ function runtimeRequest(wire: SignedWire, headers: Record<string, string> = wire
     headerCount: (name: string): number => (headers[name] === undefined ? 0 : 1),
     body: wire.body,
     clientAddress: '127.0.0.1',
+    // The verification steps read none of the route's parts.
+    json: undefined, queryParams: {}, bodyProblem: undefined, validationError: undefined,
+    signal: new AbortController().signal, upgrade: false, connection: undefined as never,
   }
   return request
 }
 
 /** The header steps, then the credential steps, as the plugin runs them; undefined: authenticated. */
 async function verdict(wire: SignedWire, headers?: Record<string, string>): Promise<{ problem: Problem | undefined; ctx: GatewayContext }> {
-  const ctx: GatewayContext = { request: runtimeRequest(wire, headers), now: Date.now() }
-  const problem = (await runSteps(HEADER_STEPS, ctx, deps)) ?? (await runSteps(CREDENTIAL_STEPS, ctx, deps))
+  const ctx = newContext(runtimeRequest(wire, headers), Date.now())
+  const problem = await runSteps(VERIFICATION_STEPS, ctx, deps as PipelineDeps)
   return { problem, ctx }
 }
 

@@ -1,32 +1,48 @@
 import { CATALOGUE, type Reason } from '../../errors/catalogue.js'
+import { PIPELINE, type Phase, type RuntimeRoute } from '../../gateway/pipeline.js'
 
 /** One step of the gateway's order of checks, as docs/protocol.md ("Order of checks") publishes it. */
 export interface RuntimeCheck {
   step: number
+  /** The step's name in the pipeline table. */
+  name: string
+  phase: Phase
+  /** Every runtime route, or the ones listed. */
+  routes: 'all' | readonly RuntimeRoute[]
   check: string
   refusals: readonly Reason[]
 }
 
 /**
- * The runtime order of checks, in the words of docs/protocol.md. The gateway enforces the order in
- * src/gateway/pipeline.ts; this is its description for clients, and test/discovery/mcp.test.ts fails
- * if it drifts from the protocol document's table.
+ * The runtime order of checks, for clients: the gateway's own table (src/gateway/pipeline.ts), not a
+ * copy of it. docs/protocol.md's table is checked against this (test/discovery/order-of-checks.test.ts).
  */
-export const RUNTIME_CHECKS: readonly RuntimeCheck[] = [
-  { step: 0, check: 'The client address is not over the failed-authentication limit (no lookup, no I/O)', refusals: ['rate_limited'] },
-  { step: 1, check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates)', refusals: ['missing_credentials', 'malformed_credentials'] },
-  { step: 2, check: 'The key exists, is not revoked or expired, and its mecha is active', refusals: ['invalid_key'] },
-  { step: 3, check: 'Mecha-Timestamp within the window', refusals: ['stale_timestamp'] },
-  { step: 4, check: 'The key\'s policy requires a signature', refusals: ['signature_required'] },
-  { step: 5, check: 'The token\'s secret matches a live generation (constant time)', refusals: ['invalid_key'] },
-  { step: 6, check: 'The signature: algorithm registered, components, parameters, Content-Digest, then the cryptographic check', refusals: ['malformed_credentials', 'bad_digest', 'bad_signature'] },
-  { step: 7, check: 'The nonce is claimed in the replay cache (only after the credential verified)', refusals: ['replayed_nonce', 'replay_cache_unavailable'] },
-  { step: 8, check: '`from`, when present, equals the key\'s mecha', refusals: ['sender_mismatch'] },
-  { step: 9, check: 'The recipient is an active registered mecha that accepts the kind', refusals: ['unknown_recipient', 'kind_not_allowed'] },
-  { step: 10, check: 'The key\'s permissions: recipient, kind, size', refusals: ['recipient_not_allowed', 'kind_not_allowed', 'message_too_large'] },
-  { step: 11, check: 'The key\'s rate limit, when it has one', refusals: ['rate_limited', 'replay_cache_unavailable'] },
-  { step: 12, check: 'Hand-off to the transport', refusals: ['inbox_full', 'transport_unavailable'] },
-]
+export const RUNTIME_CHECKS: readonly RuntimeCheck[] = PIPELINE.map((s, step) => ({
+  step, name: s.name, phase: s.phase, routes: s.routes, check: s.check, refusals: s.refusals,
+}))
+
+const stepsIn = (phase: Phase): number[] => RUNTIME_CHECKS.filter((c) => c.phase === phase).map((c) => c.step)
+const range = (steps: number[]): string => (steps.length === 1 ? `${steps[0]}` : `${steps[0]} ${steps.length === 2 ? 'and' : 'to'} ${steps[steps.length - 1]}`)
+const AUTHENTICATED_AFTER = PIPELINE.findIndex((s) => s.authenticates === true)
+
+/** What the table alone does not say, derived from it. */
+export const ORDER_NOTE = `The gateway answers with the first refusal. Steps ${range(stepsIn('headers'))} run before the body is read, steps ${range(stepsIn('body'))} once it is there, steps ${range(stepsIn('route'))} are the route's own, and step ${range(stepsIn('connection'))} runs for the life of an open connection. `
+  + `Once step ${AUTHENTICATED_AFTER} passed, the request is authenticated: its nonce is recorded exactly once, whatever the answer (a 2xx, any 4xx, a 429); a request refused before records nothing. `
+  + 'Until the secret is proven (token or signature), a refusal that depends on the key is `invalid_key` (token) or `bad_signature` (signature alone) and says nothing about the key.'
+
+const ROUTE_PATHS: Record<RuntimeRoute, string> = {
+  send: 'POST /v1/messages', inbox: 'GET /v1/inbox', ack: 'POST /v1/inbox/ack', whoami: 'GET /v1/whoami', connect: 'GET /v1/connect',
+}
+
+/** The order of checks as docs/protocol.md shows it (the test compares the document with this, character for character). */
+export function orderOfChecksMarkdown(): string {
+  const rows = RUNTIME_CHECKS.map((c) => {
+    const routes = c.routes === 'all' ? 'all' : c.routes.map((r) => `\`${ROUTE_PATHS[r]}\``).join(', ')
+    const refusals = c.refusals.length === 0 ? '-' : c.refusals.map((r) => `${CATALOGUE[r].status} \`${r}\``).join(', ')
+    return `| ${c.step} | ${c.phase} | ${routes} | ${c.check} | ${refusals} |`
+  })
+  return ['| # | Phase | Routes | Check | Refusals |', '|---|---|---|---|---|', ...rows].join('\n')
+}
 
 /** Where a reason comes from outside the runtime order of checks (or in addition to it). */
 const OTHER_SOURCES: Partial<Record<Reason, string>> = {
@@ -35,8 +51,10 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   invalid_operator_token: 'Operator authentication on control-plane routes (/v1/mechas, /v1/keys, /v1/audit).',
   missing_scope: 'Operator authorisation, once the token is recognised: the route needs a scope the token lacks.',
   mecha_inactive: 'Control plane: changing a deactivated mecha, or issuing it a key.',
-  invalid_request: 'Schema validation of the body, query or path, before the handler runs. On runtime routes it follows the credential checks (steps 1 to 6) and records no nonce.',
-  malformed_json: 'Body parsing, before schema validation (on runtime routes after steps 1 to 5, which run before the body is read).',
+  invalid_request: 'Schema validation of the body, query or path, before the handler runs (on runtime routes, the `schema` step of the order of checks, after the nonce is recorded). Also WebSocket frames that are not an ack.',
+  malformed_json: 'Body parsing, before schema validation (on runtime routes the `body` step, after authentication: the nonce is recorded).',
+  payload_too_deep: 'Body parsing on every route, before JSON.parse runs: the body nests deeper than 65 levels (a message payload deeper than 64).',
+  reauthenticate: 'GET /v1/connect: an open WebSocket reached MECHA_WS_MAX_AGE_SECONDS; the server sends a `closing` frame with this reason and closes with 1008.',
   empty_body: 'Body parsing: Content-Type application/json declared with an empty body where one is required.',
   unsupported_media_type: 'Body parsing: a body whose Content-Type is not application/json.',
   invalid_id: 'Validation of identifiers in the path or body (mecha ids, key ids, to, from, reply_to).',
@@ -57,7 +75,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   body_too_large: 'Body reading: more bytes than the body limit (limits.body_bytes in the discovery document).',
   request_timeout: 'The HTTP server, before routing: the request (headers and body) not received within MECHA_REQUEST_TIMEOUT_SECONDS; the connection is closed after the answer.',
   rate_limited: 'Operator authentication on control-plane routes too: the client address made MECHA_AUTH_FAILURE_LIMIT failed authentications (operator or runtime) within MECHA_AUTH_FAILURE_WINDOW_SECONDS, and is refused before any token comparison until the window ends. The response carries Retry-After and `retry_after`. Also GET /v1/connect, before the upgrade, when the key already holds MECHA_WS_MAX_PER_KEY open WebSockets on this instance (no Retry-After: close one first).',
-  store_unavailable: 'Any step that reads the key store: step 2 on runtime routes, and every control-plane route.',
+  store_unavailable: 'Any step that reads the key store: the `key` step (and the connection re-check) on runtime routes, and every control-plane route.',
   transport_unavailable: 'Also GET /v1/inbox, POST /v1/inbox/ack and GET /v1/connect when the transport cannot be reached.',
   verifier_unavailable: 'Operator authentication with a custom verifier (MECHA_OPERATOR_VERIFIER) that failed.',
   internal_error: 'Anywhere: an unexpected fault on the server, not a judgement on the request.',

@@ -1,5 +1,5 @@
 import type { Access } from '../../surfaces.js'
-import { RUNTIME_CHECKS } from './checks.js'
+import { ORDER_NOTE, RUNTIME_CHECKS } from './checks.js'
 
 /** One surface as the discovery document lists it. */
 export interface DiscoverySurface {
@@ -80,7 +80,7 @@ export function authenticationModel(content: McpContent): Record<string, unknown
     discovery_url: `${content.publicUrl}/.well-known/mecharim`,
     protocol: 'mecharim://docs/protocol.md',
     ...content.authentication,
-    order_of_checks: RUNTIME_CHECKS.map((c) => ({ step: c.step, check: c.check, refusals: [...c.refusals] })),
-    order_note: 'The gateway answers with the first refusal. Steps 1 to 5 run before the body is read; the nonce is recorded only once the credential verified (step 7).',
+    order_of_checks: RUNTIME_CHECKS.map((c) => ({ ...c, refusals: [...c.refusals] })),
+    order_note: ORDER_NOTE,
   }
 }

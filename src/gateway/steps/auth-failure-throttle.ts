@@ -3,7 +3,7 @@ import { rateLimited } from '../../ratelimit/refusal.js'
 import type { GatewayContext, StepResult } from '../context.js'
 
 /**
- * Step 0: a client address that made too many failed authentications (MECHA_AUTH_FAILURE_LIMIT per
+ * a client address that made too many failed authentications (MECHA_AUTH_FAILURE_LIMIT per
  * MECHA_AUTH_FAILURE_WINDOW_SECONDS) is refused before anything else, a valid credential included, so
  * guessing gets no key lookup and no token comparison. No I/O: the guard answers from what this
  * process knows (see AuthFailureGuard); the failures themselves are counted where the 401 is sent.

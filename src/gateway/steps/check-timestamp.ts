@@ -2,7 +2,7 @@ import { Problem } from '../../errors/problem.js'
 import { required, type GatewayContext, type StepResult } from '../context.js'
 
 /**
- * Step 3: Mecha-Timestamp within +/- the window of server time. The refusal carries the server time
+ * Mecha-Timestamp within +/- the window of server time. The refusal carries the server time
  * (body `server_time`, header `Mecha-Server-Time`) so a client can correct its clock and retry.
  */
 export function checkTimestamp(ctx: GatewayContext, deps: { windowSeconds: number }): StepResult {

@@ -11,7 +11,7 @@ const NONCE_RE = /^[A-Za-z0-9_-]{22,128}$/
 const AUTHORIZATION_RE = /^(Mecha|Bearer) +(\S+)$/i
 
 /**
- * Step 1: read the credential headers, syntax only (no store, no crypto). Establishes which key the
+ * read the credential headers, syntax only (no store, no crypto). Establishes which key the
  * request claims, its timestamp and nonce. Everything malformed is refused here, before any lookup.
  */
 export function parseCredentials(ctx: GatewayContext): StepResult {

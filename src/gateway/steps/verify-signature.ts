@@ -13,20 +13,18 @@ export interface SignatureDeps {
 }
 
 /**
- * Step 6: an RFC 9421 signature (profile mecha-v1), when present. The algorithm must be one the key
- * registered (the request never chooses alone); the covered set is fixed; `created`/`nonce`
- * parameters must equal the headers; with a body, Content-Digest is recomputed over the raw bytes.
+ * An RFC 9421 signature (profile mecha-v1), when present. First everything that does not depend on the
+ * key (covered set, `created`/`expires`/`nonce` parameters, Content-Digest, the signature base), so
+ * that those refusals are the same for any key id; then the key: a key that cannot serve (decided by
+ * resolveKey), an `alg` the key has not registered and a signature that does not verify are all the
+ * one `bad_signature`, with no detail, so a caller without the secret learns nothing about the key.
  * `@authority` is the configured public origin, never the Host or a forwarded header.
  */
 export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepResult {
   const { signature } = required(ctx.credentials, 'credentials')
   if (signature === undefined) return undefined
-  const key = required(ctx.key, 'key')
   const { request } = ctx
 
-  if (!key.signature.algorithms.includes(signature.alg)) {
-    return new Problem('bad_signature', `alg ${signature.alg} is not registered on this key`)
-  }
   const body = request.body !== undefined && request.body.byteLength > 0 ? request.body : undefined
   const coverage = checkCoveredComponents(signature.components, body !== undefined)
   if (coverage !== undefined) return new Problem('malformed_credentials', coverage)
@@ -56,13 +54,23 @@ export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepR
   })
   if (!base.ok) return new Problem('malformed_credentials', base.detail)
 
-  let verified = false
+  if (ctx.keyRefusal !== undefined) return ctx.keyRefusal
+  const key = required(ctx.key, 'key')
+  if (!key.signature.algorithms.includes(signature.alg)) return new Problem('bad_signature', undefined, { internal: `alg_not_registered:${signature.alg}` })
+
+  // Every candidate is tried, without stopping at the first match; the one that verified is the proof.
+  let proof: { generation?: number; publicKey?: string } | undefined
   if (signature.alg === 'hmac-sha256') {
-    for (const hmacKey of deps.material.hmacKeys(key, ctx.now)) verified = verifyHmacSha256(base.value, hmacKey, signature.signature) || verified
+    for (const hmacKey of deps.material.hmacKeys(key, ctx.now)) {
+      if (verifyHmacSha256(base.value, hmacKey.value, signature.signature)) proof = { generation: hmacKey.generation }
+    }
   } else {
-    for (const publicKey of deps.material.ed25519Keys(key)) verified = verified || verifyEd25519(base.value, publicKey, signature.signature)
+    for (const publicKey of deps.material.ed25519Keys(key)) {
+      if (proof === undefined && verifyEd25519(base.value, publicKey.key, signature.signature)) proof = { publicKey: publicKey.publicKey }
+    }
   }
-  if (!verified) return new Problem('bad_signature')
+  if (proof === undefined) return new Problem('bad_signature')
   ctx.verifiedBy = { token: ctx.verifiedBy?.token ?? false, signature: signature.alg }
+  ctx.proof.signature = { alg: signature.alg, ...proof }
   return undefined
 }

@@ -1,0 +1,136 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { sendProblem, toProblem } from '../errors/handler.js'
+import type { Problem } from '../errors/problem.js'
+import type { GatewayContext, Step, StepResult } from './context.js'
+import { RUNTIME_ROUTES, newContext, runSteps, stepsFor, type Phase, type PipelineDeps, type RuntimeRoute } from './pipeline.js'
+import { runtimeRequest } from './request.js'
+import { settleNonce } from './steps/claim-nonce.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gateway?: GatewayContext
+  }
+  interface FastifyContextConfig {
+    /** Which runtime route this is: the pipeline table's steps for it run (pipeline.ts). */
+    runtimeRoute?: RuntimeRoute
+  }
+}
+
+type Plan = Readonly<Record<Exclude<Phase, 'connection'>, readonly Step<PipelineDeps>[]>>
+
+/**
+ * The Fastify side of the pipeline, and nothing more: each hook runs the table's steps for its route
+ * and phase, and every refusal leaves through `refuse`. No behaviour of its own.
+ */
+export class PipelineAdapter {
+  readonly #deps: PipelineDeps
+  readonly #plans: Readonly<Record<RuntimeRoute, Plan>>
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps
+    this.#plans = Object.fromEntries(RUNTIME_ROUTES.map((route) => [route, {
+      headers: stepsFor(route, 'headers'), body: stepsFor(route, 'body'), route: stepsFor(route, 'route'),
+    }])) as Record<RuntimeRoute, Plan>
+  }
+
+  /** onRequest: the header steps, before the body is read. Callback-style: no promise in the steady state. */
+  readonly onRequest = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const ctx = newContext(runtimeRequest(request), Date.now())
+    request.gateway = ctx
+    this.#settle(request, reply, runSteps(this.#plan(request).headers, ctx, this.#deps), done)
+  }
+
+  /** preValidation: the steps that need the raw body (signature), then the nonce. */
+  readonly preValidation = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    this.#settle(request, reply, runSteps(this.#plan(request).body, gatewayContext(request), this.#deps), done)
+  }
+
+  /** The route's steps, ending with its hand-off; for a WebSocket, as a preHandler (before the upgrade). */
+  readonly routeSteps = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    this.#settle(request, reply, runSteps(this.#plan(request).route, gatewayContext(request), this.#deps), done)
+  }
+
+  /** A runtime route's handler: the route's steps, then the response the hand-off set. */
+  readonly handler = (request: FastifyRequest, reply: FastifyReply): void => {
+    this.routeSteps(request, reply, (err) => {
+      if (err !== undefined) {
+        reply.send(err)
+        return
+      }
+      const response = gatewayContext(request).response
+      if (response === undefined) {
+        reply.send(new Error('runtime route ended without a response'))
+        return
+      }
+      if (response.headers !== undefined) void reply.headers(response.headers)
+      void reply.code(response.status).send(response.body)
+    })
+  }
+
+  /**
+   * The gateway's error handler: what Fastify refused after the credential verified (a body over the
+   * limit on a token-authenticated request) still records the nonce; faults do not (nothing was done).
+   */
+  readonly errorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const { problem, fault } = toProblem(error)
+    if (fault) {
+      request.log.error({ err: error, reason: problem.reason }, 'request failed')
+      void sendProblem(request, reply, problem)
+      return
+    }
+    this.#refuse(request, reply, problem)
+  }
+
+  /** Re-run the connection steps on a copy of an authenticated context (ConnectionAuthorization). */
+  readonly recheck = (ctx: GatewayContext): StepResult | Promise<StepResult> => runSteps(this.#connectionSteps, ctx, this.#deps)
+  readonly #connectionSteps = stepsFor('connect', 'connection')
+
+  #plan(request: FastifyRequest): Plan {
+    const route = request.routeOptions.config.runtimeRoute
+    if (route === undefined) throw new Error(`route ${request.routeOptions.url ?? '?'} has no runtimeRoute`)
+    return this.#plans[route]
+  }
+
+  /** Continue with `done` when the steps passed; else refuse. A fault goes to `done` as an error (503). */
+  #settle(request: FastifyRequest, reply: FastifyReply, result: StepResult | Promise<StepResult>, done: HookHandlerDoneFunction): void {
+    const handle = (problem: StepResult): void => {
+      if (problem === undefined) done()
+      else this.#refuse(request, reply, problem, done)
+    }
+    if (result instanceof Promise) result.then(handle, (err: unknown) => done(err as Error))
+    else handle(result)
+  }
+
+  /**
+   * Every refusal of a runtime request. Before authentication, a 401 is a failed authentication and
+   * counts against the client address (before the response leaves, so the next request meets the
+   * count). After it, the nonce is recorded first (the one nonce rule), once.
+   */
+  #refuse(request: FastifyRequest, reply: FastifyReply, problem: Problem, done?: HookHandlerDoneFunction): void {
+    const ctx = request.gateway
+    const fail = (err: unknown): void => {
+      if (done !== undefined) done(err as Error)
+      else void sendProblem(request, reply, toProblem(err).problem)
+    }
+    let pending: Problem | Promise<Problem>
+    if (ctx === undefined || !ctx.authenticated) {
+      pending = problem.status === 401 ? this.#deps.authFailures.recordFailure(request.ip, Date.now(), request.log).then(() => problem) : problem
+    } else {
+      pending = settleNonce(ctx, this.#deps, problem)
+    }
+    const send = (p: Problem): void => {
+      if (p.internal !== undefined || p.status === 401) {
+        request.log.info({ reason: p.reason, cause: p.internal, key_id: ctx?.credentials?.keyId }, 'runtime request refused')
+      }
+      void sendProblem(request, reply, p)
+    }
+    if (pending instanceof Promise) pending.then(send, fail)
+    else send(pending)
+  }
+}
+
+export function gatewayContext(request: FastifyRequest): GatewayContext {
+  if (request.gateway === undefined) throw new Error('runtime route reached without the gateway pipeline')
+  return request.gateway
+}
+

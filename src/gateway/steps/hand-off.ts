@@ -1,0 +1,115 @@
+import { newEventId } from '../../crypto/ids.js'
+import { Problem } from '../../errors/problem.js'
+import type { Message, Transport } from '../../transport/types.js'
+import type { OpenSockets } from '../open-sockets.js'
+import { waitForMessages } from '../wait-for-messages.js'
+import { required, type AuthorizationWatch, type GatewayContext, type StepResult } from '../context.js'
+import { beforeEpoch, nonceClaim, replayedNonce } from './claim-nonce.js'
+
+/** The last step of each runtime route: what it does once every check passed. */
+export interface HandOffDeps {
+  transport: Transport
+  /** An unacknowledged message is delivered again after this long. */
+  visibilityMs: number
+  idempotencyTtlSeconds: number
+  nonceTtlSeconds: number
+  /** Keep a connection's authorization checked while it waits (the adapter binds the pipeline's connection steps). */
+  watchAuthorization(ctx: GatewayContext, onEnd: (problem: Problem) => void): AuthorizationWatch
+  sockets: OpenSockets
+}
+
+interface MessageBody {
+  to: string
+  kind: string
+  payload: unknown
+  id?: string
+  reply_to?: string
+}
+
+const INBOX_FULL_RETRY_AFTER_SECONDS = 5
+
+/** POST /v1/messages: the transport stores the message and claims the nonce in one atomic operation. */
+export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
+  const key = required(ctx.key, 'key')
+  const body = ctx.request.json as MessageBody
+  const message: Message = {
+    id: body.id ?? `msg_${newEventId(ctx.now).toLowerCase()}`,
+    from: key.mecha,
+    to: body.to,
+    kind: body.kind,
+    payload: body.payload,
+    reply_to: body.reply_to ?? null,
+    accepted_at: new Date(ctx.now).toISOString(),
+  }
+  ctx.nonceClaimed = true
+  const result = await deps.transport.accept({
+    claim: nonceClaim(ctx, deps), message, idempotent: body.id !== undefined, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
+  })
+  switch (result.outcome) {
+    case 'accepted':
+    case 'duplicate': {
+      const { id, from, to, kind, accepted_at } = result.message
+      ctx.response = { status: 202, body: { id, from, to, kind, accepted_at }, ...(result.outcome === 'duplicate' ? { headers: { 'mecha-idempotent-replay': 'true' } } : {}) }
+      return undefined
+    }
+    case 'replayed':
+      return replayedNonce()
+    case 'before_epoch':
+      return beforeEpoch(ctx)
+    case 'inbox_full':
+      return new Problem('inbox_full', `${message.to} has too many unacknowledged messages`, { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } })
+  }
+}
+
+/**
+ * GET /v1/inbox: read, and with `wait` hold the request until a message arrives. While it waits the
+ * connection's authorization is kept checked: a revocation, a rotation past the token it used, a
+ * policy it no longer meets end the wait with that refusal (401), and nothing is read after it.
+ */
+export async function readInbox(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
+  const { wait, limit } = ctx.request.queryParams as { wait: number; limit: number }
+  const result = await waitForMessages(deps.transport, required(ctx.key, 'key').mecha, {
+    limit, visibilityMs: deps.visibilityMs, waitMs: wait * 1000, signal: ctx.request.signal,
+    watch: (onEnd) => deps.watchAuthorization(ctx, onEnd),
+  })
+  if (result instanceof Problem) return result
+  ctx.response = { status: 200, body: { messages: result } }
+  return undefined
+}
+
+/** POST /v1/inbox/ack: only delivered, unacknowledged messages of the caller's own inbox are removed. */
+export async function ackMessages(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
+  const { ids } = ctx.request.json as { ids: string[] }
+  ctx.response = { status: 200, body: { acknowledged: await deps.transport.ack(required(ctx.key, 'key').mecha, ids) } }
+  return undefined
+}
+
+/** GET /v1/whoami: what the key is, as the gateway sees it. */
+export function whoami(ctx: GatewayContext): StepResult {
+  const key = required(ctx.key, 'key')
+  ctx.response = {
+    status: 200,
+    body: {
+      mecha: key.mecha,
+      key_id: key.id,
+      permissions: key.permissions,
+      signature: key.signature,
+      rate_limit: key.rate_limit,
+      expires_at: key.expires_at,
+      verified_by: ctx.verifiedBy,
+      server_time: Math.floor(ctx.now / 1000),
+    },
+  }
+  return undefined
+}
+
+/**
+ * GET /v1/connect, before the upgrade completes (so a refusal is a problem+json response): a plain GET
+ * is told to upgrade; a key holding all its sockets on this instance is refused.
+ */
+export function reserveSocket(ctx: GatewayContext, deps: HandOffDeps): StepResult {
+  if (!ctx.request.upgrade) return new Problem('upgrade_required')
+  if (deps.sockets.reserve(required(ctx.key, 'key').id, ctx.request.connection)) return undefined
+  return new Problem('rate_limited',
+    `this key already holds ${deps.sockets.maxPerKey} open WebSockets on this instance (MECHA_WS_MAX_PER_KEY); close one before opening another`)
+}
