@@ -8,6 +8,7 @@ import { gatewayContext, refuse, type GatewayOptions } from './plugin.js'
 import { resolveKey } from './steps/resolve-key.js'
 import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
+import type { Reason } from '../errors/catalogue.js'
 import { REPOLL_MS } from './wait-for-messages.js'
 
 export interface WebSocketLimits {
@@ -17,6 +18,8 @@ export interface WebSocketLimits {
   maxPerKey: number
   /** On shutdown, a peer that has not completed the closing handshake within this time is cut off. */
   shutdownGraceMs: number
+  /** A socket is closed this long after its upgrade (`reauthenticate`), so that it authenticates again. */
+  maxAgeMs: number
 }
 
 declare module 'fastify' {
@@ -82,7 +85,13 @@ export async function connectRoute(app: FastifyInstance, options: GatewayOptions
           if (problem !== undefined) socket.close(POLICY_VIOLATION, problem.reason)
         }, () => socket.close(INTERNAL_ERROR, 'store unavailable'))
       }, REVALIDATE_MS)
-      socket.on('close', () => clearInterval(revalidate))
+      // The credentials were checked once, on the upgrade: past the maximum age the client must present fresh ones.
+      const maxAge = setTimeout(() => closeForPolicy(socket, 'reauthenticate',
+        `the connection reached its maximum age of ${app.openSockets.maxAgeMs / 1000} s (MECHA_WS_MAX_AGE_SECONDS); reconnect with fresh credentials`), app.openSockets.maxAgeMs)
+      socket.on('close', () => {
+        clearInterval(revalidate)
+        clearTimeout(maxAge)
+      })
       session.start().catch((err: unknown) => {
         request.log.warn({ err }, 'websocket push loop failed')
         socket.close(INTERNAL_ERROR, 'transport unavailable')
@@ -119,6 +128,10 @@ export class OpenSockets {
 
   get maxPerKey(): number {
     return this.#limits.maxPerKey
+  }
+
+  get maxAgeMs(): number {
+    return this.#limits.maxAgeMs
   }
 
   /** Open sockets (or upgrades in progress) of one key. */
@@ -251,6 +264,12 @@ function parseAck(text: string | undefined): string[] | undefined {
   if (type !== 'ack' || !Array.isArray(ids) || ids.length === 0 || ids.length > 100) return undefined
   if (!ids.every((id): id is string => typeof id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(id))) return undefined
   return ids
+}
+
+/** A typed `closing` frame says why (a catalogue reason), then the close: 1008 with the reason as close reason. */
+function closeForPolicy(socket: WebSocket, reason: Reason, detail: string): void {
+  send(socket, { type: 'closing', reason, detail })
+  socket.close(POLICY_VIOLATION, reason)
 }
 
 function send(socket: WebSocket, frame: object): void {

@@ -46,6 +46,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   invalid_signature_policy: 'Control plane: issuing or updating a key with an inconsistent signature policy.',
   invalid_cursor: 'Control plane: a list route given a cursor it did not issue (GET /v1/audit `before`).',
   upgrade_required: 'GET /v1/connect without a WebSocket upgrade.',
+  reauthenticate: 'An open WebSocket (GET /v1/connect) that reached MECHA_WS_MAX_AGE_SECONDS (default 3600) since its upgrade: a `closing` frame with this reason, then close code 1008. Not an HTTP refusal.',
   uri_too_long: 'The router, before routing: a path parameter longer than 200 characters.',
   header_too_large: 'The HTTP server, before routing: a request header block larger than MECHA_HEADER_LIMIT_BYTES; the connection is closed after the answer.',
   route_not_found: 'Routing: no route matches the method and path (an unknown schema name under /v1/schemas too).',
