@@ -8,7 +8,8 @@ import type {
   AckResult, CallOptions, ConnectOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
   WebSocketConstructor, WhoAmI,
 } from './types.js'
-import { MechaConnection, defaultWebSocket, type ConnectSession } from './websocket.js'
+import { defaultWebSocket } from './socket.js'
+import { MechaConnection, type ConnectSession } from './websocket.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey']

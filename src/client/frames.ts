@@ -1,3 +1,4 @@
+import { MechaError } from './errors.js'
 import type { Message } from './types.js'
 
 /**
@@ -47,6 +48,15 @@ export function parseFrame(data: unknown): ServerFrame | undefined {
       return undefined
   }
 }
+
+/** An `error` frame, or an `acked` frame with a reason, as the error of the acknowledgement it answers. */
+export function frameError(reason: string, detail: string): MechaError {
+  const code = reason === 'invalid_request' ? 'INVALID_ARGUMENT' : CREDENTIAL_REASONS.has(reason) ? 'UNAUTHENTICATED' : 'UNAVAILABLE'
+  return new MechaError({ status: 0, code, reason, detail })
+}
+
+/** Refusals of the connection's credentials (catalogue code UNAUTHENTICATED) a frame may carry. */
+const CREDENTIAL_REASONS = new Set(['invalid_key', 'signature_required', 'bad_signature', 'reauthenticate'])
 
 function optionalString(value: unknown): boolean {
   return value === undefined || typeof value === 'string'

@@ -1,6 +1,7 @@
 import { describe } from './encoding.js'
 import { ConnectionRevokedError, MechaError } from './errors.js'
-import type { ReconnectOptions } from './types.js'
+import { describeClose } from './socket.js'
+import type { ReconnectOptions, WebSocketEventLike } from './types.js'
 
 /** A resolved {@link ReconnectOptions}; `enabled` false when `reconnect: false`. */
 export interface ReconnectPolicy {
@@ -60,8 +61,9 @@ export type CloseOutcome = { reconnect: true; cause: MechaError } | { reconnect:
  * Decide on a close. The `closing` frame, when one came, says why; a gateway that sends none closes
  * with 1008 and the reason as close reason. Both are read the same way.
  */
-export function closeOutcome(code: number | undefined, closeReason: string | undefined, closing: { reason: string; detail: string } | undefined): CloseOutcome {
-  const how = code === undefined ? '' : ` (code ${code}${closeReason !== undefined && closeReason !== '' ? `: ${closeReason}` : ''})`
+export function closeOutcome(event: WebSocketEventLike, closing: { reason: string; detail: string } | undefined): CloseOutcome {
+  const { code, reason: closeReason } = event
+  const how = describeClose(event)
   const reason = closing?.reason ?? (code === POLICY_VIOLATION && closeReason !== undefined && /^[a-z][a-z0-9_]{0,63}$/.test(closeReason) ? closeReason : undefined)
   if (reason === REAUTHENTICATE) {
     return { reconnect: true, cause: new MechaError({ status: 0, code: 'UNAUTHENTICATED', reason, detail: closing?.detail ?? `the gateway asked the connection to authenticate again${how}` }) }

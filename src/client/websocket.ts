@@ -1,8 +1,9 @@
-import { MechaError, errorFromResponse, staleServerTime } from './errors.js'
-import { ackFrame, parseFrame, type ServerFrame } from './frames.js'
+import { MechaError, staleServerTime } from './errors.js'
+import { ackFrame, frameError, parseFrame, type ServerFrame } from './frames.js'
 import { checkMessageIds } from './ids.js'
 import { closeOutcome, reconnectDelayMs, retryable, type CloseOutcome, type ReconnectPolicy } from './reconnect.js'
-import type { ConnectionReady, Message, ReconnectingEvent, WebSocketConstructor, WebSocketEventLike, WebSocketLike } from './types.js'
+import { closeQuietly, describeClose, describeEvent, onRefusal, readRefusal } from './socket.js'
+import type { ConnectionReady, Message, ReconnectingEvent, WebSocketConstructor, WebSocketLike } from './types.js'
 
 /** A message pushed over the WebSocket; `ack()` acknowledges it over the connection. */
 export interface DeliveredMessage extends Message {
@@ -32,13 +33,6 @@ interface PendingAck {
   timer: ReturnType<typeof setTimeout>
 }
 
-/** A Node `http.IncomingMessage`, as the `ws` package hands it to `unexpected-response`. */
-interface RefusalResponse {
-  statusCode?: number
-  headers: Record<string, string | string[] | undefined>
-  on(event: string, listener: (chunk?: unknown) => void): unknown
-}
-
 /** What {@link MechaConnection} takes from `connect()`'s options, checked there. */
 export interface ConnectionOptions {
   signal?: AbortSignal
@@ -48,7 +42,6 @@ export interface ConnectionOptions {
 }
 
 const OPEN = 1
-const MAX_REFUSAL_BYTES = 64 * 1024
 
 /**
  * One GET /v1/connect session, iterated for the messages the gateway pushes. It opens at once;
@@ -260,7 +253,7 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
         } else if (phase === 'open') {
           phase = 'done'
           this.#live = false
-          this.#onClosed(closeOutcome(event.code, event.reason, closing))
+          this.#onClosed(closeOutcome(event, closing))
         }
       })
     })
@@ -373,96 +366,10 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
   }
 }
 
-/**
- * The WebSocket to use when none was given: the global one where it is known to send headers
- * (undici's in Node, Bun's), else the `ws` package, loaded only now.
- */
-export async function defaultWebSocket(): Promise<WebSocketConstructor> {
-  const scope = globalThis as { WebSocket?: unknown; Deno?: unknown; process?: { versions?: Record<string, string | undefined> } }
-  const versions = scope.process?.versions
-  if (typeof scope.WebSocket === 'function' && scope.Deno === undefined && (versions?.node !== undefined || versions?.bun !== undefined)) {
-    return scope.WebSocket as WebSocketConstructor
-  }
-  // A non-literal specifier: browser bundlers must not try to bundle a Node package.
-  const specifier = 'ws'
-  try {
-    const module = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown }
-    const constructor = module.WebSocket ?? module.default
-    if (typeof constructor === 'function') return constructor as WebSocketConstructor
-  } catch {
-    // fall through to the explanation
-  }
-  throw new TypeError('expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, or pass one; browsers\' WebSocket cannot send headers)')
-}
-
-/** An `error` frame, or an `acked` frame with a reason, as the error of the acknowledgement it answers. */
-function frameError(reason: string, detail: string): MechaError {
-  const code = reason === 'invalid_request' ? 'INVALID_ARGUMENT' : REVOKED_REASONS.has(reason) ? 'UNAUTHENTICATED' : 'UNAVAILABLE'
-  return new MechaError({ status: 0, code, reason, detail })
-}
-
-const REVOKED_REASONS = new Set(['invalid_key', 'signature_required', 'bad_signature', 'reauthenticate'])
-
 function sameIds(a: readonly string[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i])
 }
 
 function closedError(detail: string): MechaError {
   return new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'connection_closed', detail })
-}
-
-function closeQuietly(socket: WebSocketLike | undefined): void {
-  try {
-    socket?.close(1000)
-  } catch {
-    // already closing
-  }
-}
-
-
-/** The `ws` package reports a refused upgrade (e.g. 401) with the response; WHATWG WebSockets cannot. */
-function onRefusal(socket: WebSocketLike, listener: (response: RefusalResponse) => void): void {
-  const emitter = socket as unknown as { on?: unknown }
-  if (typeof emitter.on !== 'function') return
-  ;(emitter as { on(event: string, listener: (request: unknown, response: RefusalResponse) => void): unknown })
-    .on('unexpected-response', (_request, response) => listener(response))
-}
-
-function readRefusal(response: RefusalResponse): Promise<MechaError> {
-  return new Promise<MechaError>((resolve) => {
-    const chunks: Uint8Array[] = []
-    let size = 0
-    const done = (): void => {
-      const body = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        body.set(chunk, offset)
-        offset += chunk.length
-      }
-      const headers = {
-        get(name: string): string | null {
-          const value = response.headers[name]
-          return typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : null
-        },
-      }
-      resolve(errorFromResponse(response.statusCode ?? 0, headers, new TextDecoder().decode(body)))
-    }
-    response.on('data', (chunk) => {
-      if (chunk instanceof Uint8Array && size + chunk.length <= MAX_REFUSAL_BYTES) {
-        chunks.push(chunk)
-        size += chunk.length
-      }
-    })
-    response.on('end', done)
-    response.on('error', done)
-  })
-}
-
-function describeEvent(event: WebSocketEventLike): string {
-  return typeof event.message === 'string' && event.message !== '' ? ` (${event.message})` : ''
-}
-
-function describeClose(event: WebSocketEventLike): string {
-  if (typeof event.code !== 'number') return ''
-  return ` (code ${event.code}${typeof event.reason === 'string' && event.reason !== '' ? `: ${event.reason}` : ''})`
 }

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { ConnectionRevokedError, MechaError } from '../../src/client/errors.js'
 import { parseFrame } from '../../src/client/frames.js'
+import type { WebSocketEventLike } from '../../src/client/types.js'
 import { closeOutcome, reconnectDelayMs, resolveReconnect, retryable } from '../../src/client/reconnect.js'
+
+const close = (code: number | undefined, reason: string): WebSocketEventLike => ({ type: 'close', ...(code !== undefined ? { code } : {}), reason })
 
 describe('closeOutcome: the closing frame and the legacy 1008 close are read the same way', () => {
   it.each(['invalid_key', 'signature_required', 'bad_signature'])('%s ends the connection, from a closing frame or from the close reason alone', (reason) => {
-    for (const outcome of [closeOutcome(1008, reason, { reason, detail: 'the key changed' }), closeOutcome(1008, reason, undefined), closeOutcome(1006, '', { reason, detail: 'x' })]) {
+    for (const outcome of [closeOutcome(close(1008, reason), { reason, detail: 'the key changed' }), closeOutcome(close(1008, reason), undefined), closeOutcome(close(1006, ''), { reason, detail: 'x' })]) {
       expect(outcome.reconnect).toBe(false)
       if (outcome.reconnect) continue
       expect(outcome.error).toBeInstanceOf(ConnectionRevokedError)
@@ -14,22 +17,22 @@ describe('closeOutcome: the closing frame and the legacy 1008 close are read the
   })
 
   it('reauthenticate reconnects, from a closing frame or from the close reason alone', () => {
-    for (const outcome of [closeOutcome(1008, 'reauthenticate', { reason: 'reauthenticate', detail: 'max age' }), closeOutcome(1008, 'reauthenticate', undefined)]) {
+    for (const outcome of [closeOutcome(close(1008, 'reauthenticate'), { reason: 'reauthenticate', detail: 'max age' }), closeOutcome(close(1008, 'reauthenticate'), undefined)]) {
       expect(outcome).toMatchObject({ reconnect: true, cause: { code: 'UNAUTHENTICATED', reason: 'reauthenticate' } })
     }
   })
 
   it('an unknown closing reason, or a 1008 without a readable reason, ends the connection (no reconnect loop)', () => {
-    expect(closeOutcome(1008, '', { reason: 'something_new', detail: 'x' })).toMatchObject({ reconnect: false, error: { reason: 'something_new' } })
-    expect(closeOutcome(1008, 'Policy Violation!', undefined)).toMatchObject({ reconnect: false, error: { reason: 'connection_closed', code: 'UNAUTHENTICATED' } })
+    expect(closeOutcome(close(1008, ''), { reason: 'something_new', detail: 'x' })).toMatchObject({ reconnect: false, error: { reason: 'something_new' } })
+    expect(closeOutcome(close(1008, 'Policy Violation!'), undefined)).toMatchObject({ reconnect: false, error: { reason: 'connection_closed', code: 'UNAUTHENTICATED' } })
   })
 
   it.each([1000, 1001, 1005, 1006, 1011, 1012, 1013, undefined])('close code %s is a lost connection: reconnect', (code) => {
-    expect(closeOutcome(code, '', undefined)).toMatchObject({ reconnect: true, cause: { code: 'UNAVAILABLE', reason: 'connection_closed' } })
+    expect(closeOutcome(close(code, ''), undefined)).toMatchObject({ reconnect: true, cause: { code: 'UNAVAILABLE', reason: 'connection_closed' } })
   })
 
   it.each([1002, 1003, 1007, 1009, 1010])('close code %s would only repeat: end', (code) => {
-    expect(closeOutcome(code, '', undefined)).toMatchObject({ reconnect: false, error: { reason: 'connection_closed' } })
+    expect(closeOutcome(close(code, ''), undefined)).toMatchObject({ reconnect: false, error: { reason: 'connection_closed' } })
   })
 })
 
