@@ -140,7 +140,9 @@ sets the sender to the key's mecha.`, `  --payload JSON        The payload, a JS
   listen: runtimeCommand('listen [options]', `Print each message delivered to the runtime as one JSON line on stdout, until
 interrupted (Ctrl-C). Messages arrive over a WebSocket, or with --poll by long-polling the
 inbox. Unacknowledged messages are delivered again after the gateway's visibility timeout.
-A lost connection is retried; refused credentials end the command.`, `  --poll      Long-poll GET /v1/inbox instead of the WebSocket
+A lost connection is retried, and the WebSocket reconnects with fresh credentials when the
+gateway asks it to (MECHA_WS_MAX_AGE_SECONDS); refused credentials, or a key revoked while
+listening, end the command.`, `  --poll      Long-poll GET /v1/inbox instead of the WebSocket
   --ack       Acknowledge each message after printing it
   --limit N   Messages per poll (1-100; --poll only; default 10)
 `),

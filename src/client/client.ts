@@ -3,17 +3,20 @@ import { describe } from './encoding.js'
 import { MechaError, errorFromResponse, networkError, staleServerTime } from './errors.js'
 import { checkMessageIds } from './ids.js'
 import { credentialHeaders, newNonce } from './sign.js'
+import { resolveReconnect } from './reconnect.js'
 import type {
-  AckResult, CallOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
+  AckResult, CallOptions, ConnectOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
   WebSocketConstructor, WhoAmI,
 } from './types.js'
-import { MechaConnection, defaultWebSocket, type ConnectSession } from './websocket.js'
+import { defaultWebSocket } from './socket.js'
+import { MechaConnection, type ConnectSession } from './websocket.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey']
 const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
 const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
 const CALL_FIELDS = new Set(['auth', 'signal'])
+const CONNECT_FIELDS = new Set([...CALL_FIELDS, 'reconnect', 'onReconnecting', 'onReconnect'])
 const AUTHORITY_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 const encoder = new TextEncoder()
 /** Bytes as TextEncoder makes them: a type fetch accepts as a body. */
@@ -116,13 +119,20 @@ export class MechaClient {
   /**
    * GET /v1/connect: a WebSocket on which the gateway pushes messages as they arrive. Iterate the
    * connection for messages; acknowledge each with `message.ack()` (over the socket). Breaking out
-   * of the loop, `close()`, or aborting `signal` closes it. Authentication failures and a lost
-   * connection are thrown by the iterator as {@link MechaError}s (unacknowledged messages are
-   * delivered again after reconnecting). The upgrade request carries the same headers as any call,
-   * so it needs a WebSocket implementation that sends headers (see `options.WebSocket`).
+   * of the loop, `close()`, or aborting `signal` closes it. Once open, it reconnects by itself with
+   * fresh credentials when the gateway asks it to authenticate again or the socket is lost (see
+   * {@link ConnectOptions.reconnect}; unacknowledged messages are delivered again). A refused upgrade,
+   * a close for the credentials ({@link ConnectionRevokedError}) and a connection that cannot be
+   * reopened are thrown by the iterator as {@link MechaError}s. The upgrade request carries the same
+   * headers as any call, so it needs a WebSocket implementation that sends headers (see
+   * `options.WebSocket`).
    */
-  connect(options: CallOptions = {}): MechaConnection {
-    const credentials = this.#callCredentials(options)
+  connect(options: ConnectOptions = {}): MechaConnection {
+    const credentials = this.#callCredentials(options, CONNECT_FIELDS)
+    const reconnect = resolveReconnect(options.reconnect)
+    for (const name of ['onReconnecting', 'onReconnect'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`expected ${name} as a function, got ${describe(options[name])}`)
+    }
     const webSocket = this.#WebSocket
     const session: ConnectSession = {
       url: `${this.#origin.replace(/^http/, 'ws')}/v1/connect`,
@@ -131,7 +141,12 @@ export class MechaClient {
       timeoutMs: this.#timeoutMs,
       learnServerTime: (serverTime) => this.#learnServerTime(serverTime),
     }
-    return new MechaConnection(session, options.signal)
+    return new MechaConnection(session, {
+      reconnect,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onReconnecting !== undefined ? { onReconnecting: options.onReconnecting } : {}),
+      ...(options.onReconnect !== undefined ? { onReconnect: options.onReconnect } : {}),
+    })
   }
 
   async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0): Promise<T> {
@@ -153,9 +168,9 @@ export class MechaClient {
     }
   }
 
-  #callCredentials(options: CallOptions): ResolvedCredentials {
+  #callCredentials(options: CallOptions, allowed: ReadonlySet<string> = CALL_FIELDS): ResolvedCredentials {
     if (options === null || typeof options !== 'object') throw new TypeError(`expected call options as an object, got ${describe(options)}`)
-    checkFields(options, CALL_FIELDS, 'call options')
+    checkFields(options, allowed, 'call options')
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new TypeError(`expected signal as an AbortSignal, got ${describe(options.signal)}`)
     }

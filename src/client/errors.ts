@@ -58,6 +58,24 @@ export class MechaError extends Error {
   }
 }
 
+/**
+ * The gateway ended an open connection (GET /v1/connect) because its credentials no longer hold:
+ * `reason` is the catalogue reason of its `closing` frame, or of the 1008 close from gateways that send
+ * none: `invalid_key` (revoked, expired, rotated out, mecha deactivated), `signature_required`,
+ * `bad_signature` (algorithm or public key removed). The same credentials would be refused, so the
+ * connection does not reconnect. `status` is 0 (no HTTP answer) and `code` is `UNAUTHENTICATED`.
+ */
+export class ConnectionRevokedError extends MechaError {
+  /** The WebSocket close code (1008), when the close was seen. */
+  readonly closeCode: number | undefined
+
+  constructor(reason: string, detail: string, closeCode: number | undefined) {
+    super({ status: 0, code: 'UNAUTHENTICATED', reason, detail })
+    this.name = 'ConnectionRevokedError'
+    this.closeCode = closeCode
+  }
+}
+
 /** The error for an HTTP answer that is not a success. */
 export function errorFromResponse(status: number, headers: { get(name: string): string | null }, text: string): MechaError {
   const retryAfter = headers.get('retry-after')

@@ -4,9 +4,9 @@
  */
 export { MechaClient } from './client.js'
 export { MechaConnection, type DeliveredMessage } from './websocket.js'
-export { MechaError, type MechaErrorInit, type ProblemBody } from './errors.js'
+export { ConnectionRevokedError, MechaError, type MechaErrorInit, type ProblemBody } from './errors.js'
 export { newNonce, signRequest, type RequestToSign } from './sign.js'
 export type {
-  AckResult, CallOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
-  OutgoingMessage, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
+  AckResult, CallOptions, ConnectOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
+  OutgoingMessage, ReconnectingEvent, ReconnectOptions, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
 } from './types.js'

@@ -5,6 +5,7 @@
 
 // Type-only: erased at compile time, so the client stays free of the server's runtime code.
 import type { DeliveredMessage as TransportDeliveredMessage, Message as StoredMessage } from '../transport/types.js'
+import type { MechaError } from './errors.js'
 
 /**
  * A Mecha key as a runtime holds it. Give a token, a signing credential (`signingSecret` or
@@ -126,6 +127,49 @@ export type MessageAccepted = Pick<StoredMessage, 'id' | 'from' | 'to' | 'kind' 
 
 /** A delivered message, as the gateway's transport hands it out (`delivery_count` is 1 on first delivery). */
 export type Message = TransportDeliveredMessage
+
+/**
+ * Options of {@link MechaClient.connect}. The callbacks run synchronously; one that throws ends the
+ * connection with its error.
+ */
+export interface ConnectOptions extends CallOptions {
+  /**
+   * Reconnect by itself, with fresh credentials (new timestamp, nonce and signature), when the gateway
+   * asks the connection to authenticate again (`reauthenticate`, at MECHA_WS_MAX_AGE_SECONDS) or the
+   * connection is lost (network failure, 1001 going away, 1006). Messages received and not yet
+   * iterated are kept; acknowledgements not yet confirmed are sent again on the new connection.
+   * A close for the credentials (`invalid_key`, `signature_required`, `bad_signature`) never
+   * reconnects: the iterator throws a {@link ConnectionRevokedError}. `false`: end at the first close
+   * (the iterator throws `reauthenticate` or `connection_closed`). Default `true`, with the defaults
+   * of {@link ReconnectOptions}.
+   */
+  reconnect?: boolean | ReconnectOptions
+  /** Called before each reconnect attempt. */
+  onReconnecting?: (event: ReconnectingEvent) => void
+  /** Called when the connection is open again after a reconnect, with the new `ready` frame. */
+  onReconnect?: (ready: ConnectionReady) => void
+}
+
+export interface ReconnectOptions {
+  /** Consecutive failed attempts before the connection ends with the last error. Default 10; `Infinity` for no limit. */
+  maxAttempts?: number
+  /** The wait before the first retry of a lost connection; it doubles per failed attempt (with jitter). Default 500. */
+  initialDelayMs?: number
+  /** The longest wait between attempts. Default 30000. */
+  maxDelayMs?: number
+}
+
+export interface ReconnectingEvent {
+  /** 1 for the first attempt after a close, counting up while attempts fail; back to 1 once one succeeds. */
+  attempt: number
+  /** How long until this attempt. */
+  delayMs: number
+  /**
+   * Why: reason `reauthenticate` (the gateway's maximum connection age: routine), `connection_closed`
+   * (lost; the close code is in `detail`), or the error of the failed previous attempt.
+   */
+  cause: MechaError
+}
 
 export interface InboxOptions {
   /** Seconds to wait for a message when the inbox is empty (long-poll; the gateway allows 0-30). Default 0. */

@@ -1,8 +1,11 @@
-import { MechaError, errorFromResponse, staleServerTime } from './errors.js'
+import { MechaError, staleServerTime } from './errors.js'
+import { ackFrame, frameError, parseFrame, type ServerFrame } from './frames.js'
 import { checkMessageIds } from './ids.js'
-import type { ConnectionReady, Message, WebSocketConstructor, WebSocketEventLike, WebSocketLike } from './types.js'
+import { closeOutcome, reconnectDelayMs, retryable, type CloseOutcome, type ReconnectPolicy } from './reconnect.js'
+import { closeQuietly, describeClose, describeEvent, onRefusal, readRefusal } from './socket.js'
+import type { ConnectionReady, Message, ReconnectingEvent, WebSocketConstructor, WebSocketLike } from './types.js'
 
-/** A message pushed over the WebSocket; `ack()` acknowledges it over the same socket. */
+/** A message pushed over the WebSocket; `ack()` acknowledges it over the connection. */
 export interface DeliveredMessage extends Message {
   /** Acknowledge this message. Resolves with 1, or 0 when it was no longer pending. Not enumerable. */
   ack(): Promise<number>
@@ -19,73 +22,87 @@ export interface ConnectSession {
   learnServerTime(serverTime: number): void
 }
 
-type ServerFrame =
-  | { type: 'ready'; mecha: string; key_id: string; server_time: number }
-  | { type: 'message'; message: Message }
-  | { type: 'acked'; ids: string[]; acknowledged: number }
-  | { type: 'error'; reason: string; detail: string }
-
 interface PendingAck {
   ids: readonly string[]
+  /** Echoed by the gateway on the `acked` or `error` frame that answers (gateways without refs do not). */
+  ref: string
+  /** The socket it was last sent on; unsent while the connection is reconnecting. */
+  sentOn: WebSocketLike | undefined
   resolve(acknowledged: number): void
   reject(error: unknown): void
   timer: ReturnType<typeof setTimeout>
 }
 
-/** A Node `http.IncomingMessage`, as the `ws` package hands it to `unexpected-response`. */
-interface RefusalResponse {
-  statusCode?: number
-  headers: Record<string, string | string[] | undefined>
-  on(event: string, listener: (chunk?: unknown) => void): unknown
+/** What {@link MechaConnection} takes from `connect()`'s options, checked there. */
+export interface ConnectionOptions {
+  signal?: AbortSignal
+  reconnect: ReconnectPolicy
+  onReconnecting?: (event: ReconnectingEvent) => void
+  onReconnect?: (ready: ConnectionReady) => void
 }
 
 const OPEN = 1
-const MAX_REFUSAL_BYTES = 64 * 1024
 
 /**
  * One GET /v1/connect session, iterated for the messages the gateway pushes. It opens at once;
  * `ready` settles when the gateway has authenticated it. A `stale_timestamp` refusal of the upgrade
  * (readable with the `ws` package) corrects the clock and is retried once, like an HTTP call.
+ *
+ * Once open, it outlives its sockets: when the gateway asks it to authenticate again, or the socket is
+ * lost, it reconnects with fresh credentials (see `ConnectOptions.reconnect`). Received messages stay
+ * queued for the iterator meanwhile, and acknowledgements wait for the new socket: `ack()` resolves
+ * only with the gateway's answer. The gateway delivers unacknowledged messages again (at-least-once),
+ * so a message may be seen twice across a reconnect; never lost.
  */
 export class MechaConnection implements AsyncIterable<DeliveredMessage> {
-  /** The gateway's `ready` frame: the connection is authenticated and messages will follow. */
+  /** The gateway's first `ready` frame: the connection is authenticated and messages will follow. */
   readonly ready: Promise<ConnectionReady>
-  readonly #signal: AbortSignal | undefined
-  readonly #timeoutMs: number
+  readonly #session: ConnectSession
+  readonly #options: ConnectionOptions
   readonly #queue: DeliveredMessage[] = []
+  /** Ids in the queue: a redelivery of a message still waiting there is not queued twice. */
+  readonly #queuedIds = new Set<string>()
   readonly #pendingAcks: PendingAck[] = []
   #waiters: (() => void)[] = []
+  /** The latest socket, opening or open. */
   #socket: WebSocketLike | undefined
-  #open = false
+  /** `#socket` is open and has not announced its closing: acknowledgements may be sent on it. */
+  #live = false
   #closing = false
   #ended = false
   #failure: unknown
+  #refs = 0
+  #cancelWait: (() => void) | undefined
   readonly #onAbort = (): void => this.close()
 
-  constructor(session: ConnectSession, signal?: AbortSignal) {
-    this.#signal = signal
-    this.#timeoutMs = session.timeoutMs
-    signal?.addEventListener('abort', this.#onAbort, { once: true })
-    this.ready = this.#connect(session)
+  constructor(session: ConnectSession, options: ConnectionOptions) {
+    this.#session = session
+    this.#options = options
+    options.signal?.addEventListener('abort', this.#onAbort, { once: true })
+    this.ready = this.#first()
     // Failures reach the caller through the iterator; `ready` is for those who want to await it.
     this.ready.catch(() => undefined)
   }
 
-  /** Acknowledge delivered messages over the socket (1 to 100 ids). Resolves with how many were pending. */
+  /**
+   * Acknowledge delivered messages over the socket (1 to 100 ids). Resolves with how many were
+   * pending, as the gateway answered; while reconnecting, the acknowledgement waits for the new socket
+   * (within the client's `timeoutMs`).
+   */
   async ack(ids: readonly string[]): Promise<number> {
     checkMessageIds(ids)
-    const socket = this.#socket
-    if (!this.#open || socket === undefined || socket.readyState !== OPEN) throw closedError('the connection is not open')
+    if (this.#closing || this.#ended) throw closedError('the connection is not open')
+    const timeoutMs = this.#session.timeoutMs
     return new Promise<number>((resolve, reject) => {
       const pending: PendingAck = {
-        ids: [...ids], resolve, reject,
+        ids: [...ids], ref: `ack.${++this.#refs}`, sentOn: undefined, resolve, reject,
         timer: setTimeout(() => {
           this.#removeAck(pending)
-          reject(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'network_error', detail: `no acknowledgement from the gateway within ${this.#timeoutMs} ms` }))
-        }, this.#timeoutMs),
+          reject(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'network_error', detail: `no acknowledgement from the gateway within ${timeoutMs} ms` }))
+        }, timeoutMs),
       }
       this.#pendingAcks.push(pending)
-      socket.send(JSON.stringify({ type: 'ack', ids }))
+      this.#sendAck(pending)
     })
   }
 
@@ -96,6 +113,7 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
   close(): void {
     if (this.#closing) return
     this.#closing = true
+    this.#cancelWait?.()
     const socket = this.#socket
     if (socket !== undefined) closeQuietly(socket)
     this.#end(undefined)
@@ -114,7 +132,10 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
   async #next(): Promise<IteratorResult<DeliveredMessage>> {
     for (;;) {
       const message = this.#queue.shift()
-      if (message !== undefined) return { value: message, done: false }
+      if (message !== undefined) {
+        this.#queuedIds.delete(message.id)
+        return { value: message, done: false }
+      }
       if (this.#ended) {
         if (this.#failure !== undefined) throw this.#failure
         return { value: undefined, done: true }
@@ -123,31 +144,61 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
     }
   }
 
-  async #connect(session: ConnectSession): Promise<ConnectionReady> {
+  async #first(): Promise<ConnectionReady> {
     try {
-      for (let attempt = 0; ; attempt++) {
-        this.#signal?.throwIfAborted()
-        const WebSocket = await session.webSocket()
-        if (this.#closing) throw closedError('closed before the gateway was ready')
-        try {
-          return await this.#handshake(WebSocket, session)
-        } catch (err) {
-          const serverTime = attempt === 0 && !this.#closing ? staleServerTime(err) : undefined
-          if (serverTime === undefined) throw err
-          session.learnServerTime(serverTime)
-        }
-      }
+      return await this.#open()
     } catch (err) {
-      const aborted = this.#signal?.aborted === true
+      const signal = this.#options.signal
+      const aborted = signal?.aborted === true
       this.#end(aborted || this.#closing ? undefined : err)
-      throw aborted ? this.#signal?.reason : err
+      throw aborted ? signal?.reason : err
     }
   }
 
-  #handshake(WebSocket: WebSocketConstructor, session: ConnectSession): Promise<ConnectionReady> {
+  /** Open a socket with fresh credentials; a stale timestamp corrects the clock and is retried once. */
+  async #open(): Promise<ConnectionReady> {
+    for (let attempt = 0; ; attempt++) {
+      this.#options.signal?.throwIfAborted()
+      const WebSocket = await this.#session.webSocket()
+      if (this.#closing) throw closedError('closed before the gateway was ready')
+      try {
+        return await this.#handshake(WebSocket)
+      } catch (err) {
+        const serverTime = attempt === 0 && !this.#closing ? staleServerTime(err) : undefined
+        if (serverTime === undefined) throw err
+        this.#session.learnServerTime(serverTime)
+      }
+    }
+  }
+
+  /** After an open socket closed for a reason worth a new one: attempt until one opens or the policy gives up. */
+  async #reconnect(cause: MechaError): Promise<void> {
+    const policy = this.#options.reconnect
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > policy.maxAttempts) return this.#end(cause)
+      const delayMs = reconnectDelayMs(policy, attempt, cause)
+      this.#notify(() => this.#options.onReconnecting?.({ attempt, delayMs, cause }))
+      if (this.#closing || this.#ended) return
+      await this.#wait(delayMs)
+      if (this.#closing || this.#ended) return
+      try {
+        const ready = await this.#open()
+        this.#notify(() => this.#options.onReconnect?.(ready))
+        return
+      } catch (err) {
+        if (this.#closing || this.#ended) return
+        if (!retryable(err)) return this.#end(err)
+        cause = err
+      }
+    }
+  }
+
+  #handshake(WebSocket: WebSocketConstructor): Promise<ConnectionReady> {
+    const session = this.#session
     return new Promise<ConnectionReady>((resolve, reject) => {
       let phase: 'handshake' | 'open' | 'done' = 'handshake'
       let refusal: Promise<MechaError> | undefined
+      let closing: { reason: string; detail: string } | undefined
       const socket = new WebSocket(session.url, { headers: session.headers() })
       this.#socket = socket
       const fail = (error: unknown): void => {
@@ -179,10 +230,18 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
           }
           phase = 'open'
           clearTimeout(timer)
-          this.#open = true
+          this.#live = true
+          // Whatever waits for an answer was sent on a socket that is gone (or not at all): send it here.
+          for (const pending of this.#pendingAcks) this.#sendAck(pending)
           resolve({ mecha: frame.mecha, key_id: frame.key_id, server_time: frame.server_time })
         } else if (phase === 'open' && frame !== undefined) {
-          this.#onFrame(frame)
+          if (frame.type === 'closing') {
+            // The close follows: acknowledgements from now on wait for the next socket.
+            closing = { reason: frame.reason, detail: frame.detail }
+            this.#live = false
+          } else {
+            this.#onFrame(socket, frame)
+          }
         }
       })
       socket.addEventListener('error', (event) => {
@@ -193,41 +252,61 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
           failWith(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'network_error', detail: `the WebSocket to ${session.url} closed during the handshake${describeClose(event)}` }))
         } else if (phase === 'open') {
           phase = 'done'
-          this.#open = false
-          this.#end(this.#closing ? undefined : closedError(`the gateway closed the connection${describeClose(event)}`))
+          this.#live = false
+          this.#onClosed(closeOutcome(event, closing))
         }
       })
     })
   }
 
-  #onFrame(frame: ServerFrame): void {
+  #onClosed(outcome: CloseOutcome): void {
+    if (this.#closing || this.#ended) return
+    if (!outcome.reconnect) return this.#end(outcome.error)
+    if (!this.#options.reconnect.enabled) return this.#end(outcome.cause)
+    void this.#reconnect(outcome.cause)
+  }
+
+  #onFrame(socket: WebSocketLike, frame: ServerFrame): void {
     switch (frame.type) {
       case 'message': {
         const { id } = frame.message
+        if (this.#queuedIds.has(id)) return
         const delivered = Object.defineProperty({ ...frame.message }, 'ack', { value: () => this.ack([id]), enumerable: false }) as DeliveredMessage
         this.#queue.push(delivered)
+        this.#queuedIds.add(id)
         this.#wake()
         return
       }
       case 'acked': {
-        const pending = this.#pendingAcks.find((p) => sameIds(p.ids, frame.ids))
+        const pending = frame.ref !== undefined
+          ? this.#pendingAcks.find((p) => p.ref === frame.ref)
+          : this.#pendingAcks.find((p) => p.sentOn === socket && sameIds(p.ids, frame.ids))
         if (pending === undefined) return
         this.#removeAck(pending)
-        pending.resolve(frame.acknowledged)
+        if (frame.reason === undefined) pending.resolve(frame.acknowledged)
+        else pending.reject(frameError(frame.reason, frame.detail ?? 'the acknowledgement was refused'))
         return
       }
       case 'error': {
-        // The gateway does not say which acknowledgement failed: the oldest one waiting is the best guess.
-        const pending = this.#pendingAcks[0]
+        // Without a ref (older gateways), the oldest acknowledgement waiting on this socket is the best guess.
+        const pending = frame.ref !== undefined
+          ? this.#pendingAcks.find((p) => p.ref === frame.ref)
+          : this.#pendingAcks.find((p) => p.sentOn === socket)
         if (pending === undefined) return
         this.#removeAck(pending)
-        const code = frame.reason === 'invalid_request' ? 'INVALID_ARGUMENT' : 'UNAVAILABLE'
-        pending.reject(new MechaError({ status: 0, code, reason: frame.reason, detail: frame.detail }))
+        pending.reject(frameError(frame.reason, frame.detail))
         return
       }
       default:
         return
     }
+  }
+
+  #sendAck(pending: PendingAck): void {
+    const socket = this.#socket
+    if (!this.#live || socket === undefined || socket.readyState !== OPEN) return
+    pending.sentOn = socket
+    socket.send(ackFrame(pending.ids, pending.ref))
   }
 
   #removeAck(pending: PendingAck): void {
@@ -236,13 +315,43 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
     if (index >= 0) this.#pendingAcks.splice(index, 1)
   }
 
+  /** Run a user callback; one that throws ends the connection with its error. */
+  #notify(callback: () => void): void {
+    try {
+      callback()
+    } catch (err) {
+      closeQuietly(this.#socket)
+      this.#end(err)
+    }
+  }
+
+  /** A wait that `close()` cuts short. */
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms)
+      this.#cancelWait = done
+      function done(): void {
+        clearTimeout(timer)
+        resolve()
+      }
+    }).finally(() => { this.#cancelWait = undefined })
+  }
+
+  /**
+   * End the connection. After `close()` (no failure) the queue is dropped; after a failure the
+   * messages already received are still handed out, then the iterator throws.
+   */
   #end(failure: unknown): void {
     if (this.#ended) return
     this.#ended = true
-    this.#open = false
+    this.#live = false
     this.#failure = failure
-    this.#queue.length = 0
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    if (failure === undefined) {
+      this.#queue.length = 0
+      this.#queuedIds.clear()
+    }
+    this.#cancelWait?.()
+    this.#options.signal?.removeEventListener('abort', this.#onAbort)
     for (const pending of [...this.#pendingAcks]) {
       this.#removeAck(pending)
       pending.reject(failure ?? closedError('the connection was closed before the gateway confirmed'))
@@ -257,114 +366,10 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
   }
 }
 
-/**
- * The WebSocket to use when none was given: the global one where it is known to send headers
- * (undici's in Node, Bun's), else the `ws` package, loaded only now.
- */
-export async function defaultWebSocket(): Promise<WebSocketConstructor> {
-  const scope = globalThis as { WebSocket?: unknown; Deno?: unknown; process?: { versions?: Record<string, string | undefined> } }
-  const versions = scope.process?.versions
-  if (typeof scope.WebSocket === 'function' && scope.Deno === undefined && (versions?.node !== undefined || versions?.bun !== undefined)) {
-    return scope.WebSocket as WebSocketConstructor
-  }
-  // A non-literal specifier: browser bundlers must not try to bundle a Node package.
-  const specifier = 'ws'
-  try {
-    const module = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown }
-    const constructor = module.WebSocket ?? module.default
-    if (typeof constructor === 'function') return constructor as WebSocketConstructor
-  } catch {
-    // fall through to the explanation
-  }
-  throw new TypeError('expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, or pass one; browsers\' WebSocket cannot send headers)')
-}
-
-function parseFrame(data: unknown): ServerFrame | undefined {
-  if (typeof data !== 'string') return undefined
-  let frame: unknown
-  try {
-    frame = JSON.parse(data)
-  } catch {
-    return undefined
-  }
-  if (typeof frame !== 'object' || frame === null) return undefined
-  const f = frame as Record<string, unknown>
-  switch (f.type) {
-    case 'ready':
-      return typeof f.mecha === 'string' && typeof f.key_id === 'string' && typeof f.server_time === 'number' ? (f as ServerFrame) : undefined
-    case 'message': {
-      const message = f.message as { id?: unknown } | null | undefined
-      return typeof message === 'object' && message !== null && typeof message.id === 'string' ? (f as ServerFrame) : undefined
-    }
-    case 'acked':
-      return Array.isArray(f.ids) && typeof f.acknowledged === 'number' ? (f as ServerFrame) : undefined
-    case 'error':
-      return typeof f.reason === 'string' && typeof f.detail === 'string' ? (f as ServerFrame) : undefined
-    default:
-      return undefined
-  }
-}
-
 function sameIds(a: readonly string[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((id, i) => id === b[i])
 }
 
 function closedError(detail: string): MechaError {
   return new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'connection_closed', detail })
-}
-
-function closeQuietly(socket: WebSocketLike): void {
-  try {
-    socket.close(1000)
-  } catch {
-    // already closing
-  }
-}
-
-
-/** The `ws` package reports a refused upgrade (e.g. 401) with the response; WHATWG WebSockets cannot. */
-function onRefusal(socket: WebSocketLike, listener: (response: RefusalResponse) => void): void {
-  const emitter = socket as unknown as { on?: unknown }
-  if (typeof emitter.on !== 'function') return
-  ;(emitter as { on(event: string, listener: (request: unknown, response: RefusalResponse) => void): unknown })
-    .on('unexpected-response', (_request, response) => listener(response))
-}
-
-function readRefusal(response: RefusalResponse): Promise<MechaError> {
-  return new Promise<MechaError>((resolve) => {
-    const chunks: Uint8Array[] = []
-    let size = 0
-    const done = (): void => {
-      const body = new Uint8Array(size)
-      let offset = 0
-      for (const chunk of chunks) {
-        body.set(chunk, offset)
-        offset += chunk.length
-      }
-      const headers = {
-        get(name: string): string | null {
-          const value = response.headers[name]
-          return typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : null
-        },
-      }
-      resolve(errorFromResponse(response.statusCode ?? 0, headers, new TextDecoder().decode(body)))
-    }
-    response.on('data', (chunk) => {
-      if (chunk instanceof Uint8Array && size + chunk.length <= MAX_REFUSAL_BYTES) {
-        chunks.push(chunk)
-        size += chunk.length
-      }
-    })
-    response.on('end', done)
-    response.on('error', done)
-  })
-}
-
-function describeEvent(event: WebSocketEventLike): string {
-  return typeof event.message === 'string' && event.message !== '' ? ` (${event.message})` : ''
-}
-
-function describeClose(event: WebSocketEventLike): string {
-  if (typeof event.code !== 'number') return ''
-  return ` (code ${event.code}${typeof event.reason === 'string' && event.reason !== '' ? `: ${event.reason}` : ''})`
 }

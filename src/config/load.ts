@@ -109,6 +109,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     headerLimitBytes: integer('MECHA_HEADER_LIMIT_BYTES', 4096, 1024 * 1024),
     wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),
     wsMaxPerKey: integer('MECHA_WS_MAX_PER_KEY', 1, 10_000),
+    wsMaxAgeSeconds: integer('MECHA_WS_MAX_AGE_SECONDS', 1, 86400),
     shutdownGraceSeconds: integer('MECHA_SHUTDOWN_GRACE_SECONDS', 0, 600),
     visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),

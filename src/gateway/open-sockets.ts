@@ -8,6 +8,8 @@ export interface WebSocketLimits {
   maxPerKey: number
   /** On shutdown, a peer that has not completed the closing handshake within this time is cut off. */
   shutdownGraceMs: number
+  /** A socket is closed this long after its upgrade (`reauthenticate`), so that it authenticates again. */
+  maxAgeMs: number
 }
 
 export const GOING_AWAY = 1001
@@ -34,6 +36,10 @@ export class OpenSockets {
 
   get maxPerKey(): number {
     return this.#limits.maxPerKey
+  }
+
+  get maxAgeMs(): number {
+    return this.#limits.maxAgeMs
   }
 
   /** Open sockets (or upgrades in progress) of one key. */

@@ -14,8 +14,6 @@ export interface GatewayOptions {
   /** An unacknowledged message is delivered again after this long. */
   visibilityMs: number
   idempotencyTtlSeconds: number
-  /** A WebSocket is closed with `reauthenticate` after this long. */
-  wsMaxAgeMs?: number
 }
 
 /**
@@ -55,5 +53,5 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
     done(null, undefined)
   })
 
-  await app.register(gatewayRoutes, { adapter, deps, wsMaxAgeMs: options.wsMaxAgeMs })
+  await app.register(gatewayRoutes, { adapter, deps })
 }

@@ -7,7 +7,6 @@ import { connectRoute } from './websocket.js'
 export interface RouteOptions {
   adapter: PipelineAdapter
   deps: PipelineDeps
-  wsMaxAgeMs: number | undefined
 }
 
 // Runtime GETs change state (a read delivers, every request spends a nonce): no implicit HEAD twin.

@@ -40,8 +40,6 @@ export async function registerWebSocketSupport(app: FastifyInstance, limits: Web
 /** Largest frame a client may send (acks are small). */
 export const MAX_CLIENT_FRAME_BYTES = 64 * 1024
 const PUSH_BATCH = 50
-/** MECHA_WS_MAX_AGE_SECONDS' default. */
-export const DEFAULT_WS_MAX_AGE_MS = 3600_000
 const POLICY_VIOLATION = 1008
 const INTERNAL_ERROR = 1011
 const REF_RE = /^[A-Za-z0-9._:-]{1,64}$/
@@ -55,7 +53,6 @@ const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
  */
 export async function connectRoute(app: FastifyInstance, options: RouteOptions): Promise<void> {
   const { adapter, deps } = options
-  const maxAgeMs = options.wsMaxAgeMs ?? DEFAULT_WS_MAX_AGE_MS
   app.route({
     method: 'GET',
     url: '/v1/connect',
@@ -68,9 +65,10 @@ export async function connectRoute(app: FastifyInstance, options: RouteOptions):
       const ctx = gatewayContext(request)
       const key = required(ctx.key, 'key')
       if (!app.openSockets.track(socket)) return
+      const maxAgeMs = app.openSockets.maxAgeMs
       const session = new PushSession(socket, request, ctx, deps)
       session.send({ type: 'ready', mecha: key.mecha, key_id: key.id, server_time: Math.floor(Date.now() / 1000), max_age_seconds: Math.floor(maxAgeMs / 1000) })
-      const maxAge = setTimeout(() => session.end(new Problem('reauthenticate', `this connection is ${Math.floor(maxAgeMs / 1000)} s old; connect again with fresh credentials`)), maxAgeMs)
+      const maxAge = setTimeout(() => session.end(new Problem('reauthenticate', `the connection reached its maximum age of ${maxAgeMs / 1000} s (MECHA_WS_MAX_AGE_SECONDS); reconnect with fresh credentials`)), maxAgeMs)
       maxAge.unref()
       socket.once('close', () => clearTimeout(maxAge))
       session.start().catch((err: unknown) => {

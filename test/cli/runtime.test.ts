@@ -3,10 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Env } from '../../src/config/load.js'
 import type { CommandIo, Output } from '../../src/cli/command.js'
 import type { RuntimeIo } from '../../src/cli/commands/runtime.js'
+import type { WebSocketConstructor } from '../../src/client/index.js'
 import { runCli } from '../../src/cli/main.js'
 import { admin, testApp, type TestApp } from '../helpers/app.js'
 import { capture, closedPort, type CliResult } from './helpers.js'
@@ -271,6 +273,23 @@ describe('listen', () => {
     expect(await pending(mecha)).toEqual([])
   })
 
+  it('a key revoked while listening ends it with invalid_key, exit 1, without reconnecting', async () => {
+    await register('listen-revoked')
+    const receiver = await issue('listen-revoked')
+    await cli(['send', 'listen-revoked', 'note', '--json'], tokenEnv(await issue('alpha')))
+    const stdout = capture()
+    const revokeOnFirstLine = {
+      write(chunk: string) {
+        if (stdout.text === '') void t.app.inject({ method: 'POST', url: `/v1/keys/${receiver.keyId}/revoke`, headers: admin })
+        return stdout.write(chunk)
+      },
+    }
+    const result = await cli(['listen'], tokenEnv(receiver), { stdout: revokeOnFirstLine, signal: AbortSignal.timeout(15_000) })
+    expect(result.code).toBe(1)
+    expect(stdout.text.trimEnd().split('\n')).toHaveLength(1)
+    expect(result.stderr).toMatch(/^error: invalid_key: .+\n$/)
+  })
+
   it('--limit without --poll is a usage error', async () => {
     const result = await cli(['listen', '--limit', '5'], tokenEnv(await issue('gamma')))
     expect(result.code).toBe(2)
@@ -284,4 +303,67 @@ describe('listen', () => {
     expect(send.stdout.startsWith('Usage: mecharim send <to> <kind> [options]')).toBe(true)
     expect(send.stdout).toContain('MECHA_PRIVATE_KEY_FILE')
   })
+})
+
+describe('listen across the maximum connection age (MECHA_WS_MAX_AGE_SECONDS=1)', () => {
+  let aged: TestApp
+  let agedUrl: string
+  beforeAll(async () => {
+    const port = await closedPort()
+    aged = await testApp({ PORT: String(port), LOG_LEVEL: 'warn', MECHA_WS_MAX_AGE_SECONDS: '1' })
+    agedUrl = await aged.app.listen({ port, host: '127.0.0.1' })
+    for (const id of ['aged-sender', 'aged-listener']) {
+      expect((await aged.app.inject({ method: 'POST', url: '/v1/mechas', headers: admin, payload: { id } })).statusCode).toBe(201)
+    }
+  })
+  afterAll(async () => {
+    await aged.close()
+  })
+
+  async function agedKey(mecha: string, body: object = {}): Promise<Issued> {
+    const res = await aged.app.inject({ method: 'POST', url: `/v1/mechas/${mecha}/keys`, headers: admin, payload: body })
+    const issued = res.json<{ key: { id: string }; token: string; signing_secret?: string }>()
+    return { keyId: issued.key.id, token: issued.token, ...(issued.signing_secret !== undefined ? { signingSecret: issued.signing_secret } : {}) }
+  }
+
+  it('keeps printing (and acknowledging) across reconnects, silently', async () => {
+    const sender = await agedKey('aged-sender')
+    const receiver = await agedKey('aged-listener', { signature: { algorithms: ['hmac-sha256'], required: true } })
+    const send = async (n: number): Promise<string> => {
+      const result = await cli(['send', 'aged-listener', 'note', '--payload', String(n), '--json'], { MECHA_URL: agedUrl, ...tokenEnv(sender) })
+      return (JSON.parse(result.stdout) as { id: string }).id
+    }
+    // The real ws client, counting the sockets listen opens: one more is one more reconnect.
+    const sockets: WebSocket[] = []
+    let socketOpened: (() => void) | undefined
+    class CountingWebSocket extends WebSocket {
+      constructor(address: string, options: { headers: Record<string, string> }) {
+        super(address, options)
+        sockets.push(this)
+        socketOpened?.()
+      }
+    }
+    const socketNumber = (n: number): Promise<void> => new Promise<void>((resolve) => {
+      socketOpened = () => { if (sockets.length >= n) resolve() }
+      socketOpened()
+    })
+
+    const ids = [await send(1)]
+    const controller = new AbortController()
+    const stdout = linesThenStop(3, controller)
+    const sending = (async () => {
+      for (const n of [2, 3]) {
+        await socketNumber(n)
+        ids.push(await send(n))
+      }
+    })()
+    const result = await cli(['listen', '--ack'], { MECHA_URL: agedUrl, MECHA_KEY_ID: receiver.keyId, MECHA_SIGNING_SECRET: receiver.signingSecret ?? '' },
+      { stdout, signal: AbortSignal.any([controller.signal, AbortSignal.timeout(20_000)]), WebSocket: CountingWebSocket as unknown as WebSocketConstructor })
+    await sending
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    expect(result.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(ids)
+    expect(sockets.length).toBeGreaterThanOrEqual(3)
+    const left = await aged.stores.transport.read('aged-listener', { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
+    expect(left).toEqual([])
+  }, 40_000)
 })

@@ -1,6 +1,6 @@
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MechaError, type DeliveredMessage, type MechaClient, type MechaConnection, type WebSocketEventLike } from '../../src/client/index.js'
+import { ConnectionRevokedError, MechaError, type DeliveredMessage, type MechaClient, type MechaConnection, type WebSocketEventLike } from '../../src/client/index.js'
 import { admin } from '../helpers/app.js'
 import { sdkHarness, type SdkHarness } from './harness.js'
 
@@ -146,10 +146,26 @@ describe('connect()', () => {
     await expect(refused.ready).rejects.toMatchObject({ status: 0, code: 'UNAVAILABLE', reason: 'network_error' })
   })
 
-  it('when the gateway goes away the iterator throws connection_closed', async () => {
+  it('an open connection whose key is revoked ends with ConnectionRevokedError invalid_key, and does not reconnect', async () => {
+    const credentials = await h.runtime('lambda', 'token')
+    const reconnecting: unknown[] = []
+    const connection = h.client(credentials).connect({ onReconnecting: (event) => reconnecting.push(event) })
+    await connection.ready
+    const next = connection[Symbol.asyncIterator]().next()
+    const res = await h.t.app.inject({ method: 'POST', url: `/v1/keys/${credentials.keyId}/revoke`, headers: admin })
+    expect(res.statusCode).toBe(200)
+    const error = await next.then(() => undefined, (err: unknown) => err)
+    expect(error).toBeInstanceOf(ConnectionRevokedError)
+    expect(error).toBeInstanceOf(MechaError)
+    expect(error).toMatchObject({ status: 0, code: 'UNAUTHENTICATED', reason: 'invalid_key', closeCode: 1008 })
+    expect(reconnecting).toEqual([])
+    await expect(connection.ack([`msg_${'0'.repeat(26)}`])).rejects.toMatchObject({ reason: 'connection_closed' })
+  })
+
+  it('when the gateway goes away, with reconnect: false, the iterator throws connection_closed', async () => {
     const other = await sdkHarness()
     const iota = other.client(await other.runtime('iota', 'token'))
-    const connection = iota.connect()
+    const connection = iota.connect({ reconnect: false })
     await connection.ready
     const next = connection[Symbol.asyncIterator]().next()
     await other.close()

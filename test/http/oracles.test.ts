@@ -30,7 +30,7 @@ function guessed(keyId: string): IssuedRuntime {
 }
 
 /** The parts of a refusal a caller could compare (the request id differs by design). */
-function answer(res: { status: number; body: { reason?: string; detail?: string } }): unknown {
+function answer(res: { status: number; body: { reason?: string; detail?: string } }): { status: number; reason?: string; detail?: string } {
   return { status: res.status, reason: res.body.reason, detail: res.body.detail }
 }
 

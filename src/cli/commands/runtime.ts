@@ -37,6 +37,8 @@ const WHOAMI_OPTIONS = { ...RUNTIME_OPTIONS, json: { type: 'boolean' } } as cons
 const SECRET_FLAG_RE = /^--?(token|signing-secret|private-key|secret)(=|$)/
 const POLL_WAIT_SECONDS = 20
 const MAX_BACKOFF_MS = 30_000
+/** The closing reason of a connection that reached the gateway's maximum age (MECHA_WS_MAX_AGE_SECONDS). */
+const REAUTHENTICATE = 'reauthenticate'
 
 /** `mecharim send <to> <kind>`: send a message as the runtime. */
 export function send(io: RuntimeIo): Promise<number> {
@@ -71,7 +73,9 @@ export function whoami(io: RuntimeIo): Promise<number> {
 /**
  * `mecharim listen`: print each delivered message as one JSON line on stdout, over the WebSocket
  * (default) or by long-polling the inbox, until SIGINT/SIGTERM. A lost connection is retried with
- * backoff; a refusal (bad credentials) ends the command.
+ * backoff, and the WebSocket reconnects with fresh credentials at the gateway's maximum connection
+ * age; a refusal (bad credentials), or a connection closed for its credentials (a revoked key),
+ * ends the command.
  */
 export function listen(io: RuntimeIo): Promise<number> {
   return runRuntime(io, USAGE.listen, async () => {
@@ -114,7 +118,14 @@ async function pollInbox(io: CommandIo, client: MechaClient, options: ReceiveOpt
 }
 
 async function readSocket(io: CommandIo, client: MechaClient, options: ReceiveOptions): Promise<void> {
-  const connection: MechaConnection = client.connect()
+  // Once open, the SDK reconnects by itself (fresh credentials each time) for as long as listen runs.
+  // A reconnect at the gateway's maximum connection age is routine and silent; a lost one is reported.
+  const connection: MechaConnection = client.connect({
+    reconnect: { maxAttempts: Number.POSITIVE_INFINITY, maxDelayMs: MAX_BACKOFF_MS },
+    onReconnecting: ({ delayMs, cause }) => {
+      if (cause.reason !== REAUTHENTICATE) io.stderr.write(`warning: ${cause.message}; reconnecting in ${(delayMs / 1000).toFixed(1)} s\n`)
+    },
+  })
   // A stop closes the connection while it waits; a message being handled is acknowledged first.
   let handling = false
   const onStop = (): void => {

@@ -1,0 +1,63 @@
+import { MechaError } from './errors.js'
+import type { Message } from './types.js'
+
+/**
+ * The JSON text frames of GET /v1/connect (docs/protocol.md, "GET /v1/connect"). `ref` is the client's
+ * reference to the frame an `acked` or `error` answers, echoed by gateways that support it; `reason`
+ * on an `acked` frame marks a refusal.
+ */
+export type ServerFrame =
+  | { type: 'ready'; mecha: string; key_id: string; server_time: number }
+  | { type: 'message'; message: Message }
+  | { type: 'acked'; ids: string[]; acknowledged: number; ref?: string; reason?: string; detail?: string }
+  | { type: 'error'; reason: string; detail: string; ref?: string }
+  | { type: 'closing'; reason: string; detail: string }
+
+/** What the gateway accepts as a `ref`: 1 to 64 characters of [A-Za-z0-9._:-]. */
+const REF_RE = /^[A-Za-z0-9._:-]{1,64}$/
+
+export function ackFrame(ids: readonly string[], ref: string): string {
+  return JSON.stringify({ type: 'ack', ids, ref })
+}
+
+/** A server frame, or undefined for anything this client does not understand (ignored). */
+export function parseFrame(data: unknown): ServerFrame | undefined {
+  if (typeof data !== 'string') return undefined
+  let frame: unknown
+  try {
+    frame = JSON.parse(data)
+  } catch {
+    return undefined
+  }
+  if (typeof frame !== 'object' || frame === null) return undefined
+  const f = frame as Record<string, unknown>
+  if (f.ref !== undefined && (typeof f.ref !== 'string' || !REF_RE.test(f.ref))) return undefined
+  switch (f.type) {
+    case 'ready':
+      return typeof f.mecha === 'string' && typeof f.key_id === 'string' && typeof f.server_time === 'number' ? (f as ServerFrame) : undefined
+    case 'message': {
+      const message = f.message as { id?: unknown } | null | undefined
+      return typeof message === 'object' && message !== null && typeof message.id === 'string' ? (f as ServerFrame) : undefined
+    }
+    case 'acked':
+      return Array.isArray(f.ids) && typeof f.acknowledged === 'number' && optionalString(f.reason) && optionalString(f.detail) ? (f as ServerFrame) : undefined
+    case 'error':
+    case 'closing':
+      return typeof f.reason === 'string' && typeof f.detail === 'string' ? (f as ServerFrame) : undefined
+    default:
+      return undefined
+  }
+}
+
+/** An `error` frame, or an `acked` frame with a reason, as the error of the acknowledgement it answers. */
+export function frameError(reason: string, detail: string): MechaError {
+  const code = reason === 'invalid_request' ? 'INVALID_ARGUMENT' : CREDENTIAL_REASONS.has(reason) ? 'UNAUTHENTICATED' : 'UNAVAILABLE'
+  return new MechaError({ status: 0, code, reason, detail })
+}
+
+/** Refusals of the connection's credentials (catalogue code UNAUTHENTICATED) a frame may carry. */
+const CREDENTIAL_REASONS = new Set(['invalid_key', 'signature_required', 'bad_signature', 'reauthenticate'])
+
+function optionalString(value: unknown): boolean {
+  return value === undefined || typeof value === 'string'
+}
