@@ -6,6 +6,7 @@ import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
 import type { GatewayContext, Step } from './context.js'
 import { checkAuthFailureThrottle } from './steps/auth-failure-throttle.js'
+import { checkContentDigest } from './steps/check-content-digest.js'
 import { checkTimestamp, staleTimestamp } from './steps/check-timestamp.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
@@ -49,7 +50,8 @@ export const HEADER_STEPS: readonly Step<GatewayDeps>[] = [
 ]
 
 export const CREDENTIAL_STEPS: readonly Step<GatewayDeps>[] = [
-  verifySignature,          // RFC 9421 mecha-v1, Content-Digest over the raw bytes
+  checkContentDigest,       // RFC 9530, whenever sent: every sha-256/sha-512 member matches the raw bytes
+  verifySignature,          // RFC 9421 mecha-v1 (relies on the digest check: it covers the body through it)
 ]
 
 /**

@@ -1,6 +1,5 @@
 import { buildSignatureBase, checkCoveredComponents } from '../../crypto/signature-base.js'
-import { parseContentDigest } from '../../crypto/content-digest.js'
-import { contentDigestMatches, verifyEd25519, verifyHmacSha256 } from '../../crypto/verify-signature.js'
+import { verifyEd25519, verifyHmacSha256 } from '../../crypto/verify-signature.js'
 import { Problem } from '../../errors/problem.js'
 import type { KeyMaterial } from '../key-material.js'
 import { staleTimestamp } from './check-timestamp.js'
@@ -15,7 +14,8 @@ export interface SignatureDeps {
 /**
  * Step 6: an RFC 9421 signature (profile mecha-v1), when present. The algorithm must be one the key
  * registered (the request never chooses alone); the covered set is fixed; `created`/`nonce`
- * parameters must equal the headers; with a body, Content-Digest is recomputed over the raw bytes.
+ * parameters must equal the headers. The body is covered through `content-digest`, which
+ * checkContentDigest (the step before this one) has already matched to the raw bytes.
  * `@authority` is the configured public origin, never the Host or a forwarded header.
  */
 export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepResult {
@@ -39,13 +39,8 @@ export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepR
   if (signature.nonce !== undefined && signature.nonce !== ctx.nonce) {
     return new Problem('malformed_credentials', 'the signature `nonce` parameter differs from Mecha-Nonce')
   }
-  if (body !== undefined) {
-    const header = request.header('content-digest')
-    if (header === undefined) return new Problem('bad_digest', 'a signed request with a body needs Content-Digest')
-    const digest = parseContentDigest(header)
-    if (!digest.ok) return new Problem('bad_digest', digest.reason === 'unsupported_algorithm' ? 'Content-Digest must use sha-256 or sha-512' : 'Content-Digest is malformed')
-    if (!contentDigestMatches(digest, body)) return new Problem('bad_digest', 'Content-Digest does not match the body bytes')
-  }
+  // The body is covered through content-digest: checkContentDigest has matched it to the bytes.
+  required(ctx.contentDigestChecked, 'the Content-Digest check')
 
   const base = buildSignatureBase(signature.components, signature.signatureParams, {
     method: request.method,
