@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { RuntimeRequest } from './context.js'
 import { headerCount } from '../header-counts.js'
+import { trimOptionalWhitespace } from '../crypto/structured-fields.js'
 
 /**
  * The plain view of a Fastify request the steps read. A class, so a request costs one small object
@@ -24,7 +25,7 @@ class FastifyRuntimeRequest implements RuntimeRequest {
   header(name: string): string | undefined {
     const value = this.#request.headers[name]
     if (value === undefined) return undefined
-    return (Array.isArray(value) ? value.join(', ') : value).trim()
+    return trimOptionalWhitespace(Array.isArray(value) ? value.join(', ') : value)
   }
 
   headerCount(name: string): number {

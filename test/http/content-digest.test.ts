@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { delivered, gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
+import { runtimeHeaders, type RuntimeRequestOptions } from '../helpers/runtime.js'
+import { sendRaw } from '../hardening/raw-http.js'
 
 /**
  * Content-Digest is checked on every runtime request that carries it (token-only or signed, with a
@@ -98,5 +100,43 @@ describe('401 malformed_credentials: a malformed Content-Digest', () => {
     for (const auth of ['token', 'hmac-sha256'] as const) {
       expect({ auth, ...outcome(await sendWithDigest(auth, digest)) }).toEqual({ auth, status: 401, reason: 'malformed_credentials' })
     }
+  })
+})
+
+/**
+ * Node decodes header bytes as latin1, so a trailing 0xA0 byte arrives as U+00A0, which
+ * String.prototype.trim removes. Field values lose SP and HTAB only (RFC 9110 optional whitespace):
+ * the byte stays, the value is not the one without it, and the refusal is a clean 401.
+ */
+describe('header values: only SP and HTAB are trimmed', () => {
+  const NBSP = '\u00a0' // goes out as the single byte 0xA0 (node:http writes header strings as latin1)
+
+  async function sendTampered(options: Omit<RuntimeRequestOptions, 'authority'>): Promise<{ status: number; reason: string | undefined }> {
+    const headers = runtimeHeaders({ ...options, authority: h.t.config.publicAuthority })
+    const res = await sendRaw(h.base, { method: options.method, url: options.url, headers, ...(options.body !== undefined ? { body: options.body } : {}) })
+    return { status: res.status, reason: res.body?.reason }
+  }
+
+  it.each<[string, Auth, string]>([
+    ['a token-only Mecha-Nonce', 'token', 'mecha-nonce'],
+    ['a token-only Authorization', 'token', 'authorization'],
+    ['a token-only Content-Digest', 'token', 'content-digest'],
+    ['a signed Content-Digest', 'hmac-sha256', 'content-digest'],
+  ])('%s ending in 0xA0 -> 401 malformed_credentials', async (_name, auth, name) => {
+    const credentials = auth === 'token' ? bearer : signer
+    const tamper = (x: Record<string, string>): void => { x[name] = `${x[name] ?? sha256(BODY)}${NBSP}` }
+    expect(await sendTampered({ method: 'POST', url: '/v1/messages', body: BODY, credentials, auth, tamper })).toEqual({ status: 401, reason: 'malformed_credentials' })
+  })
+
+  it('a signed Content-Type ending in 0xA0 reaches the signature base and is refused as outside printable ASCII', async () => {
+    const tamper = (x: Record<string, string>): void => { x['content-type'] = `${x['content-type']}${NBSP}` }
+    expect(await sendTampered({ method: 'POST', url: '/v1/messages', body: BODY, credentials: signer, auth: 'hmac-sha256', tamper }))
+      .toEqual({ status: 401, reason: 'malformed_credentials' })
+  })
+
+  it('a header the gateway does not read may end in 0xA0 (token-only: 202; signed: not covered, 202)', async () => {
+    const tamper = (x: Record<string, string>): void => { x['x-note'] = `note${NBSP}` }
+    expect(await sendTampered({ method: 'POST', url: '/v1/messages', body: BODY, credentials: bearer, tamper })).toEqual({ status: 202, reason: undefined })
+    expect(await sendTampered({ method: 'POST', url: '/v1/messages', body: BODY, credentials: signer, auth: 'hmac-sha256', tamper })).toEqual({ status: 202, reason: undefined })
   })
 })
