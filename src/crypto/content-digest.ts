@@ -1,14 +1,15 @@
 /**
  * RFC 9530 `Content-Digest`: a Dictionary of algorithm -> Byte Sequence over the raw content bytes.
- * Parsing only (portable, no `node:` imports); hashing and comparing live in verify-signature.ts.
+ * Parsing only (portable, no `node:` imports: the SDK serializes with it); the rule a request must meet
+ * (hashing, comparing, which refusal) is `verifyContentDigest` in verify-signature.ts, on node:crypto.
  */
 import { encodeBase64, parseDictionary } from './structured-fields.js'
 
 export type ContentDigestAlgorithm = 'sha-256' | 'sha-512'
 
-/** Digest lengths in bytes; also the preference order when several are listed (sha-256 first). */
+/** Digest lengths in bytes. */
 export const CONTENT_DIGEST_LENGTHS: Readonly<Record<ContentDigestAlgorithm, number>> = { 'sha-256': 32, 'sha-512': 64 }
-const PREFERENCE: readonly ContentDigestAlgorithm[] = ['sha-256', 'sha-512']
+const ALGORITHMS: readonly ContentDigestAlgorithm[] = ['sha-256', 'sha-512']
 
 export interface ContentDigest {
   algorithm: ContentDigestAlgorithm
@@ -16,37 +17,35 @@ export interface ContentDigest {
 }
 
 export type ContentDigestParseResult =
-  | ({ ok: true } & ContentDigest)
+  | { ok: true; digests: ContentDigest[] }
   | { ok: false; reason: 'malformed' | 'unsupported_algorithm' }
 
 /**
- * Parse a Content-Digest field value. Algorithms other than sha-256 and sha-512 are ignored (RFC 9530
- * section 2 lets a recipient ignore any digest); if none is left the result is `unsupported_algorithm`.
- * Every sha-256/sha-512 member present must be a Byte Sequence of the right length, else `malformed`;
- * a repeated algorithm is `malformed` too (structured-fields refuses duplicate members).
+ * Parse a Content-Digest field value into every sha-256 and sha-512 member it has (sha-256 first,
+ * whatever the field's order): a recipient that checks one of them only would let a wrong other one
+ * through. Algorithms other than these two are ignored (RFC 9530 section 2 lets a recipient ignore
+ * any digest); if none is left the result is `unsupported_algorithm`. Every sha-256/sha-512 member
+ * present must be a Byte Sequence of the right length, else `malformed`; a repeated algorithm is
+ * `malformed` too (structured-fields refuses duplicate members).
  */
 export function parseContentDigest(header: string): ContentDigestParseResult {
   if (typeof header !== 'string') throw new TypeError(`expected Content-Digest as a string, got ${typeof header}`)
   const parsed = parseDictionary(header)
   if (!parsed.ok || parsed.value.size === 0) return { ok: false, reason: 'malformed' }
-  const found = new Map<ContentDigestAlgorithm, Uint8Array>()
-  for (const algorithm of PREFERENCE) {
+  const digests: ContentDigest[] = []
+  for (const algorithm of ALGORITHMS) {
     const member = parsed.value.get(algorithm)
     if (member === undefined) continue
     if (member.type !== 'item' || member.value.type !== 'byte-sequence') return { ok: false, reason: 'malformed' }
     if (member.value.value.length !== CONTENT_DIGEST_LENGTHS[algorithm]) return { ok: false, reason: 'malformed' }
-    found.set(algorithm, member.value.value)
+    digests.push({ algorithm, digest: member.value.value })
   }
-  for (const algorithm of PREFERENCE) {
-    const digest = found.get(algorithm)
-    if (digest !== undefined) return { ok: true, algorithm, digest }
-  }
-  return { ok: false, reason: 'unsupported_algorithm' }
+  return digests.length === 0 ? { ok: false, reason: 'unsupported_algorithm' } : { ok: true, digests }
 }
 
 /** `sha-256=:<base64>:` — the field value a signer sends (one algorithm). */
 export function serializeContentDigest(algorithm: ContentDigestAlgorithm, digest: Uint8Array): string {
-  if (!PREFERENCE.includes(algorithm)) throw new TypeError(`expected sha-256 or sha-512, got ${JSON.stringify(algorithm)}`)
+  if (!ALGORITHMS.includes(algorithm)) throw new TypeError(`expected sha-256 or sha-512, got ${JSON.stringify(algorithm)}`)
   if (!(digest instanceof Uint8Array) || digest.length !== CONTENT_DIGEST_LENGTHS[algorithm]) {
     throw new TypeError(`expected a ${CONTENT_DIGEST_LENGTHS[algorithm]}-byte ${algorithm} digest, got ${digest instanceof Uint8Array ? `${digest.length} bytes` : typeof digest}`)
   }

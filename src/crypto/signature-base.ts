@@ -14,6 +14,7 @@ import {
   parseDictionary,
   serializeBareItem,
   serializeInnerList,
+  trimOptionalWhitespace,
   type InnerList,
   type Item,
   type Parameters,
@@ -240,7 +241,7 @@ function componentValue(component: string, request: SignedRequest): string | Sig
   const value = request.header(component)
   if (value === undefined) return malformed(`missing header "${component}"`)
   // RFC 9421 section 2.1: leading and trailing whitespace is not part of the value.
-  return value.replace(/^[ \t]+|[ \t]+$/g, '')
+  return trimOptionalWhitespace(value)
 }
 
 function checkRequest(request: SignedRequest): void {

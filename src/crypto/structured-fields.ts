@@ -155,6 +155,24 @@ const BASE64_INDEX: readonly number[] = (() => {
   return index
 })()
 
+/**
+ * A field value without the SP and HTAB at both ends (RFC 9110 section 5.5 optional whitespace;
+ * RFC 9421 section 2.1), and nothing else: Node decodes header bytes as latin1, so
+ * String.prototype.trim would also strip a 0xA0 byte (U+00A0), other Unicode whitespace too, and a
+ * value would equal the value without it.
+ */
+export function trimOptionalWhitespace(value: string): string {
+  let start = 0
+  let end = value.length
+  while (start < end && isOptionalWhitespace(value.charCodeAt(start))) start++
+  while (end > start && isOptionalWhitespace(value.charCodeAt(end - 1))) end--
+  return start === 0 && end === value.length ? value : value.slice(start, end)
+}
+
+function isOptionalWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09
+}
+
 /** RFC 4648 section 4 base64, standard alphabet, padded. */
 export function encodeBase64(bytes: Uint8Array): string {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`expected a Uint8Array, got ${describe(bytes)}`)

@@ -1,6 +1,6 @@
 import { createHmac, hash as oneShotHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { constantTimeEqual } from './compare.js'
-import type { ContentDigest } from './content-digest.js'
+import { parseContentDigest, type ContentDigest } from './content-digest.js'
 
 /**
  * Server-side verification for mecha-v1 (RFC 9421 section 3.3.4 hmac-sha256, section 3.3.6 ed25519)
@@ -41,7 +41,43 @@ export function verifyEd25519(base: string, key: KeyObject, signature: Uint8Arra
   }
 }
 
-/** Recompute the digest over the raw body bytes and compare in constant time. */
+export type ContentDigestVerdict = { ok: true } | { ok: false; reason: 'bad_digest' | 'malformed_credentials'; detail: string }
+
+const NO_BODY = new Uint8Array(0)
+
+/**
+ * The Content-Digest rule, for every runtime request (token-only or signed, any method): when the
+ * field is sent, every sha-256 and sha-512 member must match the raw body bytes (no body is zero
+ * bytes). A malformed field is `malformed_credentials`; a mismatch, or a field with neither
+ * algorithm, is `bad_digest`. With `requireSha256` (a signed request with a body: the signature
+ * covers the body only through this field) the field and its sha-256 member must be there.
+ * The reasons are catalogue reasons: this function is the only place the rule is decided.
+ */
+export function verifyContentDigest(header: string | undefined, body: Uint8Array | undefined, opts: { requireSha256: boolean }): ContentDigestVerdict {
+  if (header !== undefined && typeof header !== 'string') throw new TypeError(`expected Content-Digest as a string or undefined, got ${describe(header)}`)
+  if (body !== undefined && !(body instanceof Uint8Array)) throw new TypeError(`expected the body as a Uint8Array or undefined, got ${describe(body)}`)
+  if (opts === null || typeof opts !== 'object' || typeof opts.requireSha256 !== 'boolean') {
+    throw new TypeError(`expected opts.requireSha256 as a boolean, got ${opts === null || typeof opts !== 'object' ? describe(opts) : describe(opts.requireSha256)}`)
+  }
+  if (header === undefined) {
+    return opts.requireSha256 ? { ok: false, reason: 'bad_digest', detail: 'a signed request with a body needs Content-Digest (sha-256)' } : { ok: true }
+  }
+  const parsed = parseContentDigest(header)
+  if (!parsed.ok) {
+    return parsed.reason === 'malformed'
+      ? { ok: false, reason: 'malformed_credentials', detail: 'Content-Digest is malformed (RFC 9530: e.g. sha-256=:<base64 of the 32-byte digest>:)' }
+      : { ok: false, reason: 'bad_digest', detail: 'Content-Digest must use sha-256 or sha-512' }
+  }
+  if (opts.requireSha256 && !parsed.digests.some((digest) => digest.algorithm === 'sha-256')) {
+    return { ok: false, reason: 'bad_digest', detail: 'a signed request with a body needs a sha-256 member in Content-Digest' }
+  }
+  for (const digest of parsed.digests) {
+    if (!contentDigestMatches(digest, body ?? NO_BODY)) return { ok: false, reason: 'bad_digest', detail: `Content-Digest ${digest.algorithm} does not match the body bytes` }
+  }
+  return { ok: true }
+}
+
+/** Recompute one digest over the raw body bytes and compare in constant time. */
 export function contentDigestMatches(parsed: ContentDigest, body: Uint8Array): boolean {
   if (parsed === null || typeof parsed !== 'object' || !(parsed.digest instanceof Uint8Array)) {
     throw new TypeError(`expected a parsed Content-Digest, got ${describe(parsed)}`)

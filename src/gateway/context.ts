@@ -79,6 +79,8 @@ export interface GatewayContext {
   nonce?: string
   key?: KeyRecord
   mecha?: MechaRecord
+  /** Set once Content-Digest, if sent, matched the body: a signature is only verified after it. */
+  contentDigestChecked?: true
   /** How the request proved itself, once it has. */
   verifiedBy?: { token: boolean; signature: SignatureAlgorithm | null }
   /** What verified, generation by generation (see Proof). */

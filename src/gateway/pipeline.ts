@@ -6,6 +6,7 @@ import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
 import { checkAuthFailureThrottle } from './steps/auth-failure-throttle.js'
+import { checkContentDigest } from './steps/check-content-digest.js'
 import { checkTimestamp } from './steps/check-timestamp.js'
 import { checkProof } from './steps/check-proof.js'
 import { claimNonce } from './steps/claim-nonce.js'
@@ -93,9 +94,12 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'signature-required', phase: 'headers', routes: 'all', run: requireSignature,
     check: 'The key\'s policy requires a signature (answered only once the token has proven the secret)',
     refusals: ['signature_required'] }),
+  step({ name: 'content-digest', phase: 'body', routes: 'all', run: checkContentDigest,
+    check: 'Content-Digest, whenever sent: every sha-256 and sha-512 member matches the raw body bytes; a signed request with a body needs a sha-256 member',
+    refusals: ['malformed_credentials', 'bad_digest'] }),
   step({ name: 'signature', phase: 'body', routes: 'all', run: verifySignature, authenticates: true,
-    check: 'The signature: components, parameters, Content-Digest, then the key: algorithm registered and the cryptographic check, one answer for all',
-    refusals: ['malformed_credentials', 'bad_digest', 'bad_signature', 'stale_timestamp'] }),
+    check: 'The signature: components and parameters, then the key: algorithm registered and the cryptographic check, one answer for all',
+    refusals: ['malformed_credentials', 'stale_timestamp', 'bad_signature'] }),
   step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect'], run: claimNonce,
     check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
     refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Problem } from '../errors/problem.js'
 import type { RuntimeRequest } from './context.js'
 import { headerCount } from '../header-counts.js'
+import { trimOptionalWhitespace } from '../crypto/structured-fields.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,16 +25,15 @@ class FastifyRuntimeRequest implements RuntimeRequest {
   constructor(request: FastifyRequest) {
     this.#request = request
     this.method = request.method
-    const url = request.raw.url ?? '/'
-    const q = url.indexOf('?')
-    this.path = q === -1 ? url : url.slice(0, q)
-    this.query = q === -1 ? '?' : url.slice(q)
+    const { path, query } = splitRequestTarget(request.raw.url ?? '/')
+    this.path = path
+    this.query = query
   }
 
   header(name: string): string | undefined {
     const value = this.#request.headers[name]
     if (value === undefined) return undefined
-    return (Array.isArray(value) ? value.join(', ') : value).trim()
+    return trimOptionalWhitespace(Array.isArray(value) ? value.join(', ') : value)
   }
 
   headerCount(name: string): number {
@@ -78,6 +78,26 @@ class FastifyRuntimeRequest implements RuntimeRequest {
     return this.#request.raw.socket
   }
 }
+
+/**
+ * `@path` and `@query` of a request target (RFC 9421 sections 2.2.6, 2.2.7), percent-encoding
+ * untouched. An absolute-form target (`http://host/v1/messages`, RFC 9112 section 3.2.2) loses its
+ * scheme and authority, as find-my-way does when it routes it: the path signed is the path routed.
+ */
+export function splitRequestTarget(target: string): { path: string; query: string } {
+  if (typeof target !== 'string') throw new TypeError(`expected a request target as a string, got ${typeof target}`)
+  let url = target
+  const absolute = ABSOLUTE_FORM_RE.exec(target)
+  if (absolute !== null) {
+    const rest = target.slice(absolute[0].length)
+    url = rest.startsWith('/') ? rest : `/${rest}`
+  }
+  const q = url.indexOf('?')
+  return q === -1 ? { path: url, query: '?' } : { path: url.slice(0, q), query: url.slice(q) }
+}
+
+/** The scheme and authority of an http(s) absolute-form target: up to the first `/` or `?`. */
+const ABSOLUTE_FORM_RE = /^https?:\/\/[^/?]*/i
 
 /** Adapt a Fastify request to the plain view the steps read. */
 export function runtimeRequest(request: FastifyRequest): RuntimeRequest {

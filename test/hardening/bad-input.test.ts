@@ -281,15 +281,16 @@ const SIGNATURE_ROWS: Row[] = [
 ]
 
 const otherBody = JSON.stringify({ ...MESSAGE, payload: { n: 2, more: 'x'.repeat(40) } })
+// A malformed Content-Digest is malformed_credentials, a wrong or missing one bad_digest (issue 9, item 6).
 const DIGEST_ROWS: Row[] = [
   { name: 'gw: Content-Digest missing (still covered)', request: signedTamper((x) => { delete x['content-digest'] }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest empty', request: signedTamper((x) => { x['content-digest'] = '' }), status: 401, reason: 'bad_digest' },
+  { name: 'gw: Content-Digest empty', request: signedTamper((x) => { x['content-digest'] = '' }), status: 401, reason: 'malformed_credentials' },
   { name: 'gw: Content-Digest sha-384', request: signedTamper((x) => { x['content-digest'] = `sha-384=:${base64(randomBytes(48))}:` }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest SHA-256 in uppercase', request: signedTamper((x) => { x['content-digest'] = x['content-digest']!.replace('sha-256', 'SHA-256') }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest sha-512 of 32 bytes', request: signedTamper((x) => { x['content-digest'] = x['content-digest']!.replace('sha-256', 'sha-512') }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest sha-256 of 33 bytes', request: signedTamper((x) => { x['content-digest'] = `sha-256=:${base64(randomBytes(33))}:` }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest not base64', request: signedTamper((x) => { x['content-digest'] = 'sha-256=:not*base64!:' }), status: 401, reason: 'bad_digest' },
-  { name: 'gw: Content-Digest a token', request: signedTamper((x) => { x['content-digest'] = 'sha-256=abc' }), status: 401, reason: 'bad_digest' },
+  { name: 'gw: Content-Digest SHA-256 in uppercase', request: signedTamper((x) => { x['content-digest'] = x['content-digest']!.replace('sha-256', 'SHA-256') }), status: 401, reason: 'malformed_credentials' },
+  { name: 'gw: Content-Digest sha-512 of 32 bytes', request: signedTamper((x) => { x['content-digest'] = x['content-digest']!.replace('sha-256', 'sha-512') }), status: 401, reason: 'malformed_credentials' },
+  { name: 'gw: Content-Digest sha-256 of 33 bytes', request: signedTamper((x) => { x['content-digest'] = `sha-256=:${base64(randomBytes(33))}:` }), status: 401, reason: 'malformed_credentials' },
+  { name: 'gw: Content-Digest not base64', request: signedTamper((x) => { x['content-digest'] = 'sha-256=:not*base64!:' }), status: 401, reason: 'malformed_credentials' },
+  { name: 'gw: Content-Digest a token', request: signedTamper((x) => { x['content-digest'] = 'sha-256=abc' }), status: 401, reason: 'malformed_credentials' },
   { name: 'gw: Content-Digest sha-512 of a different body', request: signedTamper((x) => { x['content-digest'] = `sha-512=:${base64(createHash('sha512').update(otherBody).digest())}:` }), status: 401, reason: 'bad_digest' },
   { name: 'gw: signed over the digest of a longer body, sent with MESSAGE', request: (f) => ({ ...hmac({ body: otherBody })(f), body: JSON.stringify(MESSAGE) }), status: 401, reason: 'bad_digest' },
 ]

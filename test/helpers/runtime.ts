@@ -58,7 +58,8 @@ export function runtimeHeaders(options: RuntimeRequestOptions): Record<string, s
   }
   const alg = auth.replace(/^token\+?/, '') as '' | 'hmac-sha256' | 'ed25519'
   if (alg !== '') {
-    if (body !== undefined) headers['content-digest'] = `sha-256=:${createHash('sha256').update(body).digest('base64')}:`
+    // A Content-Digest given in extraHeaders is signed as given (several members, a wrong one).
+    if (body !== undefined) headers['content-digest'] ??= `sha-256=:${createHash('sha256').update(body).digest('base64')}:`
     const components = options.components ?? [...MECHA_COMPONENTS, ...(body !== undefined ? MECHA_BODY_COMPONENTS : [])]
     const params: MechaSignatureParams = { keyid: options.credentials.keyId, alg, tag: 'mecha-v1', ...options.params }
     const q = options.url.indexOf('?')

@@ -54,6 +54,12 @@ describe('401 malformed_credentials', () => {
     expectRefused(await h.send(alpha, MESSAGE, { tamper }), 401, 'malformed_credentials')
   })
 
+  // Was bad_digest until Content-Digest was checked on every request: a malformed field is malformed.
+  it('a Content-Digest of the wrong length on a signed body', async () => {
+    const tamper = (x: Record<string, string>): void => { x['content-digest'] = 'sha-256=:AAAA:' }
+    expectRefused(await h.send(signer, MESSAGE, { auth: 'hmac-sha256', tamper }), 401, 'malformed_credentials')
+  })
+
   it('a duplicated credential header', async () => {
     const headers = runtimeHeaders({ method: 'GET', url: '/v1/whoami', credentials: alpha, authority: h.t.config.publicAuthority })
     const status = await new Promise<number>((resolve, reject) => {
@@ -162,7 +168,6 @@ describe('401 bad_digest', () => {
   it.each<[string, (x: Record<string, string>) => void]>([
     ['Content-Digest missing on a signed body', (x) => { delete x['content-digest'] }],
     ['an unsupported digest algorithm', (x) => { x['content-digest'] = 'md5=:AAAAAAAAAAAAAAAAAAAAAA==:' }],
-    ['a digest of the wrong length', (x) => { x['content-digest'] = 'sha-256=:AAAA:' }],
   ])('%s', async (_name, tamper) => {
     expectRefused(await h.send(signer, MESSAGE, { auth: 'hmac-sha256', tamper }), 401, 'bad_digest')
   })

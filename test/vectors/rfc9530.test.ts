@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parseContentDigest, serializeContentDigest } from '../../src/crypto/content-digest.js'
-import { contentDigestMatches } from '../../src/crypto/verify-signature.js'
+import { parseContentDigest, serializeContentDigest, type ContentDigest } from '../../src/crypto/content-digest.js'
+import { contentDigestMatches, verifyContentDigest } from '../../src/crypto/verify-signature.js'
 
 /*
  * Content-Digest known answers.
@@ -38,25 +38,29 @@ describe('Content-Digest known answers', () => {
     const parsed = parseContentDigest(field)
     expect(parsed.ok).toBe(true)
     if (!parsed.ok) return
-    expect(parsed.algorithm).toBe(field.slice(0, 7))
-    expect(contentDigestMatches(parsed, content)).toBe(true)
-    expect(serializeContentDigest(parsed.algorithm, parsed.digest)).toBe(field)
+    expect(parsed.digests.map((d) => d.algorithm)).toEqual([field.slice(0, 7)])
+    const [digest] = parsed.digests as [ContentDigest]
+    expect(contentDigestMatches(digest, content)).toBe(true)
+    expect(serializeContentDigest(digest.algorithm, digest.digest)).toBe(field)
+    expect(verifyContentDigest(field, content, { requireSha256: false })).toEqual({ ok: true })
   })
 
   it.each(VECTORS)('$source: does not match the content with one bit flipped, truncated, or extended', ({ content, field }) => {
     const parsed = parseContentDigest(field)
     if (!parsed.ok) throw new Error('vector did not parse')
+    const [digest] = parsed.digests as [ContentDigest]
     const flipped = Uint8Array.from(content)
     flipped[0] = flipped[0]! ^ 0x01
-    expect(contentDigestMatches(parsed, flipped)).toBe(false)
-    expect(contentDigestMatches(parsed, content.subarray(0, content.length - 1))).toBe(false)
-    expect(contentDigestMatches(parsed, new Uint8Array([...content, 0x0a]))).toBe(false)
+    for (const changed of [flipped, content.subarray(0, content.length - 1), new Uint8Array([...content, 0x0a])]) {
+      expect(contentDigestMatches(digest, changed)).toBe(false)
+      expect(verifyContentDigest(field, changed, { requireSha256: false })).toMatchObject({ ok: false, reason: 'bad_digest' })
+    }
   })
 
   it('the LF makes the difference between the RFC 9530 and RFC 9421 contents', () => {
     const rfc9530 = parseContentDigest(VECTORS[1].field)
     if (!rfc9530.ok) throw new Error('vector did not parse')
-    expect(contentDigestMatches(rfc9530, RFC9421_CONTENT)).toBe(false)
+    expect(contentDigestMatches(rfc9530.digests[0] as ContentDigest, RFC9421_CONTENT)).toBe(false)
   })
 })
 
@@ -64,16 +68,22 @@ describe('Content-Digest with several algorithms', () => {
   const sha256 = VECTORS[0].field
   const sha512 = VECTORS[1].field
 
-  it('uses sha-256 when present, whatever the order', () => {
+  it('returns every supported member, sha-256 first, whatever the order', () => {
     for (const field of [`${sha512}, ${sha256}`, `${sha256}, ${sha512}`]) {
       const parsed = parseContentDigest(field)
-      expect(parsed.ok && parsed.algorithm).toBe('sha-256')
-      expect(parsed.ok && contentDigestMatches(parsed, RFC9530_CONTENT)).toBe(true)
+      if (!parsed.ok) throw new Error(`did not parse: ${field}`)
+      expect(parsed.digests.map((d) => d.algorithm)).toEqual(['sha-256', 'sha-512'])
+      for (const digest of parsed.digests) expect(contentDigestMatches(digest, RFC9530_CONTENT)).toBe(true)
+      expect(verifyContentDigest(field, RFC9530_CONTENT, { requireSha256: true })).toEqual({ ok: true })
     }
   })
   it('ignores algorithms it does not support', () => {
     const parsed = parseContentDigest(`md5=:AAAAAAAAAAAAAAAAAAAAAA==:, ${sha512}, unixsum=:AAAA:`)
-    expect(parsed.ok && parsed.algorithm).toBe('sha-512')
+    expect(parsed.ok && parsed.digests.map((d) => d.algorithm)).toEqual(['sha-512'])
+  })
+  it('a right sha-256 does not carry a wrong sha-512 (RFC 9530 sha-512 under the RFC 9421 content)', () => {
+    const field = `${VECTORS[3].field}, ${sha512}`
+    expect(verifyContentDigest(field, RFC9421_CONTENT, { requireSha256: true })).toEqual({ ok: false, reason: 'bad_digest', detail: 'Content-Digest sha-512 does not match the body bytes' })
   })
   it('refuses a field with only unsupported algorithms', () => {
     expect(parseContentDigest('md5=:AAAAAAAAAAAAAAAAAAAAAA==:')).toEqual({ ok: false, reason: 'unsupported_algorithm' })

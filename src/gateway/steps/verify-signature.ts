@@ -1,6 +1,5 @@
 import { buildSignatureBase, checkCoveredComponents } from '../../crypto/signature-base.js'
-import { parseContentDigest } from '../../crypto/content-digest.js'
-import { contentDigestMatches, verifyEd25519, verifyHmacSha256 } from '../../crypto/verify-signature.js'
+import { verifyEd25519, verifyHmacSha256 } from '../../crypto/verify-signature.js'
 import { Problem } from '../../errors/problem.js'
 import type { KeyMaterial } from '../key-material.js'
 import { staleTimestamp } from './check-timestamp.js'
@@ -14,7 +13,7 @@ export interface SignatureDeps {
 
 /**
  * An RFC 9421 signature (profile mecha-v1), when present. First everything that does not depend on the
- * key (covered set, `created`/`expires`/`nonce` parameters, Content-Digest, the signature base), so
+ * key (covered set, `created`/`expires`/`nonce` parameters, the signature base; Content-Digest was the step before), so
  * that those refusals are the same for any key id; then the key: a key that cannot serve (decided by
  * resolveKey), an `alg` the key has not registered and a signature that does not verify are all the
  * one `bad_signature`, with no detail, so a caller without the secret learns nothing about the key.
@@ -37,13 +36,8 @@ export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepR
   if (signature.nonce !== undefined && signature.nonce !== ctx.nonce) {
     return new Problem('malformed_credentials', 'the signature `nonce` parameter differs from Mecha-Nonce')
   }
-  if (body !== undefined) {
-    const header = request.header('content-digest')
-    if (header === undefined) return new Problem('bad_digest', 'a signed request with a body needs Content-Digest')
-    const digest = parseContentDigest(header)
-    if (!digest.ok) return new Problem('bad_digest', digest.reason === 'unsupported_algorithm' ? 'Content-Digest must use sha-256 or sha-512' : 'Content-Digest is malformed')
-    if (!contentDigestMatches(digest, body)) return new Problem('bad_digest', 'Content-Digest does not match the body bytes')
-  }
+  // The body is covered through content-digest: checkContentDigest (the step before) matched it to the bytes.
+  required(ctx.contentDigestChecked, 'the Content-Digest check')
 
   const base = buildSignatureBase(signature.components, signature.signatureParams, {
     method: request.method,
