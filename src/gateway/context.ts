@@ -1,5 +1,6 @@
 import type { KeyRecord, MechaRecord, SignatureAlgorithm } from '../model.js'
 import type { Problem } from '../errors/problem.js'
+import type { AuthAttempt } from '../ratelimit/auth-failures.js'
 
 /** What the gateway steps see of an HTTP request: plain data, so steps are testable without Fastify. */
 export interface RuntimeRequest {
@@ -47,6 +48,8 @@ export interface GatewayContext {
   nonce?: string
   key?: KeyRecord
   mecha?: MechaRecord
+  /** The failed-authentication guard's admission of this request (admitAuthAttempt), until it is settled. */
+  authAttempt?: AuthAttempt
   /** How the request proved itself, once it has. */
   verifiedBy?: { token: boolean; signature: SignatureAlgorithm | null }
 }

@@ -5,7 +5,7 @@ import type { ReplayCache } from '../replay/types.js'
 import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
 import type { GatewayContext, Step } from './context.js'
-import { checkAuthFailureThrottle } from './steps/auth-failure-throttle.js'
+import { admitAuthAttempt, authenticated } from './steps/auth-failure-throttle.js'
 import { checkTimestamp, staleTimestamp } from './steps/check-timestamp.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
@@ -34,14 +34,14 @@ export interface GatewayDeps {
  * the credential has verified, so unauthenticated traffic can neither fill the replay cache nor burn
  * a runtime's nonces nor spend its rate limit. The one thing it does count is its own failure: a 401
  * from the steps below counts against its client address (plugin.ts, where the refusal is sent), and
- * an address over that limit is refused first of all, before any lookup.
+ * an address over that limit is refused right after parsing, before any lookup.
  *
  * The header steps run in `onRequest`, before the body is read; the credential steps need the raw
  * body (Content-Digest) and run in `preValidation`.
  */
 export const HEADER_STEPS: readonly Step<GatewayDeps>[] = [
-  checkAuthFailureThrottle, // the client address is not over the failed-authentication limit (no I/O)
   parseCredentials,         // syntax: which key, timestamp, nonce (no I/O)
+  admitAuthAttempt,         // the client address is within its failed-authentication budget, or the key is known there (no I/O)
   resolveKey,               // key exists, active, not expired, mecha active (cached)
   checkTimestamp,           // within the window
   requireSignature,         // the key's policy demands a signature
@@ -50,6 +50,7 @@ export const HEADER_STEPS: readonly Step<GatewayDeps>[] = [
 
 export const CREDENTIAL_STEPS: readonly Step<GatewayDeps>[] = [
   verifySignature,          // RFC 9421 mecha-v1, Content-Digest over the raw bytes
+  authenticated,            // the credential verified: settle the admitted attempt (no I/O)
 ]
 
 /**

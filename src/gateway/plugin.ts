@@ -5,6 +5,7 @@ import type { Transport } from '../transport/types.js'
 import type { GatewayContext } from './context.js'
 import { CREDENTIAL_STEPS, HEADER_STEPS, claimNonceAndCount, runSteps, type GatewayDeps } from './pipeline.js'
 import { runtimeRequest } from './request.js'
+import { refuseCredentialAttempt, releaseAuthAttempt } from './steps/auth-failure-throttle.js'
 import { gatewayRoutes } from './routes.js'
 import '../route-access.js'
 
@@ -55,6 +56,16 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
     }, (problem) => refuseCredential(request, reply, problem, deps))
   })
 
+  // The backstop for an admitted attempt neither verified nor refused (a fault, a client gone).
+  app.addHook('onResponse', (request, _reply, done) => {
+    releaseAuthAttempt(request.gateway)
+    done()
+  })
+  app.addHook('onRequestAbort', (request, done) => {
+    releaseAuthAttempt(request.gateway)
+    done()
+  })
+
   await app.register(gatewayRoutes, options)
 }
 
@@ -96,8 +107,7 @@ export function gatewayContext(request: FastifyRequest): GatewayContext {
  * lock its address out.
  */
 async function refuseCredential(request: FastifyRequest, reply: FastifyReply, problem: Problem, deps: GatewayDeps): Promise<FastifyReply> {
-  if (problem.status === 401) await deps.authFailures.recordFailure(request.ip, Date.now(), request.log)
-  return refuse(request, reply, problem)
+  return refuse(request, reply, await refuseCredentialAttempt(gatewayContext(request), deps, problem, request.log))
 }
 
 export function refuse(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
