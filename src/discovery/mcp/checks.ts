@@ -13,7 +13,7 @@ export interface RuntimeCheck {
  * if it drifts from the protocol document's table.
  */
 export const RUNTIME_CHECKS: readonly RuntimeCheck[] = [
-  { step: 0, check: 'The client address is not over the failed-authentication limit (no lookup, no I/O)', refusals: ['rate_limited'] },
+  { step: 0, check: 'The client address is not over the failed-authentication limit, or the key authenticated from it in the last 24 hours (no lookup, no I/O)', refusals: ['rate_limited'] },
   { step: 1, check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates)', refusals: ['missing_credentials', 'malformed_credentials'] },
   { step: 2, check: 'The key exists, is not revoked or expired, and its mecha is active', refusals: ['invalid_key'] },
   { step: 3, check: 'Mecha-Timestamp within the window', refusals: ['stale_timestamp'] },
@@ -56,7 +56,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   concurrent_update: 'Control plane: the record changed between read and write.',
   body_too_large: 'Body reading: more bytes than the body limit (limits.body_bytes in the discovery document).',
   request_timeout: 'The HTTP server, before routing: the request (headers and body) not received within MECHA_REQUEST_TIMEOUT_SECONDS; the connection is closed after the answer.',
-  rate_limited: 'Operator authentication on control-plane routes too: the client address made MECHA_AUTH_FAILURE_LIMIT failed authentications (operator or runtime) within MECHA_AUTH_FAILURE_WINDOW_SECONDS, and is refused before any token comparison until the window ends. The response carries Retry-After and `retry_after`. Also GET /v1/connect, before the upgrade, when the key already holds MECHA_WS_MAX_PER_KEY open WebSockets on this instance (no Retry-After: close one first).',
+  rate_limited: 'Operator authentication on control-plane routes too: the client address made MECHA_AUTH_FAILURE_LIMIT failed authentications (operator or runtime) within MECHA_AUTH_FAILURE_WINDOW_SECONDS, and is refused before any token comparison until the window ends, unless that token authenticated from the address in the last 24 hours. The response carries Retry-After and `retry_after`. Also GET /v1/connect, before the upgrade, when the key already holds MECHA_WS_MAX_PER_KEY open WebSockets on this instance (no Retry-After: close one first).',
   store_unavailable: 'Any step that reads the key store: step 2 on runtime routes, and every control-plane route.',
   transport_unavailable: 'Also GET /v1/inbox, POST /v1/inbox/ack and GET /v1/connect when the transport cannot be reached.',
   verifier_unavailable: 'Operator authentication with a custom verifier (MECHA_OPERATOR_VERIFIER) that failed.',
