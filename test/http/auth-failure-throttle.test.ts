@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { formatToken } from '../../src/crypto/token.js'
+import { DependencyUnavailableError } from '../../src/errors/faults.js'
 import { OPERATORS, bearer } from '../helpers/app.js'
 import { gatewayHarness, type GatewayHarness } from '../helpers/gateway.js'
 import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
@@ -131,5 +132,16 @@ describe('200: credentials that authenticated from the address before it was thr
     // The harness registered alpha with the admin token from this address, so the admin can revoke the abused key.
     const revoked = await g.t.app.inject({ method: 'POST', url: `/v1/keys/${neverSeen.keyId}/revoke`, headers: bearer(OPERATORS.admin) })
     expect(revoked.statusCode, revoked.body).toBe(200)
+  })
+})
+
+describe('503: a request that neither verified nor failed frees its place', () => {
+  it('key lookups failing with 503, more of them than the limit, leave the budget whole', async () => {
+    const g = await harness({ MECHA_AUTH_FAILURE_LIMIT: '3', MECHA_AUTH_FAILURE_WINDOW_SECONDS: '60' })
+    const getKey = vi.spyOn(g.t.stores.control, 'getKey').mockRejectedValue(new DependencyUnavailableError('store'))
+    for (let i = 0; i < 5; i++) expect((await g.call({ method: 'GET', url: '/v1/whoami', credentials: guess() })).status).toBe(503)
+    getKey.mockRestore()
+    const res = await g.call({ method: 'GET', url: '/v1/whoami', credentials: guess() })
+    expect({ status: res.status, reason: res.body.reason }).toEqual({ status: 401, reason: 'invalid_key' })
   })
 })
