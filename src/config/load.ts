@@ -105,6 +105,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     bodyLimitBytes: integer('MECHA_BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024),
     authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
     authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),
+    authFailureIpv6Prefix: integer('MECHA_AUTH_FAILURE_IPV6_PREFIX', 32, 128),
     requestTimeoutSeconds: integer('MECHA_REQUEST_TIMEOUT_SECONDS', 31, 3600),
     headerLimitBytes: integer('MECHA_HEADER_LIMIT_BYTES', 4096, 1024 * 1024),
     wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),

@@ -4,7 +4,8 @@ import { isOperatorName } from '../config/load.js'
 import { OPERATOR_SCOPES, type OperatorIdentity, type OperatorScope, type StaticOperatorToken } from '../config/schema.js'
 import { constantTimeEqual } from '../crypto/compare.js'
 import { sha256 } from '../crypto/digest.js'
-import type { AuthFailureGuard } from '../ratelimit/auth-failures.js'
+import { Problem } from '../errors/problem.js'
+import { UNTHROTTLED, operatorTokenIdentity, throttledRefusal, type AuthFailureGuard, type AuthFailureLog } from '../ratelimit/auth-failures.js'
 
 /** A custom operator token verifier (Vault, OIDC, ...), loaded from MECHA_OPERATOR_VERIFIER. */
 export interface OperatorVerifier {
@@ -21,10 +22,22 @@ export class VerifierFault extends Error {
 export interface OperatorAuthenticatorOptions {
   /**
    * Failed operator authentications are counted per client address here, and an address over the
-   * limit is refused before any token comparison. Give it the gateway's guard (`deps.authFailures`),
-   * so guessing on either surface throttles the address on both. Without it nothing is throttled.
+   * limit is refused before any token comparison, except for a token that authenticated from it in
+   * the last 24 hours. Give it the gateway's guard (`deps.authFailures`), so guessing on either
+   * surface throttles the address on both. Without it nothing is throttled.
    */
   authFailures?: AuthFailureGuard
+}
+
+/** What an operator request presented: its Authorization header and how many times it was sent. */
+export interface PresentedAuthorization {
+  header: string | undefined
+  count: number
+}
+
+/** Where authentication reports a throttle, a limiter fault or a verifier fault. */
+export interface OperatorAuthLog extends AuthFailureLog {
+  error(details: object, message: string): void
 }
 
 /**
@@ -34,13 +47,43 @@ export interface OperatorAuthenticatorOptions {
 export class OperatorAuthenticator {
   readonly #tokens: readonly StaticOperatorToken[]
   readonly #verifier: OperatorVerifier | undefined
-  /** Read by the control-plane plugin, which sees the client address and sends the refusals. */
-  readonly authFailures: AuthFailureGuard | undefined
+  readonly #authFailures: AuthFailureGuard | undefined
 
   constructor(tokens: readonly StaticOperatorToken[], verifier?: OperatorVerifier, options: OperatorAuthenticatorOptions = {}) {
     this.#tokens = tokens
     this.#verifier = verifier
-    this.authFailures = options.authFailures
+    this.#authFailures = options.authFailures
+  }
+
+  /**
+   * Authenticate an operator request from `address`: its identity, or the refusal to send (a value;
+   * unexpected faults are thrown). The order: the header's syntax (no I/O), then the address's
+   * failed-authentication budget (no I/O; a token known from this address is still evaluated), then
+   * the token. Every 401 counts as a failed authentication; a verifier fault (503) counts nothing.
+   */
+  async authenticateRequest(presented: PresentedAuthorization, address: string, log: OperatorAuthLog): Promise<OperatorIdentity | Problem> {
+    const token = bearerToken(presented)
+    const admitted = this.#authFailures?.admit(address, typeof token === 'string' ? operatorTokenIdentity(token) : undefined, Date.now()) ?? UNTHROTTLED
+    if ('retryAfterSeconds' in admitted) return throttledRefusal(admitted)
+    if (token instanceof Problem) {
+      await admitted.failed(log)
+      return token
+    }
+    let identity: OperatorIdentity | null
+    try {
+      identity = await this.authenticate(token)
+    } catch (err) {
+      admitted.release()
+      if (!(err instanceof VerifierFault)) throw err
+      log.error({ err }, 'operator verifier failed')
+      return new Problem('verifier_unavailable')
+    }
+    if (identity === null) {
+      await admitted.failed(log)
+      return new Problem('invalid_operator_token')
+    }
+    admitted.succeeded()
+    return identity
   }
 
   async authenticate(token: string): Promise<OperatorIdentity | null> {
@@ -58,6 +101,14 @@ export class OperatorAuthenticator {
     }
     return checkVerifierResult(result)
   }
+}
+
+function bearerToken(presented: PresentedAuthorization): string | Problem {
+  if (presented.header === undefined || presented.header === '') return new Problem('missing_credentials')
+  if (presented.count > 1) return new Problem('malformed_credentials', 'the authorization header is sent more than once')
+  const match = /^Bearer +(\S+)$/i.exec(presented.header)
+  if (match === null) return new Problem('malformed_credentials', 'expected `Authorization: Bearer <operator token>`')
+  return match[1] as string
 }
 
 function checkVerifierResult(result: unknown): OperatorIdentity | null {

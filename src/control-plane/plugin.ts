@@ -3,8 +3,7 @@ import type { OperatorIdentity } from '../config/schema.js'
 import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import { headerCount } from '../header-counts.js'
-import { rateLimited } from '../ratelimit/refusal.js'
-import { VerifierFault, type OperatorAuthenticator } from './operator-auth.js'
+import type { OperatorAuthenticator } from './operator-auth.js'
 import { controlPlaneRoutes } from './routes.js'
 import type { ControlPlane } from './service.js'
 import '../route-access.js'
@@ -17,7 +16,7 @@ declare module 'fastify' {
 
 export interface ControlPlanePluginOptions {
   controlPlane: ControlPlane
-  /** Verifies operator tokens; its `authFailures` guard, when set, throttles guessing per client address. */
+  /** Verifies operator tokens, throttling guessing per client address when given a guard. */
   authenticator: OperatorAuthenticator
 }
 
@@ -28,39 +27,16 @@ export interface ControlPlanePluginOptions {
  */
 export async function controlPlanePlugin(app: FastifyInstance, options: ControlPlanePluginOptions): Promise<void> {
   const { controlPlane, authenticator } = options
-  const { authFailures } = authenticator
 
   app.decorateRequest('operator', undefined)
 
-  // A failed authentication (every 401 below) is counted against the client address before the
-  // response leaves; an address over the limit is refused first, before any token comparison.
-  const unauthenticated = async (request: FastifyRequest, reply: FastifyReply, problem: Problem): Promise<FastifyReply> => {
-    await authFailures?.recordFailure(request.ip, Date.now(), request.log)
-    return sendProblem(request, reply, problem)
-  }
-
+  // Before any body is read. An address over its failed-authentication limit is refused before any
+  // token comparison; every 401 here counts against it (OperatorAuthenticator.authenticateRequest).
   app.addHook('onRequest', async (request, reply) => {
-    const retryAfter = authFailures?.throttledFor(request.ip, Date.now())
-    if (retryAfter !== undefined) {
-      return sendProblem(request, reply, rateLimited(retryAfter, `too many failed authentications from this address; retry after ${retryAfter} s`))
-    }
     const scope = request.routeOptions.config.scope
-    const header = request.headers.authorization
-    if (header === undefined || header === '') return unauthenticated(request, reply, new Problem('missing_credentials'))
-    if (headerCount(request.raw.rawHeaders, 'authorization') > 1) {
-      return unauthenticated(request, reply, new Problem('malformed_credentials', 'the authorization header is sent more than once'))
-    }
-    const match = /^Bearer +(\S+)$/i.exec(header)
-    if (match === null) return unauthenticated(request, reply, new Problem('malformed_credentials', 'expected `Authorization: Bearer <operator token>`'))
-    let identity: OperatorIdentity | null
-    try {
-      identity = await authenticator.authenticate(match[1] as string)
-    } catch (err) {
-      if (!(err instanceof VerifierFault)) throw err
-      request.log.error({ err }, 'operator verifier failed')
-      return sendProblem(request, reply, new Problem('verifier_unavailable'))
-    }
-    if (identity === null) return unauthenticated(request, reply, new Problem('invalid_operator_token'))
+    const presented = { header: request.headers.authorization, count: headerCount(request.raw.rawHeaders, 'authorization') }
+    const identity = await authenticator.authenticateRequest(presented, request.ip, request.log)
+    if (identity instanceof Problem) return sendProblem(request, reply, identity)
     request.operator = identity
     if (scope === undefined || !identity.scopes.includes(scope)) {
       return sendProblem(request, reply, new Problem('missing_scope', `this route requires the ${scope ?? 'unknown'} scope`))

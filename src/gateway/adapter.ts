@@ -4,6 +4,7 @@ import type { Problem } from '../errors/problem.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
 import { RUNTIME_ROUTES, newContext, runSteps, stepsFor, type Phase, type PipelineDeps, type RuntimeRoute } from './pipeline.js'
 import { runtimeRequest } from './request.js'
+import { refuseCredentialAttempt, releaseAuthAttempt } from './steps/auth-failure-throttle.js'
 import { settleNonce } from './steps/claim-nonce.js'
 
 declare module 'fastify' {
@@ -81,6 +82,12 @@ export class PipelineAdapter {
     this.#refuse(request, reply, problem)
   }
 
+  /** onResponse and onRequestAbort: free an admitted attempt neither verified nor refused (a fault, a client gone). */
+  readonly settleAttempt = (request: FastifyRequest, ...rest: unknown[]): void => {
+    releaseAuthAttempt(request.gateway)
+    ;(rest[rest.length - 1] as HookHandlerDoneFunction)()
+  }
+
   /** Re-run the connection steps on a copy of an authenticated context (ConnectionAuthorization). */
   readonly recheck = (ctx: GatewayContext): StepResult | Promise<StepResult> => runSteps(this.#connectionSteps, ctx, this.#deps)
   readonly #connectionSteps = stepsFor('connect', 'connection')
@@ -113,8 +120,10 @@ export class PipelineAdapter {
       else void sendProblem(request, reply, toProblem(err).problem)
     }
     let pending: Problem | Promise<Problem>
-    if (ctx === undefined || !ctx.authenticated) {
-      pending = problem.status === 401 ? this.#deps.authFailures.recordFailure(request.ip, Date.now(), request.log).then(() => problem) : problem
+    if (ctx === undefined) {
+      pending = problem
+    } else if (!ctx.authenticated) {
+      pending = problem.status === 401 ? refuseCredentialAttempt(ctx, this.#deps, problem, request.log) : problem
     } else {
       pending = settleNonce(ctx, this.#deps, problem)
     }

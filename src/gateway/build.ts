@@ -30,7 +30,9 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
       publicAuthority: config.publicAuthority,
       nonceTtlSeconds: 2 * config.timestampWindowSeconds + NONCE_MARGIN_SECONDS,
       rateLimiter: stores.rateLimiter,
-      authFailures: new AuthFailureGuard(stores.rateLimiter, { limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds }),
+      authFailures: new AuthFailureGuard(stores.rateLimiter, {
+        limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds, ipv6PrefixLength: config.authFailureIpv6Prefix,
+      }),
     },
     transport: stores.transport,
     visibilityMs: config.visibilityTimeoutSeconds * 1000,

@@ -1,5 +1,6 @@
 import type { KeyRecord, MechaRecord, SignatureAlgorithm } from '../model.js'
 import type { Problem } from '../errors/problem.js'
+import type { AuthAttempt } from '../ratelimit/auth-failures.js'
 
 /** What the gateway steps see of an HTTP request: plain data, so steps are testable without Fastify. */
 export interface RuntimeRequest {
@@ -81,6 +82,8 @@ export interface GatewayContext {
   mecha?: MechaRecord
   /** Set once Content-Digest, if sent, matched the body: a signature is only verified after it. */
   contentDigestChecked?: true
+  /** The failed-authentication guard's admission of this request (admitAuthAttempt), until it is settled. */
+  authAttempt?: AuthAttempt
   /** How the request proved itself, once it has. */
   verifiedBy?: { token: boolean; signature: SignatureAlgorithm | null }
   /** What verified, generation by generation (see Proof). */

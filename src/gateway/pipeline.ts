@@ -5,7 +5,7 @@ import type { ReplayCache } from '../replay/types.js'
 import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
-import { checkAuthFailureThrottle } from './steps/auth-failure-throttle.js'
+import { admitAuthAttempt, authenticated } from './steps/auth-failure-throttle.js'
 import { checkContentDigest } from './steps/check-content-digest.js'
 import { checkTimestamp } from './steps/check-timestamp.js'
 import { checkProof } from './steps/check-proof.js'
@@ -79,8 +79,8 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'credentials', phase: 'headers', routes: 'all', run: parseCredentials,
     check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates); no lookup, no I/O',
     refusals: ['missing_credentials', 'malformed_credentials'] }),
-  step({ name: 'auth-failure-throttle', phase: 'headers', routes: 'all', run: checkAuthFailureThrottle,
-    check: 'The client address is not over the failed-authentication limit (no I/O)',
+  step({ name: 'auth-failure-throttle', phase: 'headers', routes: 'all', run: admitAuthAttempt,
+    check: 'The client address is within its failed-authentication budget (failures and unauthenticated requests in flight), or the key authenticated from it in the last 24 hours (no I/O)',
     refusals: ['rate_limited'] }),
   step({ name: 'timestamp', phase: 'headers', routes: 'all', run: checkTimestamp,
     check: '`Mecha-Timestamp` within the window around server time (needs no key)',
@@ -97,9 +97,12 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'content-digest', phase: 'body', routes: 'all', run: checkContentDigest,
     check: 'Content-Digest, whenever sent: every sha-256 and sha-512 member matches the raw body bytes; a signed request with a body needs a sha-256 member',
     refusals: ['malformed_credentials', 'bad_digest'] }),
-  step({ name: 'signature', phase: 'body', routes: 'all', run: verifySignature, authenticates: true,
+  step({ name: 'signature', phase: 'body', routes: 'all', run: verifySignature,
     check: 'The signature: components and parameters, then the key: algorithm registered and the cryptographic check, one answer for all',
     refusals: ['malformed_credentials', 'stale_timestamp', 'bad_signature'] }),
+  step({ name: 'authenticated', phase: 'body', routes: 'all', run: authenticated, authenticates: true,
+    check: 'Every presented credential verified: the request is authenticated, and the key is remembered as known-good for this address',
+    refusals: [] }),
   step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect'], run: claimNonce,
     check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
     refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),

@@ -35,6 +35,9 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
   app.addHook('onRequest', adapter.onRequest)
   app.addHook('preValidation', adapter.preValidation)
   app.setErrorHandler(adapter.errorHandler)
+  // The backstop for an admitted attempt neither verified nor refused (a fault, a client gone).
+  app.addHook('onResponse', adapter.settleAttempt)
+  app.addHook('onRequestAbort', adapter.settleAttempt)
 
   // A body that does not parse is not refused here: the pipeline answers it once the credential has
   // been checked (the signature needs the raw bytes first), so the nonce rule holds for it too.

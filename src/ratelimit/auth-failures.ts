@@ -1,13 +1,24 @@
+import { sha256 } from '../crypto/digest.js'
+import type { Problem } from '../errors/problem.js'
+import { addressBucket } from './address-bucket.js'
+import { KnownCredentials } from './known-credentials.js'
+import { rateLimited } from './refusal.js'
 import type { RateLimiter } from './types.js'
 
-/** Addresses this process remembers as throttled, at most; beyond it expired ones go, then the oldest. */
-const MAX_THROTTLED = 100_000
+/** Address buckets this process keeps a local count for, at most; beyond it the least recently counted go. */
+const MAX_ADDRESSES = 100_000
+/** The wait sent when an address's budget is taken by attempts still in flight: they settle within moments. */
+const IN_FLIGHT_RETRY_SECONDS = 1
 
 export interface AuthFailureOptions {
   /** Failed authentications one address may make per window; 0 disables the guard (MECHA_AUTH_FAILURE_LIMIT). */
   limit: number
   /** The window, in seconds (MECHA_AUTH_FAILURE_WINDOW_SECONDS). */
   windowSeconds: number
+  /** IPv6 addresses count per network of this many bits (MECHA_AUTH_FAILURE_IPV6_PREFIX, default 64). */
+  ipv6PrefixLength?: number
+  /** Credentials remembered as known-good per process, at most (default 100 000). */
+  maxKnownCredentials?: number
 }
 
 /** Where a fault or a new throttle is reported (a Fastify request logger fits). */
@@ -15,31 +26,82 @@ export interface AuthFailureLog {
   warn(details: object, message: string): void
 }
 
+/** One admitted unauthenticated attempt. Exactly one method takes effect; the rest are no-ops. */
+export interface AuthAttempt {
+  /** The credential verified: frees the in-flight slot and remembers the credential as known-good here for 24 h. */
+  succeeded(): void
+  /**
+   * A 401 before the credential verified: counted locally at once (the next admission already sees
+   * it), then in the shared bucket. Never rejects: a limiter fault is logged and the 401 stands.
+   */
+  failed(log: AuthFailureLog): Promise<void>
+  /** Neither (a fault, another refusal, the client gone): frees the in-flight slot. */
+  release(): void
+}
+
+/** The answer to an address that may not attempt now. */
+export interface AuthThrottled {
+  retryAfterSeconds: number
+}
+
+/** The credential identity a runtime key presents: its key id (public, so it only selects, never proves). */
+export function keyIdentity(keyId: string): string {
+  return `key:${keyId}`
+}
+
+/** The credential identity an operator token presents: 128 bits of its SHA-256, never the token itself. */
+export function operatorTokenIdentity(token: string): string {
+  return `operator:${sha256(token).subarray(0, 16).toString('hex')}`
+}
+
+/** 429 rate_limited for a throttled address, the same on every surface. */
+export function throttledRefusal(throttled: AuthThrottled): Problem {
+  const wait = throttled.retryAfterSeconds
+  return rateLimited(wait, `too many failed authentications from this address; retry after ${wait} s`)
+}
+
+/** What this process knows of one address bucket. */
+interface AddressState {
+  /** The local window (unix ms), anchored at its first failure like the shared limiter's; 0: none open. */
+  windowStart: number
+  failures: number
+  /** Attempts admitted and not yet settled: each may become a failure. */
+  inFlight: number
+  /** Until when (unix ms) the bucket is throttled, from the local count or the shared bucket. */
+  throttledUntil: number
+}
+
+/** The attempt of a disabled guard, or where there is none: settling it does nothing. */
+export const UNTHROTTLED: AuthAttempt = { succeeded: () => {}, failed: async () => {}, release: () => {} }
+
 /**
- * Throttles key and operator-token guessing per client address. Every 401 the gateway or operator
- * authentication sends is counted in the shared bucket `authfail:<address>` (one round trip, on
- * Redis shared by every process); once an address has made `limit` failures within the window, every
- * request from it is refused with 429 until the window ends, before any key lookup or token
- * comparison, a valid credential included.
+ * Throttles key and operator-token guessing per client address (per IPv6 network, see
+ * addressBucket). An address may have at most `limit` failed authentications per window, and its
+ * failures plus its unauthenticated attempts still in flight may never exceed `limit`: `admit` counts
+ * synchronously, before the caller does any I/O, so a burst of N concurrent guesses is evaluated at
+ * most `limit` times per window in one process, however slow the key lookup.
  *
- * The check is free: it reads only this process's list of addresses it knows to be over the limit,
- * filled in when counting a failure answers that the bucket is full. A well-behaved client therefore
- * costs no round trip at all, and a throttled one none either. The price of never reading the shared
- * bucket on the way in: a process learns that another one throttled an address when it counts that
- * address's next failure, so across N processes an address can make at most N - 1 failed attempts
- * beyond the limit per window.
+ * Every failure is also counted in the shared bucket `authfail:<bucket>` (on Redis shared by every
+ * process), after the local count; the answer teaches the local view (the bucket's count, and that it
+ * is throttled). No I/O on the way in: a process learns of another process's failures when it counts
+ * its own next failure for that address, so across N processes an address can make at most
+ * (N - 1) x limit failures beyond the limit in a window, and usually far fewer.
+ *
+ * An address over its limit is refused without evaluation, except for a credential that
+ * authenticated from it in the last 24 hours (KnownCredentials: per process, bounded): its holder
+ * behind the same NAT keeps working while the guessing next to it is refused. Such attempts take no
+ * in-flight slot; their failures count like any other.
  *
  * The address is Fastify's `request.ip`: the socket's peer, unless MECHA_TRUST_PROXY names the proxies
- * whose X-Forwarded-For is believed. Behind a proxy that is not trusted every client shares the
- * proxy's address (and one client's guessing throttles all of them); trusting a proxy that does not
- * overwrite X-Forwarded-For lets a client pick its address (and escape the throttle).
+ * whose X-Forwarded-For is believed.
  */
 export class AuthFailureGuard {
   readonly #limiter: RateLimiter
   readonly #limit: number
   readonly #windowSeconds: number
-  /** Address -> until when (unix ms) it is known to be throttled. */
-  readonly #throttled = new Map<string, number>()
+  readonly #ipv6PrefixLength: number
+  readonly #known: KnownCredentials
+  readonly #addresses = new Map<string, AddressState>()
 
   constructor(limiter: RateLimiter, options: AuthFailureOptions) {
     if (typeof limiter?.hit !== 'function') throw new TypeError(`expected a RateLimiter, got ${String(limiter)}`)
@@ -47,54 +109,108 @@ export class AuthFailureGuard {
     if (!Number.isSafeInteger(options.windowSeconds) || options.windowSeconds <= 0) {
       throw new RangeError(`expected windowSeconds to be a positive integer, got ${options.windowSeconds}`)
     }
+    const prefix = options.ipv6PrefixLength ?? 64
+    if (!Number.isSafeInteger(prefix) || prefix < 0 || prefix > 128) throw new RangeError(`expected ipv6PrefixLength to be an integer from 0 to 128, got ${prefix}`)
     this.#limiter = limiter
     this.#limit = options.limit
     this.#windowSeconds = options.windowSeconds
+    this.#ipv6PrefixLength = prefix
+    this.#known = new KnownCredentials(options.maxKnownCredentials)
   }
 
   get enabled(): boolean {
     return this.#limit > 0
   }
 
-  /** No I/O: the seconds to wait when this process knows `address` to be throttled, else undefined. */
-  throttledFor(address: string, now: number): number | undefined {
-    const until = this.#throttled.get(address)
-    if (until === undefined) return undefined
-    if (until <= now) {
-      this.#throttled.delete(address)
-      return undefined
-    }
-    return Math.max(1, Math.ceil((until - now) / 1000))
+  /**
+   * No I/O. Admit an unauthenticated attempt from `address` presenting `identity` (keyIdentity or
+   * operatorTokenIdentity; undefined when none could be parsed), or say how long to wait. The caller
+   * must settle an admitted attempt exactly once (a backstop `release` at the end of the request is
+   * safe: later calls are no-ops).
+   */
+  admit(address: string, identity: string | undefined, now: number): AuthAttempt | AuthThrottled {
+    if (!this.enabled) return UNTHROTTLED
+    const bucket = addressBucket(address, this.#ipv6PrefixLength)
+    const state = this.#state(bucket, now)
+    if (identity !== undefined && this.#known.has(bucket, identity, now)) return this.#attempt(bucket, state, identity, now, false)
+    if (state.throttledUntil > now) return { retryAfterSeconds: Math.max(1, Math.ceil((state.throttledUntil - now) / 1000)) }
+    if (state.failures + state.inFlight >= this.#limit) return { retryAfterSeconds: IN_FLIGHT_RETRY_SECONDS }
+    state.inFlight++
+    return this.#attempt(bucket, state, identity, now, true)
   }
 
-  /**
-   * Counts one failed authentication from `address` (one round trip; none when disabled). Never
-   * rejects: the 401 stands whatever happens here, so a limiter fault leaves the failure uncounted
-   * and is logged. The moment an address becomes throttled in this process is logged too.
-   */
-  async recordFailure(address: string, now: number, log: AuthFailureLog): Promise<void> {
-    if (!this.enabled) return
+  #attempt(bucket: string, state: AddressState, identity: string | undefined, now: number, holdsSlot: boolean): AuthAttempt {
+    let settled = false
+    const settle = (): boolean => {
+      if (settled) return false
+      settled = true
+      if (holdsSlot) state.inFlight--
+      return true
+    }
+    return {
+      succeeded: () => {
+        if (settle() && identity !== undefined) this.#known.remember(bucket, identity, now)
+      },
+      failed: async (log) => {
+        if (settle()) await this.#countFailure(bucket, state, now, log)
+      },
+      release: () => {
+        settle()
+      },
+    }
+  }
+
+  async #countFailure(bucket: string, state: AddressState, now: number, log: AuthFailureLog): Promise<void> {
+    this.#openWindow(state, now)
+    state.failures++
+    this.#touch(bucket, state)
+    if (state.failures >= this.#limit) this.#throttle(bucket, state, state.windowStart + this.#windowSeconds * 1000, now, log)
     let result
     try {
-      result = await this.#limiter.hit(`authfail:${address}`, this.#limit, this.#windowSeconds, now)
+      result = await this.#limiter.hit(`authfail:${bucket}`, this.#limit, this.#windowSeconds, now)
     } catch (err) {
-      log.warn({ err }, 'failed authentication not counted: rate limiter unavailable')
+      log.warn({ err }, 'failed authentication not counted in the shared bucket: rate limiter unavailable')
       return
     }
-    if (result.allowed && result.remaining > 0) return
-    this.#remember(address, now + result.retryAfterSeconds * 1000, now)
-    log.warn({ client: address, limit: this.#limit, window_seconds: this.#windowSeconds, retry_after: result.retryAfterSeconds },
+    if (result.allowed && result.remaining > 0) {
+      // Other processes' failures count here too, from the next admission on.
+      state.failures = Math.max(state.failures, this.#limit - result.remaining)
+      return
+    }
+    this.#throttle(bucket, state, now + result.retryAfterSeconds * 1000, now, log)
+  }
+
+  #throttle(bucket: string, state: AddressState, until: number, now: number, log: AuthFailureLog): void {
+    const already = state.throttledUntil > now
+    state.throttledUntil = Math.max(state.throttledUntil, until)
+    if (already) return
+    log.warn({ client: bucket, limit: this.#limit, window_seconds: this.#windowSeconds, retry_after: Math.ceil((state.throttledUntil - now) / 1000) },
       'client address throttled: too many failed authentications')
   }
 
-  #remember(address: string, until: number, now: number): void {
-    this.#throttled.delete(address)
-    this.#throttled.set(address, until)
-    if (this.#throttled.size <= MAX_THROTTLED) return
-    for (const [known, knownUntil] of this.#throttled) if (knownUntil <= now) this.#throttled.delete(known)
-    for (const known of this.#throttled.keys()) {
-      if (this.#throttled.size <= MAX_THROTTLED) return
-      this.#throttled.delete(known)
+  #openWindow(state: AddressState, now: number): void {
+    if (state.windowStart !== 0 && now < state.windowStart + this.#windowSeconds * 1000) return
+    state.windowStart = now
+    state.failures = 0
+  }
+
+  #state(bucket: string, now: number): AddressState {
+    let state = this.#addresses.get(bucket)
+    if (state === undefined) {
+      state = { windowStart: 0, failures: 0, inFlight: 0, throttledUntil: 0 }
+      this.#touch(bucket, state)
+    } else if (state.windowStart !== 0 && now >= state.windowStart + this.#windowSeconds * 1000) {
+      state.windowStart = 0
+      state.failures = 0
     }
+    return state
+  }
+
+  /** Most recently counted last; over the cap, the least recently counted bucket is forgotten. */
+  #touch(bucket: string, state: AddressState): void {
+    this.#addresses.delete(bucket)
+    this.#addresses.set(bucket, state)
+    if (this.#addresses.size <= MAX_ADDRESSES) return
+    this.#addresses.delete(this.#addresses.keys().next().value as string)
   }
 }

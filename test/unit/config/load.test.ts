@@ -17,7 +17,7 @@ describe('config: defaults', () => {
     const config = loadConfig({})
     expect(config).toMatchObject({
       host: '127.0.0.1', port: 8080, production: false, dataDir: './data', redisUrl: undefined,
-      redisPrefix: 'mecharim:', timestampWindowSeconds: 300, generateOperatorToken: true,
+      redisPrefix: 'mecharim:', timestampWindowSeconds: 300, generateOperatorToken: true, authFailureIpv6Prefix: 64,
       publicUrl: 'http://127.0.0.1:8080', publicAuthority: '127.0.0.1:8080',
     })
   })
@@ -90,6 +90,8 @@ describe('config: bad values name their variable', () => {
     [{ PORT: 'eighty' }, 'PORT must be an integer'],
     [{ PORT: '70000' }, 'PORT must be an integer'],
     [{ MECHA_TIMESTAMP_WINDOW_SECONDS: '0' }, 'MECHA_TIMESTAMP_WINDOW_SECONDS must be an integer from 1'],
+    [{ MECHA_AUTH_FAILURE_IPV6_PREFIX: '16' }, 'MECHA_AUTH_FAILURE_IPV6_PREFIX must be an integer from 32 to 128'],
+    [{ MECHA_AUTH_FAILURE_IPV6_PREFIX: '129' }, 'MECHA_AUTH_FAILURE_IPV6_PREFIX must be an integer from 32 to 128'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ MECHA_PUBLIC_URL: 'ftp://x' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
     [{ MECHA_PUBLIC_URL: 'https://x/path' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
