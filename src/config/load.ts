@@ -105,6 +105,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     bodyLimitBytes: integer('MECHA_BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024),
     authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
     authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),
+    openRateLimit: parseOpenRateLimit(value('MECHA_OPEN_RATE_LIMIT') ?? '600/60', problems),
     requestTimeoutSeconds: integer('MECHA_REQUEST_TIMEOUT_SECONDS', 31, 3600),
     headerLimitBytes: integer('MECHA_HEADER_LIMIT_BYTES', 4096, 1024 * 1024),
     wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),
@@ -237,6 +238,18 @@ function parseMetrics(raw: string, problems: string[]): Config['metrics'] {
   if (port !== null && Number(port[1]) > 0 && Number(port[1]) <= 65535) return { mode: 'port', port: Number(port[1]) }
   problems.push(`MECHA_METRICS must be on, off or port:<1-65535>, got ${JSON.stringify(raw)}`)
   return { mode: 'off' }
+}
+
+function parseOpenRateLimit(raw: string, problems: string[]): Config['openRateLimit'] {
+  if (raw === 'off') return undefined
+  const match = /^(\d{1,7})\/(\d{1,5})$/.exec(raw)
+  const limit = Number(match?.[1])
+  const windowSeconds = Number(match?.[2])
+  if (match === null || limit < 1 || limit > 1_000_000 || windowSeconds < 1 || windowSeconds > 86400) {
+    problems.push(`MECHA_OPEN_RATE_LIMIT must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. 600/60), got ${JSON.stringify(raw)}`)
+    return undefined
+  }
+  return { limit, windowSeconds }
 }
 
 function parseTrustProxy(raw: string): boolean | string[] {

@@ -31,6 +31,7 @@ export const VARIABLES = [
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
   { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
+  { name: 'MECHA_OPEN_RATE_LIMIT', default: '600/60', description: 'Requests one client address may make to the open surfaces (discovery, schemas, directory, docs, /mcp, /metrics on the main listener) per window, as `<requests>/<seconds>`; beyond it 429 `rate_limited` with Retry-After (shared across instances on Redis). /healthz and /readyz are never counted. `off` disables.' },
   { name: 'MECHA_REQUEST_TIMEOUT_SECONDS', default: '45', description: 'Longest a client may take to send a request (headers and body); beyond it 408 `request_timeout` and the connection is closed. Does not limit the long-poll.' },
   { name: 'MECHA_HEADER_LIMIT_BYTES', default: '16384', description: 'Largest request header block; beyond it 431.' },
   { name: 'MECHA_WS_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A WebSocket that sends nothing (not even a pong) for this long is closed.' },
@@ -79,6 +80,8 @@ export interface Config {
   readonly bodyLimitBytes: number
   readonly authFailureLimit: number
   readonly authFailureWindowSeconds: number
+  /** The per-address budget of the open surfaces (MECHA_OPEN_RATE_LIMIT); undefined when `off`. */
+  readonly openRateLimit: { readonly limit: number; readonly windowSeconds: number } | undefined
   readonly requestTimeoutSeconds: number
   readonly headerLimitBytes: number
   readonly wsIdleTimeoutSeconds: number
