@@ -20,6 +20,12 @@ export class ConfigError extends Error {
 }
 
 const MIN_OPERATOR_TOKEN_LENGTH = 32
+/**
+ * Where production serves metrics unless MECHA_METRICS says otherwise (the port Prometheus assigns to
+ * its exporters' default range). Metrics show the service's traffic, refusal reasons and when
+ * operators issue or revoke keys: by default they are not on the listener the public reaches.
+ */
+const PRODUCTION_METRICS_PORT = 9464
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 interface LoadOptions {
@@ -116,7 +122,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
     trustProxy: parseTrustProxy(value('MECHA_TRUST_PROXY') ?? 'false'),
-    metrics: parseMetrics(value('MECHA_METRICS') ?? 'on', problems),
+    metrics: parseMetrics(set('MECHA_METRICS') ?? (production ? `port:${PRODUCTION_METRICS_PORT}` : 'on'), problems),
     warnings,
   }
   if (problems.length > 0) throw new ConfigError(problems)

@@ -38,7 +38,7 @@ export const VARIABLES = [
   { name: 'MECHA_WS_MAX_PER_KEY', default: '8', description: 'Open WebSockets one key may hold on one instance; more are refused with 429.' },
   { name: 'MECHA_SHUTDOWN_GRACE_SECONDS', default: '10', description: 'On SIGTERM, how long in-flight requests may finish before connections are closed.' },
   { name: 'MECHA_BODY_LIMIT_BYTES', default: '1048576', description: 'Largest request body accepted, in bytes.' },
-  { name: 'MECHA_METRICS', default: 'on', description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>.' },
+  { name: 'MECHA_METRICS', default: undefined, description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>. Unset: `on` in development, `port:9464` when NODE_ENV=production (metrics stay off the public listener).' },
   { name: 'MECHA_TRUST_PROXY', default: 'false', description: 'Trust X-Forwarded-For for the client address (audit, rate limits): `true`, `false`, or a comma-separated list of proxy addresses/CIDRs.' },
 ] as const satisfies readonly VariableSpec[]
 

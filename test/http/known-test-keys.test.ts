@@ -25,7 +25,8 @@ async function issueFresh(t: TestApp, mecha: string): Promise<string> {
 describe('in production (NODE_ENV=production)', () => {
   let t: TestApp
   beforeAll(async () => {
-    t = await testApp({ NODE_ENV: 'production', MECHA_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' })
+    // MECHA_METRICS=off: production would otherwise open the metrics listener on the fixed port 9464.
+    t = await testApp({ NODE_ENV: 'production', MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_METRICS: 'off', LOG_LEVEL: 'warn' })
     await withMecha(t, 'alpha')
   })
   afterAll(async () => { await t.close() })

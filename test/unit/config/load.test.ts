@@ -124,3 +124,21 @@ describe('config: MECHA_OPEN_RATE_LIMIT', () => {
     ])
   })
 })
+
+describe('config: MECHA_METRICS', () => {
+  const production = { NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice' }) }
+  it('defaults to the main listener in development', () => {
+    expect(loadConfig({}).metrics).toEqual({ mode: 'on' })
+  })
+  it('defaults to a separate listener on port 9464 in production', () => {
+    expect(loadConfig(production).metrics).toEqual({ mode: 'port', port: 9464 })
+  })
+  it('keeps an explicit choice in production', () => {
+    expect(loadConfig({ ...production, MECHA_METRICS: 'on' }).metrics).toEqual({ mode: 'on' })
+    expect(loadConfig({ ...production, MECHA_METRICS: 'off' }).metrics).toEqual({ mode: 'off' })
+    expect(loadConfig({ ...production, MECHA_METRICS: 'port:9100' }).metrics).toEqual({ mode: 'port', port: 9100 })
+  })
+  it('refuses a bad value in either mode', () => {
+    expect(problemsOf({ ...production, MECHA_METRICS: 'yes' })).toEqual(['MECHA_METRICS must be on, off or port:<1-65535>, got "yes"'])
+  })
+})
