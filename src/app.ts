@@ -9,6 +9,9 @@ import { metricsPlugin } from './observability/metrics.js'
 import { gatewayPlugin, type GatewayOptions } from './gateway/plugin.js'
 import { registerWebSocketSupport } from './gateway/websocket.js'
 import { discoveryPlugin } from './discovery/plugin.js'
+import { openRateLimit } from './http/open-rate-limit.js'
+import { notFoundBeforeBody } from './http/unread-body.js'
+import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
 import type { ControlStore } from './stores/types.js'
 import { surfaceOf, type Access } from './surfaces.js'
@@ -42,6 +45,8 @@ export interface AppDependencies {
   gateway: GatewayOptions
   /** Readiness checks (stores, replay cache, transport). */
   probes: readonly Probe[]
+  /** The stores' rate limiter: the open surfaces' per-address budget is counted in it. */
+  rateLimiter: RateLimiter
 }
 
 export interface AppOptions {
@@ -148,6 +153,9 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     maxAgeMs: config.wsMaxAgeSeconds * 1000,
   })
   await app.register(problemHandler)
+  await app.register(notFoundBeforeBody)
+  // Before any route is registered: its onRoute hook gives each open route its counter.
+  await app.register(openRateLimit, { limiter: deps.rateLimiter, budget: config.openRateLimit })
   await app.register(metricsPlugin, { config })
   await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
   await app.register(gatewayPlugin, deps.gateway)

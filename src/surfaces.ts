@@ -20,6 +20,12 @@ export interface Surface {
   prefix?: boolean
   access: Access
   scope?: OperatorScope
+  /**
+   * A load balancer's health probe: never counted by the open surfaces' rate limit. Probes arrive
+   * often from a few addresses (and, behind a proxy that is not trusted, from the address every
+   * client shares), and a probe refused with 429 takes a healthy instance out of service.
+   */
+  probe?: true
   /** A short name for the discovery document. */
   name: string
   description: string
@@ -42,8 +48,8 @@ export const SURFACES: readonly Surface[] = [
   open('GET', '/mcp', 'mcp', 'Model Context Protocol server (Streamable HTTP), read-only: explains, never acts.'),
   open('POST', '/mcp', 'mcp', 'Model Context Protocol server (Streamable HTTP), read-only: explains, never acts.'),
   open('DELETE', '/mcp', 'mcp', 'Model Context Protocol server (Streamable HTTP), read-only: explains, never acts.'),
-  open('GET', '/healthz', 'healthz', 'Liveness.'),
-  open('GET', '/readyz', 'readyz', 'Readiness: stores and transport reachable (503 otherwise).'),
+  { ...open('GET', '/healthz', 'healthz', 'Liveness.'), probe: true },
+  { ...open('GET', '/readyz', 'readyz', 'Readiness: stores and transport reachable (503 otherwise).'), probe: true },
   open('GET', '/metrics', 'metrics', 'Prometheus metrics (may be disabled or moved to another port).'),
   // control plane: operator token
   op('POST', '/v1/mechas', 'keys:write', 'mechas', 'Register a mecha.'),

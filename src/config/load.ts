@@ -20,6 +20,12 @@ export class ConfigError extends Error {
 }
 
 const MIN_OPERATOR_TOKEN_LENGTH = 32
+/**
+ * Where production serves metrics unless MECHA_METRICS says otherwise (the port Prometheus assigns to
+ * its exporters' default range). Metrics show the service's traffic, refusal reasons and when
+ * operators issue or revoke keys: by default they are not on the listener the public reaches.
+ */
+const PRODUCTION_METRICS_PORT = 9464
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 interface LoadOptions {
@@ -106,6 +112,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
     authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),
     authFailureIpv6Prefix: integer('MECHA_AUTH_FAILURE_IPV6_PREFIX', 32, 128),
+    openRateLimit: parseOpenRateLimit(value('MECHA_OPEN_RATE_LIMIT') ?? '600/60', problems),
     requestTimeoutSeconds: integer('MECHA_REQUEST_TIMEOUT_SECONDS', 31, 3600),
     headerLimitBytes: integer('MECHA_HEADER_LIMIT_BYTES', 4096, 1024 * 1024),
     wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),
@@ -117,7 +124,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
     trustProxy: parseTrustProxy(value('MECHA_TRUST_PROXY') ?? 'false'),
-    metrics: parseMetrics(value('MECHA_METRICS') ?? 'on', problems),
+    metrics: parseMetrics(set('MECHA_METRICS') ?? (production ? `port:${PRODUCTION_METRICS_PORT}` : 'on'), problems),
     warnings,
   }
   if (problems.length > 0) throw new ConfigError(problems)
@@ -239,6 +246,18 @@ function parseMetrics(raw: string, problems: string[]): Config['metrics'] {
   if (port !== null && Number(port[1]) > 0 && Number(port[1]) <= 65535) return { mode: 'port', port: Number(port[1]) }
   problems.push(`MECHA_METRICS must be on, off or port:<1-65535>, got ${JSON.stringify(raw)}`)
   return { mode: 'off' }
+}
+
+function parseOpenRateLimit(raw: string, problems: string[]): Config['openRateLimit'] {
+  if (raw === 'off') return undefined
+  const match = /^(\d{1,7})\/(\d{1,5})$/.exec(raw)
+  const limit = Number(match?.[1])
+  const windowSeconds = Number(match?.[2])
+  if (match === null || limit < 1 || limit > 1_000_000 || windowSeconds < 1 || windowSeconds > 86400) {
+    problems.push(`MECHA_OPEN_RATE_LIMIT must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. 600/60), got ${JSON.stringify(raw)}`)
+    return undefined
+  }
+  return { limit, windowSeconds }
 }
 
 function parseTrustProxy(raw: string): boolean | string[] {

@@ -32,6 +32,7 @@ export const VARIABLES = [
   { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
   { name: 'MECHA_AUTH_FAILURE_IPV6_PREFIX', default: '64', description: 'Client addresses are throttled per IPv6 network of this prefix length (32 to 128): one /64 is one address. IPv4-mapped IPv6 counts as the IPv4 address.' },
+  { name: 'MECHA_OPEN_RATE_LIMIT', default: '600/60', description: 'Requests one client address may make to the open surfaces (discovery, schemas, directory, docs, /mcp, /metrics on the main listener) per window, as `<requests>/<seconds>`; beyond it 429 `rate_limited` with Retry-After (shared across instances on Redis). /healthz and /readyz are never counted. `off` disables.' },
   { name: 'MECHA_REQUEST_TIMEOUT_SECONDS', default: '45', description: 'Longest a client may take to send a request (headers and body); beyond it 408 `request_timeout` and the connection is closed. Does not limit the long-poll.' },
   { name: 'MECHA_HEADER_LIMIT_BYTES', default: '16384', description: 'Largest request header block; beyond it 431.' },
   { name: 'MECHA_WS_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A WebSocket that sends nothing (not even a pong) for this long is closed.' },
@@ -39,7 +40,7 @@ export const VARIABLES = [
   { name: 'MECHA_WS_MAX_PER_KEY', default: '8', description: 'Open WebSockets one key may hold on one instance; more are refused with 429.' },
   { name: 'MECHA_SHUTDOWN_GRACE_SECONDS', default: '10', description: 'On SIGTERM, how long in-flight requests may finish before connections are closed.' },
   { name: 'MECHA_BODY_LIMIT_BYTES', default: '1048576', description: 'Largest request body accepted, in bytes.' },
-  { name: 'MECHA_METRICS', default: 'on', description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>.' },
+  { name: 'MECHA_METRICS', default: undefined, description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>. Unset: `on` in development, `port:9464` when NODE_ENV=production (metrics stay off the public listener).' },
   { name: 'MECHA_TRUST_PROXY', default: 'false', description: 'Trust X-Forwarded-For for the client address (audit, rate limits): `true`, `false`, or a comma-separated list of proxy addresses/CIDRs.' },
 ] as const satisfies readonly VariableSpec[]
 
@@ -82,6 +83,8 @@ export interface Config {
   readonly authFailureLimit: number
   readonly authFailureWindowSeconds: number
   readonly authFailureIpv6Prefix: number
+  /** The per-address budget of the open surfaces (MECHA_OPEN_RATE_LIMIT); undefined when `off`. */
+  readonly openRateLimit: { readonly limit: number; readonly windowSeconds: number } | undefined
   readonly requestTimeoutSeconds: number
   readonly headerLimitBytes: number
   readonly wsIdleTimeoutSeconds: number

@@ -32,7 +32,7 @@ const auditQuery = {
 
 function actor(request: FastifyRequest): Actor {
   if (request.operator === undefined) throw new Error('operator route reached without an operator')
-  return { operator: request.operator.operator, requestId: request.id }
+  return { operator: request.operator.operator, requestId: request.id, log: request.log }
 }
 
 /**

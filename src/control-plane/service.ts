@@ -1,5 +1,6 @@
 import { fromBase64url } from '../crypto/encoding.js'
 import { isUsableEd25519PublicKey } from '../crypto/ed25519-key.js'
+import { knownTestKey, type KnownTestKey } from '../crypto/known-test-keys.js'
 import { newEventId, newKeyId } from '../crypto/ids.js'
 import { newSigningSecret, type SecretSealer } from '../crypto/sealed-secret.js'
 import { newToken } from '../crypto/token.js'
@@ -16,6 +17,8 @@ import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView }
 export interface Actor {
   operator: string
   requestId: string
+  /** Where warnings about this change go (the request's logger); none when omitted. */
+  log?: { warn(details: object, message: string): void }
 }
 
 export interface MechaCreateInput {
@@ -63,6 +66,17 @@ export interface ControlPlaneOptions {
   store: ControlStore
   sealer: SecretSealer
   now?: () => number
+  /**
+   * What to do with a published test key in `public_keys` (src/crypto/known-test-keys.ts): `refuse`
+   * (400 `known_test_key`; production) or `warn` (accept, and warn through the actor's log;
+   * development, where the worked example is meant to be tried). Default `refuse`.
+   */
+  knownTestKeys?: 'refuse' | 'warn'
+}
+
+interface FoundTestKey {
+  index: number
+  key: KnownTestKey
 }
 
 /**
@@ -73,11 +87,15 @@ export class ControlPlane {
   readonly #store: ControlStore
   readonly #sealer: SecretSealer
   readonly #now: () => number
+  readonly #knownTestKeys: 'refuse' | 'warn'
 
   constructor(options: ControlPlaneOptions) {
     this.#store = options.store
     this.#sealer = options.sealer
     this.#now = options.now ?? Date.now
+    const knownTestKeys = options.knownTestKeys ?? 'refuse'
+    if (knownTestKeys !== 'refuse' && knownTestKeys !== 'warn') throw new TypeError(`expected knownTestKeys to be 'refuse' or 'warn', got ${String(knownTestKeys)}`)
+    this.#knownTestKeys = knownTestKeys
   }
 
   // ---------------------------------------------------------------- mechas
@@ -141,6 +159,7 @@ export class ControlPlane {
   // ---------------------------------------------------------------- keys
 
   async issueKey(actor: Actor, mechaId: string, input: KeyIssueInput): Promise<IssuedKey> {
+    const testKeys = this.#screenTestKeys(input.public_keys)
     const mecha = await this.#requireMecha(mechaId)
     if (mecha.status !== 'active') throw new Problem('mecha_inactive', `mecha ${mechaId} is deactivated`)
     const now = this.#iso()
@@ -169,6 +188,7 @@ export class ControlPlane {
     await this.#store.saveKey(record, null, this.#event(actor, 'key.issued', 'key', id, {
       mecha: mechaId, algorithms: policy.signature.algorithms, expires_at: policy.expires_at,
     }))
+    warnTestKeys(actor, id, mechaId, testKeys)
     return { key: toKeyView(record, mecha, this.#now()), token, ...(signingSecret !== undefined ? { signing_secret: signingSecret } : {}) }
   }
 
@@ -184,6 +204,7 @@ export class ControlPlane {
   }
 
   async updateKey(actor: Actor, id: string, input: KeyUpdateInput): Promise<KeyView> {
+    const testKeys = this.#screenTestKeys(input.public_keys)
     const saved = await this.#casKey(id, (current) => {
       if (current.revoked_at !== null) throw new Problem('key_revoked', `key ${id} is revoked`)
       const policy = this.#resolvePolicy(input, current)
@@ -200,6 +221,7 @@ export class ControlPlane {
       }
       return { next, event: this.#event(actor, 'key.updated', 'key', id, { mecha: current.mecha, fields: Object.keys(input) }) }
     })
+    warnTestKeys(actor, id, saved.mecha, testKeys)
     return toKeyView(saved, await this.#store.getMecha(saved.mecha), this.#now())
   }
 
@@ -334,6 +356,23 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * The published test keys among the public keys a request registers, refused at once in `refuse`
+   * mode (pure, so before any read). Only keys the request gives are screened: a stored key is not
+   * re-judged on an unrelated change (a label), and replacing it means sending new public_keys.
+   */
+  #screenTestKeys(publicKeys: readonly string[] | undefined): FoundTestKey[] {
+    const found = (publicKeys ?? []).flatMap((publicKey, index) => {
+      const key = knownTestKey(publicKey)
+      return key === undefined ? [] : [{ index, key }]
+    })
+    const [first] = found
+    if (first !== undefined && this.#knownTestKeys === 'refuse') {
+      throw new Problem('known_test_key', `public_keys[${first.index}] is the published test key of ${first.key.source}: anyone can sign with it`)
+    }
+    return found
+  }
+
   /** Merge a policy change onto the current policy and check it as a whole. */
   #resolvePolicy(input: KeyPolicyInput, current: Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'>): Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'> {
     const permissions: Permissions = { ...current.permissions, ...definedFields(input.permissions ?? {}) }
@@ -394,4 +433,12 @@ function checkPatterns(field: string, patterns: readonly string[] | undefined): 
 
 function definedFields<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** Development only (`warn` mode): say, once the change is stored, that anyone can sign as this key. */
+function warnTestKeys(actor: Actor, keyId: string, mechaId: string, found: readonly FoundTestKey[]): void {
+  for (const { key } of found) {
+    actor.log?.warn({ key: keyId, mecha: mechaId, public_key: key.publicKey, source: key.source },
+      'registered a published test key: anyone can sign as this key (NODE_ENV=production refuses it with known_test_key)')
+  }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
+import { closeIfBodyUnread } from '../http/unread-body.js'
 import { mcpContent, type McpContent } from './mcp/content.js'
 import { createMcpServer } from './mcp/server.js'
 
@@ -29,14 +30,29 @@ export async function mcpRoutes(app: FastifyInstance, options: McpOptions): Prom
   })
 
   // The app's JSON parser has already read and parsed the body (only application/json is accepted):
-  // the transport gets the parsed message and never reads the consumed stream.
-  app.post('/mcp', async (request, reply) => handleMcpPost(content, request, reply))
+  // the transport gets the parsed message and never reads the consumed stream. JSON-RPC requests to
+  // a read-only explainer are small; an open route has no reason to read the app-wide 1 MiB.
+  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT_BYTES }, async (request, reply) => handleMcpPost(content, request, reply))
 
   // Stateless: no server-initiated SSE stream to open (GET) and no session to end (DELETE). The MCP
   // transport specification answers both with 405 and a JSON-RPC error, as the SDK's stateless
   // example does: this is the MCP wire contract, not a catalogue refusal, hence no Problem here.
-  app.get('/mcp', async (_request, reply) => methodNotAllowed(reply))
-  app.delete('/mcp', async (_request, reply) => methodNotAllowed(reply))
+  await app.register(bodilessRoutes)
+}
+
+/** The largest JSON-RPC body POST /mcp reads; beyond it 413 `body_too_large`. */
+export const MCP_BODY_LIMIT_BYTES = 64 * 1024
+
+/**
+ * GET and DELETE /mcp answer 405 whatever they are sent, so they read no body: this context has no
+ * JSON parser, only a catch-all that leaves the stream untouched (Fastify would otherwise parse a
+ * DELETE body of up to 1 MiB to throw it away), and the connection is closed after the answer.
+ */
+async function bodilessRoutes(app: FastifyInstance): Promise<void> {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
+  app.get('/mcp', async (request, reply) => methodNotAllowed(request, reply))
+  app.delete('/mcp', async (request, reply) => methodNotAllowed(request, reply))
 }
 
 async function handleMcpPost(content: McpContent, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -62,7 +78,8 @@ async function handleMcpPost(content: McpContent, request: FastifyRequest, reply
   }
 }
 
-function methodNotAllowed(reply: FastifyReply): FastifyReply {
+function methodNotAllowed(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  closeIfBodyUnread(request, reply)
   return reply.code(405).header('allow', 'POST').send(jsonRpcError(-32000, 'Method not allowed: this MCP server is stateless; send JSON-RPC messages with POST.'))
 }
 

@@ -81,6 +81,8 @@ export const CATALOGUE = {
     'Patterns use only id characters and `*` (any run) or `?` (one character), at most 8 wildcards.'),
   invalid_public_key: entry('INVALID_ARGUMENT', 400, 'An Ed25519 public key is not 32 bytes of base64url.',
     'Send the raw 32-byte public key encoded as unpadded base64url (43 characters).'),
+  known_test_key: entry('INVALID_ARGUMENT', 400, 'The Ed25519 public key is a published test key (an RFC or protocol document example) whose private key anyone can read.',
+    'Generate a fresh key pair (`openssl genpkey -algorithm ed25519`, or crypto.generateKeyPairSync(\'ed25519\')) and register its public key.'),
   invalid_expiry: entry('INVALID_ARGUMENT', 400, 'The expiry is in the past or both expires_at and ttl_seconds were given.',
     'Give either a future `expires_at` (RFC 3339) or a positive `ttl_seconds`.'),
   invalid_signature_policy: entry('INVALID_ARGUMENT', 400, 'The signature policy is inconsistent.',

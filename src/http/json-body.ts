@@ -1,9 +1,9 @@
 import secureJsonParse from 'secure-json-parse'
 import { Problem } from '../errors/problem.js'
-import { exceedsJsonDepth } from './json-depth.js'
+import { MAX_JSON_DEPTH, exceedsJsonDepth } from './json-depth.js'
 
 /** Deepest nesting a message payload may have (documented); deeper JSON would overflow encoders downstream. */
-export const MAX_PAYLOAD_DEPTH = 64
+export const MAX_PAYLOAD_DEPTH = MAX_JSON_DEPTH
 /** Deepest nesting of a whole body: a payload of MAX_PAYLOAD_DEPTH inside the message object. */
 export const MAX_BODY_DEPTH = MAX_PAYLOAD_DEPTH + 1
 

@@ -63,12 +63,12 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
     },
   })
   const sealer = new SecretSealer(masterKey)
-  const controlPlane = new ControlPlane({ store, sealer })
+  const controlPlane = new ControlPlane({ store, sealer, knownTestKeys: config.production ? 'refuse' : 'warn' })
   const gateway = gatewayOptions(config, stores, sealer)
   // As server.ts does: MECHA_OPERATOR_VERIFIER loads a custom verifier module.
   const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
   const authenticator = new OperatorAuthenticator(config.operatorTokens, verifier, { authFailures: gateway.deps.authFailures })
-  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores) }, { logStream })
+  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter }, { logStream })
   await app.ready()
   return {
     app, config, store, stores, masterKey, dataDir, logs,

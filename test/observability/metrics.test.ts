@@ -171,7 +171,7 @@ describe('dependency errors', () => {
       name, reason: `${name}_unavailable` as const, ping: async (): Promise<void> => { throw new Error('down') },
     }))
     const app = await buildApp(t.config, {
-      store: t.store, controlPlane: new ControlPlane({ store: t.store, sealer }), authenticator: new OperatorAuthenticator(t.config.operatorTokens), gateway, probes: failing,
+      store: t.store, controlPlane: new ControlPlane({ store: t.store, sealer }), authenticator: new OperatorAuthenticator(t.config.operatorTokens), gateway, probes: failing, rateLimiter: t.stores.rateLimiter,
     })
     try {
       const res = await app.inject({ method: 'GET', url: '/readyz' })
@@ -283,6 +283,40 @@ describe('MECHA_METRICS=port:<n>', () => {
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()))
       rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('NODE_ENV=production with MECHA_METRICS unset', () => {
+  it('serves metrics on HOST:9464, not on the public listener', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mecharim-metrics-'))
+    const config = loadConfig({
+      NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', MECHA_DATA_DIR: dataDir, LOG_LEVEL: 'silent',
+      MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_MASTER_KEY: 'ab'.repeat(32),
+    })
+    expect(config.metrics).toEqual({ mode: 'port', port: 9464 })
+    const server = await startServer(config)
+    try {
+      expect(server.app.hasRoute({ method: 'GET', url: '/metrics' })).toBe(false)
+      const main = await fetch(`${server.url}/metrics`)
+      expect(main.status).toBe(404)
+      expect((await main.json()).reason).toBe('route_not_found')
+      const res = await fetch('http://127.0.0.1:9464/metrics')
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('mecharim_')
+    } finally {
+      await server.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  it('MECHA_METRICS=on keeps them on the main listener', async () => {
+    const t = await testApp({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_METRICS: 'on', LOG_LEVEL: 'silent' })
+    try {
+      const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+      expect(res.statusCode).toBe(200)
+    } finally {
+      await t.close()
     }
   })
 })

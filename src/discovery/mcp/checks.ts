@@ -59,6 +59,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   invalid_id: 'Validation of identifiers in the path or body (mecha ids, key ids, to, from, reply_to).',
   invalid_pattern: 'Control plane: issuing or updating a key whose permission patterns are not allowed.',
   invalid_public_key: 'Control plane: issuing, updating or rotating a key with an Ed25519 public key that is not 32 bytes of base64url or not a valid point.',
+  known_test_key: 'Control plane, in production (NODE_ENV=production): issuing, updating or rotating a key with an Ed25519 public key from a published example (RFC 8032, RFC 9421, docs/protocol.md). In development the key is accepted and a warning is logged.',
   invalid_expiry: 'Control plane: issuing or updating a key with a past expiry, or with both expires_at and ttl_seconds.',
   invalid_signature_policy: 'Control plane: issuing or updating a key with an inconsistent signature policy.',
   invalid_cursor: 'Control plane: a list route given a cursor it did not issue (GET /v1/audit `before`).',

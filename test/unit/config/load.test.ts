@@ -111,3 +111,36 @@ describe('config: bad values name their variable', () => {
     expect(config).toMatchObject({ publicUrl: 'https://gw.example.com', publicAuthority: 'gw.example.com' })
   })
 })
+
+describe('config: MECHA_OPEN_RATE_LIMIT', () => {
+  it('defaults to 600 requests per 60 s per address', () => {
+    expect(loadConfig({}).openRateLimit).toEqual({ limit: 600, windowSeconds: 60 })
+  })
+  it('reads <requests>/<seconds>, and off', () => {
+    expect(loadConfig({ MECHA_OPEN_RATE_LIMIT: '20/1' }).openRateLimit).toEqual({ limit: 20, windowSeconds: 1 })
+    expect(loadConfig({ MECHA_OPEN_RATE_LIMIT: 'off' }).openRateLimit).toBeUndefined()
+  })
+  it.each(['600', '0/60', '10/0', '10/86401', '-1/60', '10/60s', 'on'])('refuses %j, naming the variable', (raw) => {
+    expect(problemsOf({ MECHA_OPEN_RATE_LIMIT: raw })).toEqual([
+      `MECHA_OPEN_RATE_LIMIT must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. 600/60), got ${JSON.stringify(raw)}`,
+    ])
+  })
+})
+
+describe('config: MECHA_METRICS', () => {
+  const production = { NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice' }) }
+  it('defaults to the main listener in development', () => {
+    expect(loadConfig({}).metrics).toEqual({ mode: 'on' })
+  })
+  it('defaults to a separate listener on port 9464 in production', () => {
+    expect(loadConfig(production).metrics).toEqual({ mode: 'port', port: 9464 })
+  })
+  it('keeps an explicit choice in production', () => {
+    expect(loadConfig({ ...production, MECHA_METRICS: 'on' }).metrics).toEqual({ mode: 'on' })
+    expect(loadConfig({ ...production, MECHA_METRICS: 'off' }).metrics).toEqual({ mode: 'off' })
+    expect(loadConfig({ ...production, MECHA_METRICS: 'port:9100' }).metrics).toEqual({ mode: 'port', port: 9100 })
+  })
+  it('refuses a bad value in either mode', () => {
+    expect(problemsOf({ ...production, MECHA_METRICS: 'yes' })).toEqual(['MECHA_METRICS must be on, off or port:<1-65535>, got "yes"'])
+  })
+})

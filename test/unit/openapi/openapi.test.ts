@@ -23,6 +23,7 @@ import {
 import { directoryCard, discoveryDocument } from '../../../src/schemas/discovery.js'
 import { ackRequest, inboxQuery, message, messageAccepted, messageRequest } from '../../../src/schemas/gateway.js'
 import { schemaNames } from '../../../src/schemas/registry.js'
+import { surfaceOf } from '../../../src/surfaces.js'
 
 // ------------------------------------------------------------------ the document
 
@@ -387,8 +388,15 @@ describe('openapi.yaml: document shape', () => {
       const validated = o.parameters.some((p) => p.in === 'query' || (p.in === 'path' && (validationKeywords(p.schema) as Json).pattern !== undefined))
       if (validated || o.op.requestBody !== undefined) expect(statuses, label(o)).toContain('400')
       if (o.parameters.some((p) => p.in === 'path')) expect(statuses, label(o)).toContain('404')
-      // Fastify parses a body on every method but GET/HEAD, whatever the route expects.
-      if (o.op.requestBody !== undefined || (o.method !== 'GET' && o.method !== 'HEAD')) {
+      // Open routes but the health probes count requests per address (MECHA_OPEN_RATE_LIMIT).
+      if (expected?.access === 'open') {
+        const probe = surfaceOf(o.method, o.path.replace(/\{([A-Za-z]+)\}/g, ':$1'))?.probe === true
+        expect(statuses.includes('429'), `${label(o)} 429`).toBe(!probe)
+        if (!probe) expect(o.op.responses?.['429'], label(o)).toEqual({ $ref: '#/components/responses/OpenRateLimited' })
+      }
+      // Fastify parses a body on every method but GET/HEAD, whatever the route expects, except where
+      // a route's context has no parser (DELETE /mcp reads no body).
+      if (o.op.requestBody !== undefined || (o.method !== 'GET' && o.method !== 'HEAD' && label(o) !== 'DELETE /mcp')) {
         expect(statuses, label(o)).toEqual(expect.arrayContaining(['413', '415']))
       }
       if (o.op.requestBody !== undefined) {
