@@ -11,6 +11,7 @@ import { EmbeddedTransport } from '../transport/embedded.js'
 import { RedisTransport } from '../transport/redis.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database.js'
 import { EmbeddedControlStore } from './embedded/control-store.js'
+import { lockDataDirectory } from './embedded/data-dir-lock.js'
 import { RedisChangeFeed } from './redis/change-feed.js'
 import { createRedisClient, waitForRedis } from './redis/client.js'
 import { RedisControlStore } from './redis/control-store.js'
@@ -46,7 +47,15 @@ const REDIS_STARTUP_TIMEOUT_MS = 10_000
 
 export async function openStores(config: Config, log?: (err: Error) => void): Promise<Stores> {
   if (config.redisUrl !== undefined) return openRedisStores(config, config.redisUrl, log)
-  const embedded = openEmbeddedDatabase(config.dataDir)
+  // Before LMDB opens: a second process must not even read the environment (data-dir-lock.ts).
+  const lock = await lockDataDirectory(config.dataDir)
+  let embedded: EmbeddedDatabase
+  try {
+    embedded = openEmbeddedDatabase(config.dataDir)
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
   const control = new EmbeddedControlStore(embedded)
   const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
   const replayCache = new EmbeddedReplayCache(embedded)
@@ -56,6 +65,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   } catch (err) {
     await transport.close()
     await control.close()
+    await lock.release()
     throw err
   }
   return {
@@ -70,6 +80,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     async close() {
       await transport.close()
       await control.close()
+      await lock.release()
     },
   }
 }
