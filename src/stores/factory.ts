@@ -57,8 +57,8 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     throw err
   }
   const control = new EmbeddedControlStore(embedded)
-  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
-  const replayCache = new EmbeddedReplayCache(embedded)
+  const replayCache = new EmbeddedReplayCache(embedded, { maxFutureSkewSeconds: config.maxFutureSkewSeconds })
+  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
   // Memory of nonces starts now: a request signed after the start is never older than the cache.
   try {
     await replayCache.startEpoch(Date.now())
@@ -78,6 +78,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     rateLimiter: new MemoryRateLimiter(),
     embedded,
     async close() {
+      await replayCache.close()
       await transport.close()
       await control.close()
       await lock.release()
@@ -98,12 +99,17 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
   }
   const control = new RedisControlStore(redis, config.redisPrefix)
   const changes = new RedisChangeFeed(subscriber, config.redisPrefix)
-  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit })
-  const replayCache = new RedisReplayCache(redis, config.redisPrefix)
+  const replayCache = new RedisReplayCache(redis, config.redisPrefix, {
+    maxFutureSkewSeconds: config.maxFutureSkewSeconds,
+    ...(log !== undefined ? { onChange: (event) => log(new Error(event.kind === 'unsafe' ? event.message : `replay cache epoch moved to ${event.epoch}: Redis run_id ${event.runId} may have lost writes`)) } : {}),
+  })
+  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
   try {
     await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
+    // Refuses to start on a Redis that may evict nonces (redis-safety.ts); moves the epoch after a loss.
     await replayCache.startEpoch(Date.now())
   } catch (err) {
+    await replayCache.close()
     await transport.close()
     await changes.close()
     redis.disconnect()
@@ -119,6 +125,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
     redis,
     async close() {
+      await replayCache.close()
       await transport.close()
       await changes.close()
       subscriber.disconnect()
