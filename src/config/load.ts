@@ -93,6 +93,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     problems.push('no operator tokens configured: set MECHA_OPERATOR_TOKENS_JSON, MECHA_OPERATOR_TOKENS_FILE or MECHA_OPERATOR_VERIFIER (NODE_ENV=production never generates one)')
   }
 
+  const timestampWindowSeconds = integer('MECHA_TIMESTAMP_WINDOW_SECONDS', 1, 3600)
+  const maxFutureSkewSeconds = integer('MECHA_MAX_FUTURE_SKEW_SECONDS', 0, 3600)
+  if (maxFutureSkewSeconds > timestampWindowSeconds) {
+    problems.push(`MECHA_MAX_FUTURE_SKEW_SECONDS (${maxFutureSkewSeconds}) must not exceed MECHA_TIMESTAMP_WINDOW_SECONDS (${timestampWindowSeconds})`)
+  }
+
   const config: Config = {
     host,
     port,
@@ -107,7 +113,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     operatorTokens,
     operatorVerifierPath,
     generateOperatorToken,
-    timestampWindowSeconds: integer('MECHA_TIMESTAMP_WINDOW_SECONDS', 1, 3600),
+    timestampWindowSeconds,
+    maxFutureSkewSeconds,
     bodyLimitBytes: integer('MECHA_BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024),
     authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
     authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),

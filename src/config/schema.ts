@@ -25,6 +25,7 @@ export const VARIABLES = [
   { name: 'MECHA_OPERATOR_TOKENS', default: undefined, description: 'Deprecated: comma-separated tokens, all mapped to operator `unattributed` with every scope.' },
   { name: 'MECHA_OPERATOR_VERIFIER', default: undefined, description: 'Path of an ES module exporting `verifyToken(token) -> {operator, scopes} | null` (Vault, OIDC...). Consulted after the static tokens.' },
   { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
+  { name: 'MECHA_MAX_FUTURE_SKEW_SECONDS', default: '30', description: 'How far ahead of server time a Mecha-Timestamp may be (0 to MECHA_TIMESTAMP_WINDOW_SECONDS). Also the margin after a replay-cache loss: requests signed before `epoch + this` are refused, so a fast client clock cannot carry a pre-loss request past the epoch.' },
   { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
   { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
@@ -79,6 +80,11 @@ export interface Config {
   /** True when neither tokens nor a verifier are configured (development only): one is generated. */
   readonly generateOperatorToken: boolean
   readonly timestampWindowSeconds: number
+  /**
+   * How far in the future a Mecha-Timestamp may be (the past keeps `timestampWindowSeconds`). The
+   * replay cache refuses `timestamp < epoch + maxFutureSkewSeconds` with this same value.
+   */
+  readonly maxFutureSkewSeconds: number
   readonly bodyLimitBytes: number
   readonly authFailureLimit: number
   readonly authFailureWindowSeconds: number

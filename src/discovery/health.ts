@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
+import { ReplayCacheUnsafeError } from '../errors/faults.js'
 
 export interface Probe {
   name: string
@@ -22,14 +23,16 @@ export async function healthRoutes(app: FastifyInstance, { probes }: { probes: r
       try {
         await withTimeout(probe.ping(), PROBE_TIMEOUT_MS)
         return { name: probe.name, ok: true as const }
-      } catch {
-        return { name: probe.name, ok: false as const, reason: probe.reason }
+      } catch (err) {
+        // An unsafe replay cache answers, but must not be used: say why rather than "not reachable".
+        if (err instanceof ReplayCacheUnsafeError) return { name: probe.name, ok: false as const, reason: 'replay_cache_unsafe' as Reason, detail: err.publicDetail }
+        return { name: probe.name, ok: false as const, reason: probe.reason, detail: `${probe.name} is not reachable` }
       }
     }))
     void reply.header('cache-control', 'no-store')
     const failed = results.find((r) => !r.ok)
     if (failed !== undefined && !failed.ok) {
-      return sendProblem(request, reply, new Problem(failed.reason, `${failed.name} is not reachable`, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
+      return sendProblem(request, reply, new Problem(failed.reason, failed.detail, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
     }
     return { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
   })

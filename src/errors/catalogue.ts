@@ -115,6 +115,8 @@ export const CATALOGUE = {
   // --- faults ---
   store_unavailable: entry('UNAVAILABLE', 503, 'The key store cannot be reached.', 'Retry later; operators should check the store (Redis or the data directory).'),
   replay_cache_unavailable: entry('UNAVAILABLE', 503, 'The replay cache cannot be reached; nothing was accepted.', 'Retry later with a fresh nonce.'),
+  replay_cache_unsafe: entry('UNAVAILABLE', 503, 'The replay cache\'s Redis may evict nonces (its maxmemory-policy is not noeviction), so replays cannot be ruled out; nothing was accepted.',
+    'Retry later with a fresh nonce; operators: `CONFIG SET maxmemory-policy noeviction` (and CONFIG REWRITE), or `maxmemory-policy noeviction` in redis.conf or the managed service\'s parameter group. /readyz names the policy found.'),
   transport_unavailable: entry('UNAVAILABLE', 503, 'The Mechagram transport cannot be reached; the request is not known to have been accepted.', 'Retry later with a fresh nonce, and with the same `id`: a message whose accept was cut off may have been stored, and the `id` makes the retry return it instead of storing it twice.'),
   verifier_unavailable: entry('UNAVAILABLE', 503, 'The operator token verifier failed; nothing was changed.', 'Retry later; operators should check the MECHA_OPERATOR_VERIFIER backend.'),
   internal_error: entry('INTERNAL', 500, 'An unexpected error occurred.', 'Report the request_id to the operators.'),

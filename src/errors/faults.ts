@@ -14,6 +14,23 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/**
+ * The replay cache's Redis may drop nonces (its maxmemory-policy is not `noeviction`, or it cannot be
+ * read): claims and accepts fail closed, answered 503 `replay_cache_unsafe`. A DependencyUnavailableError
+ * so that every caller that fails closed on an unreachable replay cache fails closed on this too.
+ * `message` is for operators (start-up refusal, log); `publicDetail` is what /readyz may show.
+ */
+export class ReplayCacheUnsafeError extends DependencyUnavailableError {
+  readonly publicDetail: string
+
+  constructor(message: string, publicDetail: string) {
+    super('replay_cache')
+    this.name = 'ReplayCacheUnsafeError'
+    this.message = message
+    this.publicDetail = publicDetail
+  }
+}
+
 /** A compare-and-set lost a race: the caller may retry. */
 export class VersionConflictError extends Error {
   constructor(what: string) {

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Reason } from './catalogue.js'
-import { DependencyUnavailableError, type Dependency } from './faults.js'
+import { DependencyUnavailableError, ReplayCacheUnsafeError, type Dependency } from './faults.js'
 import { Problem, PROBLEM_CONTENT_TYPE } from './problem.js'
 
 declare module 'fastify' {
@@ -36,6 +36,7 @@ const ID_FIELD_RE = /(^|\/)(id|keyId|to|from|mecha|reply_to)$/
 /** Turn anything thrown into a catalogue Problem; faults keep their cause for the log only. */
 export function toProblem(error: unknown): { problem: Problem; fault: boolean } {
   if (error instanceof Problem) return { problem: error, fault: false }
+  if (error instanceof ReplayCacheUnsafeError) return { problem: new Problem('replay_cache_unsafe', error.publicDetail), fault: true }
   if (error instanceof DependencyUnavailableError) return { problem: new Problem(DEPENDENCY_REASONS[error.dependency]), fault: true }
   const fe = error as Partial<FastifyError>
   if (fe.validation !== undefined) {

@@ -27,6 +27,7 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
       material: new KeyMaterial(sealer),
       replayCache: stores.replayCache,
       windowSeconds: config.timestampWindowSeconds,
+      maxFutureSkewSeconds: config.maxFutureSkewSeconds,
       publicAuthority: config.publicAuthority,
       nonceTtlSeconds: 2 * config.timestampWindowSeconds + NONCE_MARGIN_SECONDS,
       rateLimiter: stores.rateLimiter,

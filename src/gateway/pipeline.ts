@@ -26,6 +26,8 @@ export interface GatewayDeps {
   material: KeyMaterial
   replayCache: ReplayCache
   windowSeconds: number
+  /** How far ahead of server time a Mecha-Timestamp may be (MECHA_MAX_FUTURE_SKEW_SECONDS). */
+  maxFutureSkewSeconds: number
   publicAuthority: string
   /** How long a nonce is remembered: past the window on both sides, plus a margin. */
   nonceTtlSeconds: number
@@ -83,7 +85,7 @@ export const PIPELINE: readonly PipelineStep[] = [
     check: 'The client address is within its failed-authentication budget (failures and unauthenticated requests in flight), or the key authenticated from it in the last 24 hours (no I/O)',
     refusals: ['rate_limited'] }),
   step({ name: 'timestamp', phase: 'headers', routes: 'all', run: checkTimestamp,
-    check: '`Mecha-Timestamp` within the window around server time (needs no key)',
+    check: '`Mecha-Timestamp` at most the window in the past and the future skew ahead of server time (needs no key)',
     refusals: ['stale_timestamp'] }),
   step({ name: 'key', phase: 'headers', routes: 'all', run: resolveKey,
     check: 'The key exists, is not revoked or expired, and its mecha is active; with a signature alone the refusal waits for the signature step and is `bad_signature`',

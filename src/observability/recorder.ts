@@ -13,6 +13,7 @@ export const VERIFICATION_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0
 const DEPENDENCY_OF: Partial<Record<Reason, Dependency>> = {
   store_unavailable: 'store',
   replay_cache_unavailable: 'replay_cache',
+  replay_cache_unsafe: 'replay_cache',
   transport_unavailable: 'transport',
 }
 

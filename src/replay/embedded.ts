@@ -3,7 +3,7 @@ import { DependencyUnavailableError } from '../errors/faults.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
 import type { NonceClaim } from '../transport/types.js'
 import { checkNonceClaim } from './claim.js'
-import type { ClaimResult, ReplayCache } from './types.js'
+import { checkMaxFutureSkew, DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ClaimResult, type ReplayCache, type ReplayRules } from './types.js'
 
 /** Expired nonces removed per sweep transaction, so a sweep never holds the write lock for long. */
 const SWEEP_BATCH = 1000
@@ -21,8 +21,10 @@ export class EmbeddedNonces {
   readonly #nonces: Database<number, [string, string]>
   readonly #expiry: Database<true, [number, string, string]>
   readonly #meta: Database<number, string>
+  readonly #maxFutureSkewSeconds: number
 
-  constructor(db: EmbeddedDatabase) {
+  constructor(db: EmbeddedDatabase, options: { maxFutureSkewSeconds: number }) {
+    this.#maxFutureSkewSeconds = checkMaxFutureSkew(options.maxFutureSkewSeconds)
     this.#db = db
     this.#nonces = db.root.openDB<number, [string, string]>({ name: 'nonces' })
     this.#expiry = db.root.openDB<true, [number, string, string]>({ name: 'nonce-expiry' })
@@ -30,22 +32,20 @@ export class EmbeddedNonces {
   }
 
   /**
-   * The epoch in force, set to `now` (unix ms) first if there is none. Call inside a write transaction.
-   * LMDB does not forget: the epoch is set once per data directory, when the stores first open it.
+   * Start-up: the epoch in force, set first if there is none. Call inside a write transaction. LMDB
+   * does not forget, and one process holds the data directory (data-dir-lock.ts), so a missing epoch
+   * means a new data directory: it starts at `now - skew`, and a request signed after the start is
+   * never refused. There is no run_id here: a restored backup of the directory is not detected.
    */
-  epochInTransaction(now: number): number {
-    let epoch = this.#meta.get('epoch')
-    if (epoch === undefined) {
-      epoch = Math.floor(now / 1000)
-      void this.#meta.put('epoch', epoch)
-    }
-    return epoch
+  startEpochInTransaction(now: number): number {
+    return this.#epoch(now, this.#maxFutureSkewSeconds)
   }
 
   /** Records the nonce, or says why not. Call inside a write transaction. */
   claimInTransaction(claim: NonceClaim): ClaimResult {
-    const epoch = this.epochInTransaction(claim.now)
-    if (claim.timestamp < epoch) return { outcome: 'before_epoch', epoch }
+    // No epoch at claim time (a database the stores never started): remember from now, the safe side.
+    const epoch = this.#epoch(claim.now, 0)
+    if (claim.timestamp < epoch + this.#maxFutureSkewSeconds) return { outcome: 'before_epoch', epoch }
     const key: [string, string] = [claim.keyId, claim.nonce]
     const expiresAt = this.#nonces.get(key)
     if (expiresAt !== undefined && expiresAt > claim.now) return { outcome: 'replayed' }
@@ -53,6 +53,15 @@ export class EmbeddedNonces {
     void this.#nonces.put(key, newExpiry)
     void this.#expiry.put([newExpiry, claim.keyId, claim.nonce], true)
     return { outcome: 'fresh' }
+  }
+
+  #epoch(now: number, backdateSeconds: number): number {
+    let epoch = this.#meta.get('epoch')
+    if (epoch === undefined) {
+      epoch = Math.floor(now / 1000) - backdateSeconds
+      void this.#meta.put('epoch', epoch)
+    }
+    return epoch
   }
 
   /** Deletes nonces that expired at or before `now`. Returns how many records were removed. */
@@ -80,12 +89,17 @@ export class EmbeddedNonces {
  * embedded transport (EmbeddedTransport.sweep), which shares these records.
  */
 export class EmbeddedReplayCache implements ReplayCache {
+  readonly rules: ReplayRules
   readonly #db: EmbeddedDatabase
   readonly #nonces: EmbeddedNonces
 
-  constructor(db: EmbeddedDatabase) {
+  /** @param options.maxFutureSkewSeconds see ReplayRules (default DEFAULT_MAX_FUTURE_SKEW_SECONDS). */
+  constructor(db: EmbeddedDatabase, options: { maxFutureSkewSeconds?: number } = {}) {
+    const maxFutureSkewSeconds = checkMaxFutureSkew(options.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS)
+    // LMDB cannot evict: nothing to refuse claims for.
+    this.rules = { maxFutureSkewSeconds, assertSafe: () => undefined }
     this.#db = db
-    this.#nonces = new EmbeddedNonces(db)
+    this.#nonces = new EmbeddedNonces(db, { maxFutureSkewSeconds })
   }
 
   async claim(claim: NonceClaim): Promise<ClaimResult> {
@@ -99,7 +113,7 @@ export class EmbeddedReplayCache implements ReplayCache {
 
   async startEpoch(now: number): Promise<number> {
     try {
-      return await this.#db.root.transaction(() => this.#nonces.epochInTransaction(now))
+      return await this.#db.root.transaction(() => this.#nonces.startEpochInTransaction(now))
     } catch (err) {
       throw new DependencyUnavailableError('replay_cache', err)
     }
@@ -111,5 +125,9 @@ export class EmbeddedReplayCache implements ReplayCache {
     } catch (err) {
       throw new DependencyUnavailableError('replay_cache', err)
     }
+  }
+
+  async close(): Promise<void> {
+    // The database is the caller's.
   }
 }

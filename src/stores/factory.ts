@@ -11,6 +11,7 @@ import { EmbeddedTransport } from '../transport/embedded.js'
 import { RedisTransport } from '../transport/redis.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database.js'
 import { EmbeddedControlStore } from './embedded/control-store.js'
+import { lockDataDirectory } from './embedded/data-dir-lock.js'
 import { RedisChangeFeed } from './redis/change-feed.js'
 import { createRedisClient, waitForRedis } from './redis/client.js'
 import { RedisControlStore } from './redis/control-store.js'
@@ -46,16 +47,25 @@ const REDIS_STARTUP_TIMEOUT_MS = 10_000
 
 export async function openStores(config: Config, log?: (err: Error) => void): Promise<Stores> {
   if (config.redisUrl !== undefined) return openRedisStores(config, config.redisUrl, log)
-  const embedded = openEmbeddedDatabase(config.dataDir)
+  // Before LMDB opens: a second process must not even read the environment (data-dir-lock.ts).
+  const lock = await lockDataDirectory(config.dataDir)
+  let embedded: EmbeddedDatabase
+  try {
+    embedded = openEmbeddedDatabase(config.dataDir)
+  } catch (err) {
+    await lock.release()
+    throw err
+  }
   const control = new EmbeddedControlStore(embedded)
-  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit })
-  const replayCache = new EmbeddedReplayCache(embedded)
+  const replayCache = new EmbeddedReplayCache(embedded, { maxFutureSkewSeconds: config.maxFutureSkewSeconds })
+  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
   // Memory of nonces starts now: a request signed after the start is never older than the cache.
   try {
     await replayCache.startEpoch(Date.now())
   } catch (err) {
     await transport.close()
     await control.close()
+    await lock.release()
     throw err
   }
   return {
@@ -68,8 +78,10 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     rateLimiter: new MemoryRateLimiter(),
     embedded,
     async close() {
+      await replayCache.close()
       await transport.close()
       await control.close()
+      await lock.release()
     },
   }
 }
@@ -87,12 +99,17 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
   }
   const control = new RedisControlStore(redis, config.redisPrefix)
   const changes = new RedisChangeFeed(subscriber, config.redisPrefix)
-  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit })
-  const replayCache = new RedisReplayCache(redis, config.redisPrefix)
+  const replayCache = new RedisReplayCache(redis, config.redisPrefix, {
+    maxFutureSkewSeconds: config.maxFutureSkewSeconds,
+    ...(log !== undefined ? { onChange: (event) => log(new Error(event.kind === 'unsafe' ? event.message : `replay cache epoch moved to ${event.epoch}: Redis run_id ${event.runId} may have lost writes`)) } : {}),
+  })
+  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
   try {
     await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
+    // Refuses to start on a Redis that may evict nonces (redis-safety.ts); moves the epoch after a loss.
     await replayCache.startEpoch(Date.now())
   } catch (err) {
+    await replayCache.close()
     await transport.close()
     await changes.close()
     redis.disconnect()
@@ -108,6 +125,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
     redis,
     async close() {
+      await replayCache.close()
       await transport.close()
       await changes.close()
       subscriber.disconnect()

@@ -3,6 +3,7 @@ import type { Database } from 'lmdb'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { checkNonceClaim } from '../replay/claim.js'
 import { EmbeddedNonces } from '../replay/embedded.js'
+import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/types.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
 import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
 import {
@@ -57,11 +58,15 @@ export class EmbeddedTransport implements Transport {
   readonly #arrivals = new EventEmitter()
   readonly #sweeper: NodeJS.Timeout
 
-  /** @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT). */
-  constructor(db: EmbeddedDatabase, options: { inboxLimit?: number } = {}) {
+  /**
+   * @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT).
+   * @param options.replay the rules of the replay cache on the same database (its `rules`), so an
+   *   accept's claim and a claim through the cache use one future-skew value.
+   */
+  constructor(db: EmbeddedDatabase, options: { inboxLimit?: number; replay?: ReplayRules } = {}) {
     this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
     this.#db = db
-    this.#nonces = new EmbeddedNonces(db)
+    this.#nonces = new EmbeddedNonces(db, { maxFutureSkewSeconds: options.replay?.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS })
     this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })
     this.#inboxIds = db.root.openDB<true, [string, string, number]>({ name: 'inbox-ids' })
     this.#meta = db.root.openDB<number, MetaKey>({ name: 'inbox-meta' })

@@ -28,17 +28,18 @@ export const OUTCOME = {
 } as const
 
 /**
- * `claim_nonce(epochKey, nonceKey, nowSeconds, timestamp, ttlSeconds)`: nil when the nonce is now
- * recorded, else the refusal reply. Shared by CLAIM_NONCE and ACCEPT so a nonce claimed through the
- * replay cache and one claimed by an accept are the same key under the same rules.
+ * `claim_nonce(epochKey, nonceKey, nowSeconds, timestamp, ttlSeconds, maxFutureSkewSeconds)`: nil when
+ * the nonce is now recorded, else the refusal reply. Shared by CLAIM_NONCE and ACCEPT so a nonce claimed
+ * through the replay cache and one claimed by an accept are the same key under the same rule.
  *
- * The epoch is when this Redis started remembering nonces. It is written by the first claim after the
- * key went missing (a fresh or restarted-empty Redis), from the gateway's clock. A request signed
- * before it could be the replay of one whose nonce the lost data held, so it is refused and nothing is
- * written for it; the epoch itself stays.
+ * The epoch is when this Redis started remembering nonces; the replay cache moves it forward when the
+ * Redis may have lost writes (replay/redis-safety.ts). A request signed before `epoch + skew` could be
+ * the replay of one whose nonce the lost data held (a client clock up to `skew` fast signs ahead of the
+ * server), so it is refused and nothing is written for it; the epoch itself stays. A missing epoch (the
+ * data vanished while the service ran) is set from the gateway's clock by the first claim.
  */
 const CLAIM_NONCE_FUNCTION = `
-local function claim_nonce(epoch_key, nonce_key, now_s, timestamp, ttl)
+local function claim_nonce(epoch_key, nonce_key, now_s, timestamp, ttl, skew)
   local stored = redis.call('GET', epoch_key)
   local epoch
   if stored then
@@ -47,7 +48,7 @@ local function claim_nonce(epoch_key, nonce_key, now_s, timestamp, ttl)
     redis.call('SET', epoch_key, now_s)
     epoch = tonumber(now_s)
   end
-  if tonumber(timestamp) < epoch then return {'${OUTCOME.beforeEpoch}', epoch} end
+  if tonumber(timestamp) < epoch + tonumber(skew) then return {'${OUTCOME.beforeEpoch}', epoch} end
   if not redis.call('SET', nonce_key, 1, 'NX', 'EX', ttl) then return {'${OUTCOME.replayed}'} end
   return nil
 end
@@ -55,20 +56,21 @@ end
 
 /**
  * KEYS: [1] replay epoch, [2] nonce.
- * ARGV: [1] now (unix seconds), [2] request timestamp (unix seconds), [3] nonce TTL (seconds).
+ * ARGV: [1] now (unix seconds), [2] request timestamp (unix seconds), [3] nonce TTL (seconds),
+ *       [4] max future skew (seconds).
  * Reply: {'fresh'} | {'replayed'} | {'before_epoch', epoch}.
  */
 export const CLAIM_NONCE = `${CLAIM_NONCE_FUNCTION}
-local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if refused then return refused end
 return {'${OUTCOME.fresh}'}
 `
 
 /**
  * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
- * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] '1' when idempotent,
- *       [5] idempotency TTL, [6] inbox limit, [7] message JSON, [8] message id, [9] the recipient's arrivals channel,
- *       [10] recipient, [11] deadline (unix ms, the gateway's clock).
+ * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] '1' when
+ *       idempotent, [6] idempotency TTL, [7] inbox limit, [8] message JSON, [9] message id, [10] the
+ *       recipient's arrivals channel, [11] recipient, [12] deadline (unix ms, the gateway's clock).
  * Reply: {'accepted'} | {'duplicate', original JSON} | {'replayed'} | {'before_epoch', epoch} | {'inbox_full'}
  *        | {'late'}.
  *
@@ -84,25 +86,25 @@ return {'${OUTCOME.fresh}'}
  * same client id towards one recipient, and acknowledging that id must be able to remove both.
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
-if past_deadline(ARGV[11]) then return {'${OUTCOME.late}'} end
-local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
+local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if refused then return refused end
-local idempotent = ARGV[4] == '1'
+local idempotent = ARGV[5] == '1'
 if idempotent then
   local original = redis.call('GET', KEYS[3])
   if original then return {'${OUTCOME.duplicate}', original} end
 end
 if redis.call('EXISTS', KEYS[4]) == 1 then
-  if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[6]) then return {'${OUTCOME.inboxFull}'} end
+  if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}'} end
 else
   redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM')
 end
-local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[7])
-local entries = redis.call('HGET', KEYS[5], ARGV[8])
+local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8])
+local entries = redis.call('HGET', KEYS[5], ARGV[9])
 if entries then entry = entries .. ' ' .. entry end
-redis.call('HSET', KEYS[5], ARGV[8], entry)
-if idempotent then redis.call('SET', KEYS[3], ARGV[7], 'EX', ARGV[5]) end
-redis.call('PUBLISH', ARGV[9], ARGV[10])
+redis.call('HSET', KEYS[5], ARGV[9], entry)
+if idempotent then redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[6]) end
+redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
 `
 

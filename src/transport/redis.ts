@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { checkNonceClaim } from '../replay/claim.js'
 import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
+import type { ReplayRules } from '../replay/types.js'
 import { runRedis } from '../stores/redis/run.js'
 import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
@@ -50,6 +51,7 @@ export class RedisTransport implements Transport {
   readonly #subscriber: Redis | undefined
   readonly #prefix: string
   readonly #inboxLimit: number
+  readonly #replay: ReplayRules
   readonly #listeners = new Map<string, Set<() => void>>()
   /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>()
@@ -62,10 +64,14 @@ export class RedisTransport implements Transport {
    *   without it, listeners hear only of messages this instance accepts.
    * @param prefix key prefix, the same for every process sharing the inboxes.
    * @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT).
+   * @param options.replay the `rules` of the RedisReplayCache on the same Redis and prefix: an accept
+   *   claims its nonce under the cache's future skew, and fails closed whenever the cache does.
    */
-  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: { inboxLimit?: number } = {}) {
+  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: { inboxLimit?: number; replay: ReplayRules }) {
     checkPrefix(prefix)
     this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
+    if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
+    this.#replay = options.replay
     redis.defineCommand('mecharimAccept', { numberOfKeys: 5, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 1, lua: READ })
     redis.defineCommand('mecharimAck', { numberOfKeys: 2, lua: ACK })
@@ -81,12 +87,13 @@ export class RedisTransport implements Transport {
   async accept(input: AcceptInput): Promise<AcceptResult> {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
+    this.#replay.assertSafe()
     const { claim, message } = input
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
         replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
         this.#key(`idem:${message.from}:${message.id}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
-        ...claimArgs(claim), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
+        ...claimArgs(claim, this.#replay), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
         JSON.stringify(message), message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
       ),
     )
@@ -236,7 +243,7 @@ export class RedisTransport implements Transport {
 interface TransportCommands {
   mecharimAccept(
     epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string,
-    nowSeconds: string, timestamp: string, ttlSeconds: string, idempotent: string, idempotencyTtlSeconds: string,
+    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, idempotent: string, idempotencyTtlSeconds: string,
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
     deadlineMs: string,
   ): Promise<[string, (string | number)?]>

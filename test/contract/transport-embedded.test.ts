@@ -18,9 +18,12 @@ transportContract('embedded (LMDB)', () => {
   const opened = new WeakMap<TransportUnderTest, Opened>()
   const openAt = (dir: string, inboxLimit: number | undefined): TransportUnderTest => {
     const db = openEmbeddedDatabase(dir)
+    // Future skew 0: the contract's epoch rows are about the epoch itself (the skew has its rows in
+    // the replay-cache contract).
+    const replayCache = new EmbeddedReplayCache(db, { maxFutureSkewSeconds: 0 })
     const subject = {
-      transport: new EmbeddedTransport(db, inboxLimit === undefined ? {} : { inboxLimit }),
-      replayCache: new EmbeddedReplayCache(db),
+      transport: new EmbeddedTransport(db, { replay: replayCache.rules, ...(inboxLimit === undefined ? {} : { inboxLimit }) }),
+      replayCache,
     }
     opened.set(subject, { dir, db, inboxLimit })
     return subject
@@ -66,8 +69,8 @@ describe('EmbeddedTransport sweep', () => {
   it('deletes expired nonces and idempotency records, and nothing that is still live', async () => {
     dir = mkdtempSync(join(tmpdir(), 'mecharim-sweep-'))
     db = openEmbeddedDatabase(dir)
-    transport = new EmbeddedTransport(db)
-    const cache = new EmbeddedReplayCache(db)
+    const cache = new EmbeddedReplayCache(db, { maxFutureSkewSeconds: 0 })
+    transport = new EmbeddedTransport(db, { replay: cache.rules })
     const now = Date.now()
     const shortNonce = claim({ now, ttlSeconds: 1 })
     const longNonce = claim({ now, ttlSeconds: 600 })
@@ -91,8 +94,8 @@ describe('EmbeddedTransport sweep', () => {
   it('does not sweep a nonce that was claimed again after it expired', async () => {
     dir = mkdtempSync(join(tmpdir(), 'mecharim-sweep-'))
     db = openEmbeddedDatabase(dir)
-    transport = new EmbeddedTransport(db)
-    const cache = new EmbeddedReplayCache(db)
+    const cache = new EmbeddedReplayCache(db, { maxFutureSkewSeconds: 0 })
+    transport = new EmbeddedTransport(db, { replay: cache.rules })
     const now = Date.now()
     const c = claim({ now, ttlSeconds: 1 })
     await cache.claim(c)

@@ -1,8 +1,10 @@
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { RedisReplayCache } from '../../src/replay/redis.js'
+import type { RedisReplayCache } from '../../src/replay/redis.js'
+import type { ReplayRules } from '../../src/replay/types.js'
 import { RedisTransport } from '../../src/transport/redis.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
+import { startedRedisReplayCache } from '../helpers/replay.js'
 import { sharedRedis } from '../helpers/shared-redis.js'
 import { acceptInput, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
 
@@ -36,11 +38,13 @@ describeWithRedis('RedisTransport', () => {
     const fixture = sharedRedis()
     const opened = new WeakMap<TransportUnderTest, Opened>()
 
-    const openAt = async (prefix: string, inboxLimit: number | undefined): Promise<TransportUnderTest> => {
+    const openAt = async (prefix: string, inboxLimit: number | undefined, fresh: boolean): Promise<TransportUnderTest> => {
       const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect()])
+      // Future skew 0, and no epoch yet (the first claim sets it), as the contract's epoch rows expect.
+      const replayCache = await startedRedisReplayCache(redis, prefix, { maxFutureSkewSeconds: 0, emptyEpoch: fresh })
       const subject = {
-        transport: new RedisTransport(redis, subscriber, prefix, inboxLimit === undefined ? {} : { inboxLimit }),
-        replayCache: new RedisReplayCache(redis, prefix),
+        transport: new RedisTransport(redis, subscriber, prefix, { replay: replayCache.rules, ...(inboxLimit === undefined ? {} : { inboxLimit }) }),
+        replayCache,
       }
       opened.set(subject, { prefix, redis, subscriber, inboxLimit })
       return subject
@@ -49,17 +53,18 @@ describeWithRedis('RedisTransport', () => {
       const o = opened.get(subject)
       if (o === undefined) throw new Error('unknown transport')
       await subject.transport.close()
+      await subject.replayCache.close()
       await quit(o.subscriber)
       await quit(o.redis)
       return o
     }
     return {
       async open(options) {
-        return openAt(fixture.newPrefix(), options?.inboxLimit)
+        return openAt(fixture.newPrefix(), options?.inboxLimit, true)
       },
       async reopen(subject) {
         const o = await close(subject)
-        return openAt(o.prefix, o.inboxLimit)
+        return openAt(o.prefix, o.inboxLimit, false)
       },
       async arrivalsLive(subject, recipients) {
         const o = opened.get(subject)
@@ -82,8 +87,15 @@ describeWithRedis('RedisTransport', () => {
       clients.push(client)
       return client
     }
+    const rules = async (redis: Redis, prefix: string): Promise<{ replay: ReplayRules }> => {
+      const cache = await startedRedisReplayCache(redis, prefix, { maxFutureSkewSeconds: 0 })
+      caches.push(cache)
+      return { replay: cache.rules }
+    }
+    const caches: RedisReplayCache[] = []
     afterEach(async () => {
       for (const t of transports.splice(0)) await t.close()
+      for (const c of caches.splice(0)) await c.close()
       for (const c of clients.splice(0)) await quit(c)
     })
     afterAll(async () => { await fixture.teardown() })
@@ -91,8 +103,8 @@ describeWithRedis('RedisTransport', () => {
     it('without a subscriber, listeners hear of what this instance accepts', async () => {
       const prefix = fixture.newPrefix()
       const redis = await connect()
-      const local = new RedisTransport(redis, undefined, prefix)
-      const other = new RedisTransport(redis, undefined, prefix)
+      const local = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
+      const other = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
       transports.push(local, other)
       let heard = 0
       local.onArrival('beta', () => heard++)
@@ -105,8 +117,8 @@ describeWithRedis('RedisTransport', () => {
     it('with subscribers, an accept in one process wakes listeners in another', async () => {
       const prefix = fixture.newPrefix()
       const redis = await connect()
-      const sender = new RedisTransport(redis, await connect(), prefix)
-      const receiver = new RedisTransport(redis, await connect(), prefix)
+      const sender = new RedisTransport(redis, await connect(), prefix, await rules(redis, prefix))
+      const receiver = new RedisTransport(redis, await connect(), prefix, await rules(redis, prefix))
       transports.push(sender, receiver)
       let heard = 0
       receiver.onArrival('beta', () => heard++)
@@ -118,7 +130,7 @@ describeWithRedis('RedisTransport', () => {
     it('subscribes only to the recipients it has listeners for: an accept nobody waits for reaches no gateway', async () => {
       const prefix = fixture.newPrefix()
       const redis = await connect()
-      const receiver = new RedisTransport(redis, await connect(), prefix)
+      const receiver = new RedisTransport(redis, await connect(), prefix, await rules(redis, prefix))
       transports.push(receiver)
       receiver.onArrival('beta', () => undefined)
       const stopGamma = receiver.onArrival('gamma', () => undefined)
@@ -132,7 +144,7 @@ describeWithRedis('RedisTransport', () => {
     it('holds only unacknowledged messages: ack deletes the entry and its id mapping', async () => {
       const prefix = fixture.newPrefix()
       const redis = await connect()
-      const transport = new RedisTransport(redis, undefined, prefix)
+      const transport = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
       transports.push(transport)
       const msgs = [message('alpha', 'beta'), message('alpha', 'beta')]
       for (const msg of msgs) await transport.accept(acceptInput(msg))

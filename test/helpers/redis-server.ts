@@ -14,6 +14,8 @@ export interface RedisHandle {
   port: number
   /** True when the handle points at REDIS_URL: stop, kill and restart then throw. */
   external: boolean
+  /** The server's working directory (where SAVE writes dump.rdb); undefined when external. */
+  dir: string | undefined
   /** SIGTERM, and wait for the process to exit. */
   stop(): Promise<void>
   /** SIGKILL, and wait for the process to exit: a crash. */
@@ -90,6 +92,8 @@ export function describeWithRedis(name: string, fn: () => void, options: Describ
 export interface StartRedisOptions {
   /** Keep data across restart(): AOF with fsync on every write, in the server's own temp dir. */
   persist?: boolean
+  /** More redis-server arguments, e.g. ['--maxmemory-policy', 'volatile-lru']. */
+  args?: string[]
 }
 
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisHandle> {
@@ -101,7 +105,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   installExitHooks()
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'mecharim-redis-'))
-  const persistence = options.persist === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  const persistence = [...(options.persist === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), ...(options.args ?? [])]
   let child: ChildProcess | undefined = await launch(port, dir, persistence)
 
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
@@ -113,6 +117,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     url: `redis://127.0.0.1:${port}`,
     port,
     external: false,
+    dir,
     async stop() {
       await stopWith('SIGTERM')
       rmSync(dir, { recursive: true, force: true })
@@ -143,7 +148,7 @@ function externalHandle(url: string): RedisHandle {
     throw new Error(`${what}() is not available with external REDIS_URL; use describeWithRedis(..., { ownServer: true })`)
   }
   const port = Number(new URL(url).port || 6379)
-  return { url, port, external: true, stop: refuse('stop'), kill: refuse('kill'), restart: refuse('restart'), pause: refuse('pause'), resume: refuse('resume') }
+  return { url, port, external: true, dir: undefined, stop: refuse('stop'), kill: refuse('kill'), restart: refuse('restart'), pause: refuse('pause'), resume: refuse('resume') }
 }
 
 async function launch(port: number, dir: string, persistence: string[]): Promise<ChildProcess> {

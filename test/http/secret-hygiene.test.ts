@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseToken } from '../../src/crypto/token.js'
@@ -78,7 +78,8 @@ describe('secret hygiene: embedded store', () => {
   })
 
   it('no secret in the store files, byte for byte', () => {
-    const files = readdirSync(t.dataDir).map((name) => join(t.dataDir, name))
+    // Regular files only: the data directory also holds the lock socket (stores/embedded/data-dir-lock.ts).
+    const files = readdirSync(t.dataDir).map((name) => join(t.dataDir, name)).filter((f) => statSync(f).isFile())
     expect(files.length).toBeGreaterThan(0)
     expectNoSecret(files.map((f) => ({ where: f, text: readFileSync(f).toString('latin1') })), captured.secrets)
   })

@@ -36,6 +36,9 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     const env = {
       PORT: '0', LOG_LEVEL: 'info', REDIS_URL: redis.url, MECHA_REDIS_PREFIX: 'two:', MECHA_PUBLIC_URL: `http://${AUTHORITY}`,
       MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_VISIBILITY_TIMEOUT_SECONDS: '60',
+      // Every Redis restart moves the replay epoch to now (a new run_id); a small future skew keeps the
+      // wait before requests signed after it are accepted short.
+      MECHA_MAX_FUTURE_SKEW_SECONDS: '1',
     }
     ;[a, b] = await Promise.all([spawnService(env, cwd), spawnService(env, cwd)])
     for (const id of ['alpha', 'beta']) expect((await operator(a, 'POST', '/v1/mechas', { id })).status).toBe(201)
@@ -112,7 +115,9 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     expect(recovered?.status).toBe(202)
     expect((await fetch(`${b.url}/readyz`)).status).toBe(200)
     const replay = await fetch(`${b.url}/v1/messages`, { method: 'POST', headers: before, body })
-    expect({ status: replay.status, reason: (await replay.json()).reason }).toEqual({ status: 401, reason: 'replayed_nonce' })
+    // The restart gave Redis a new run_id, so the replay epoch moved: the request is refused as older
+    // than the replay cache's memory, before its (still recorded) nonce is even looked at.
+    expect({ status: replay.status, reason: (await replay.json()).reason }).toEqual({ status: 401, reason: 'stale_timestamp' })
     expect((await inbox(b)).map((m) => m.payload)).toEqual(['once', 'back'])
   })
 
@@ -144,8 +149,14 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
       await new Promise((r) => setTimeout(r, 100))
     }
     // The sender retries every 503 with the same id (and a fresh nonce).
+    // The restart moved the replay epoch (new run_id): requests signed in its first second
+    // (MECHA_MAX_FUTURE_SKEW_SECONDS=1) are refused as stale_timestamp, and re-signed.
     for (const r of refused) {
-      const retry = await send(r.i, r.i % 2 === 0 ? b : a)
+      let retry = await send(r.i, r.i % 2 === 0 ? b : a)
+      for (let attempt = 0; attempt < 50 && retry.status === 401 && retry.body.reason === 'stale_timestamp'; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        retry = await send(r.i, r.i % 2 === 0 ? b : a)
+      }
       expect({ i: r.i, status: retry.status }).toEqual({ i: r.i, status: 202 })
     }
     const delivered: unknown[] = []

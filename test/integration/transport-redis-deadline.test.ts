@@ -3,6 +3,7 @@ import { DependencyUnavailableError } from '../../src/errors/faults.js'
 import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
 import { RedisTransport } from '../../src/transport/redis.js'
 import type { Redis } from 'ioredis'
+import { startedRedisReplayCache } from '../helpers/replay.js'
 import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
 
 describeWithRedis('Redis accept deadline (regression: a 503 during a hang became a delivery when Redis resumed)', () => {
@@ -13,7 +14,8 @@ describeWithRedis('Redis accept deadline (regression: a 503 during a hang became
     server = await startRedis()
     redis = createRedisClient(server.url)
     await waitForRedis(redis, 5000)
-    transport = new RedisTransport(redis, undefined, 'deadline:')
+    const replayCache = await startedRedisReplayCache(redis, 'deadline:', { maxFutureSkewSeconds: 0 })
+    transport = new RedisTransport(redis, undefined, 'deadline:', { replay: replayCache.rules })
   })
   afterAll(async () => {
     redis?.disconnect()

@@ -77,6 +77,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   request_timeout: 'The HTTP server, before routing: the request (headers and body) not received within MECHA_REQUEST_TIMEOUT_SECONDS; the connection is closed after the answer.',
   rate_limited: 'Operator authentication on control-plane routes too: the client address made MECHA_AUTH_FAILURE_LIMIT failed authentications (operator or runtime) within MECHA_AUTH_FAILURE_WINDOW_SECONDS, and is refused before any token comparison until the window ends. The response carries Retry-After and `retry_after`. Also GET /v1/connect, before the upgrade, when the key already holds MECHA_WS_MAX_PER_KEY open WebSockets on this instance (no Retry-After: close one first).',
   store_unavailable: 'Any step that reads the key store: the `key` step (and the connection re-check) on runtime routes, and every control-plane route.',
+  replay_cache_unsafe: 'The `nonce` step and the `hand-off` of POST /v1/messages on Redis, when the replay cache\'s Redis has a maxmemory-policy other than noeviction (or it cannot be read): checked at start-up (the service refuses to start), on every reconnect and every 10 s. GET /readyz answers it too, naming the policy.',
   transport_unavailable: 'Also GET /v1/inbox, POST /v1/inbox/ack and GET /v1/connect when the transport cannot be reached.',
   verifier_unavailable: 'Operator authentication with a custom verifier (MECHA_OPERATOR_VERIFIER) that failed.',
   internal_error: 'Anywhere: an unexpected fault on the server, not a judgement on the request.',

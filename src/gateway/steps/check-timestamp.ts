@@ -2,14 +2,18 @@ import { Problem } from '../../errors/problem.js'
 import { required, type GatewayContext, type StepResult } from '../context.js'
 
 /**
- * Mecha-Timestamp within +/- the window of server time. The refusal carries the server time
- * (body `server_time`, header `Mecha-Server-Time`) so a client can correct its clock and retry.
+ * Mecha-Timestamp at most the window in the past and at most the (smaller) future skew ahead of
+ * server time: a request dated ahead stays valid only that long, which bounds what a replay-cache
+ * loss can reopen (the cache refuses `timestamp < epoch + skew` with the same value). The refusal
+ * carries the server time (body `server_time`, header `Mecha-Server-Time`) so a client can correct
+ * its clock and retry.
  */
-export function checkTimestamp(ctx: GatewayContext, deps: { windowSeconds: number }): StepResult {
+export function checkTimestamp(ctx: GatewayContext, deps: { windowSeconds: number; maxFutureSkewSeconds: number }): StepResult {
   const timestamp = required(ctx.timestamp, 'timestamp')
   const serverTime = Math.floor(ctx.now / 1000)
-  if (Math.abs(serverTime - timestamp) <= deps.windowSeconds) return undefined
-  return staleTimestamp(serverTime, `Mecha-Timestamp is ${timestamp - serverTime} s from server time; the window is +/-${deps.windowSeconds} s`)
+  const offset = timestamp - serverTime
+  if (offset <= deps.maxFutureSkewSeconds && -offset <= deps.windowSeconds) return undefined
+  return staleTimestamp(serverTime, `Mecha-Timestamp is ${offset} s from server time; accepted: ${deps.windowSeconds} s in the past to ${deps.maxFutureSkewSeconds} s ahead`)
 }
 
 export function staleTimestamp(serverTime: number, detail: string): Problem {
