@@ -17,6 +17,12 @@ declare module 'fastify' {
   }
 }
 
+/** What the runtime routes are registered with (routes.ts, websocket.ts). */
+export interface RouteOptions {
+  adapter: PipelineAdapter
+  deps: PipelineDeps
+}
+
 type Plan = Readonly<Record<Exclude<Phase, 'connection'>, readonly Step<PipelineDeps>[]>>
 
 /**

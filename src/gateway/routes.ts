@@ -1,13 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ackRequest, inboxQuery, messageRequest } from '../schemas/gateway.js'
-import type { PipelineAdapter } from './adapter.js'
-import type { PipelineDeps } from './pipeline.js'
+import type { RouteOptions } from './adapter.js'
 import { connectRoute } from './websocket.js'
-
-export interface RouteOptions {
-  adapter: PipelineAdapter
-  deps: PipelineDeps
-}
 
 // Runtime GETs change state (a read delivers, every request spends a nonce): no implicit HEAD twin.
 const noHead = { exposeHeadRoute: false } as const

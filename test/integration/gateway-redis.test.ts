@@ -36,6 +36,9 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     const env = {
       PORT: '0', LOG_LEVEL: 'info', REDIS_URL: redis.url, MECHA_REDIS_PREFIX: 'two:', MECHA_PUBLIC_URL: `http://${AUTHORITY}`,
       MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_VISIBILITY_TIMEOUT_SECONDS: '60',
+      // 200 concurrent requests of a key not yet known at this address are 200 unauthenticated requests in flight:
+      // the failed-authentication guard (limit 30 by default) would refuse most of them before evaluation.
+      MECHA_AUTH_FAILURE_LIMIT: '1000',
       // Every Redis restart moves the replay epoch to now (a new run_id); a small future skew keeps the
       // wait before requests signed after it are accepted short.
       MECHA_MAX_FUTURE_SKEW_SECONDS: '1',

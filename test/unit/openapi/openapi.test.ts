@@ -543,7 +543,7 @@ describe('openapi.yaml: the runtime gateway', () => {
     const connect = documented.find((o) => label(o) === 'GET /v1/connect')
     const ws = connect?.op['x-mecharim-websocket'] as { maxClientFrameBytes: number; serverFrames: Json; clientFrames: Json } | undefined
     expect(ws?.maxClientFrameBytes).toBe(MAX_CLIENT_FRAME_BYTES)
-    expect(Object.keys(ws?.serverFrames ?? {}).sort()).toEqual(['acked', 'error', 'message', 'ready'])
+    expect(Object.keys(ws?.serverFrames ?? {}).sort()).toEqual(['acked', 'closing', 'error', 'message', 'ready'])
     expect(Object.keys(ws?.clientFrames ?? {})).toEqual(['ack'])
     const description = flat(connect?.op.description)
     expect(description).toContain(`larger than 64 KiB (${MAX_CLIENT_FRAME_BYTES} bytes) closes the connection with code 1009`)
