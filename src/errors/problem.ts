@@ -29,7 +29,12 @@ export class Problem extends Error {
 
   constructor(reason: Reason, detail?: string, options: { extensions?: Record<string, unknown>; headers?: Record<string, string>; internal?: string } = {}) {
     const entry = CATALOGUE[reason]
+    // A refusal is a value, not a fault: no stack trace is captured (it costs microseconds per
+    // refusal on the hot path, and nothing reads it; faults are other Error types and keep theirs).
+    const stackTraceLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(detail ?? entry.meaning)
+    Error.stackTraceLimit = stackTraceLimit
     this.name = 'Problem'
     this.reason = reason
     this.detail = detail ?? entry.meaning
