@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { OPERATORS, OPERATOR_TOKENS_JSON } from '../helpers/app.js'
 import { spawnService, type ServiceProcess } from '../helpers/process.js'
 import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
@@ -92,6 +93,21 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     }
     expect(refusedAfter).toBeDefined()
     expect(refusedAfter).toBeLessThan(1000)
+  })
+
+  it('a WebSocket open on one process closes (closing frame, 1008) within a second of a grace-0 rotation through the other', async () => {
+    const issued = (await operator(a, 'POST', '/v1/mechas/beta/keys', {})).body
+    const key = { keyId: issued.key.id, token: issued.token }
+    const headers = runtimeHeaders({ method: 'GET', url: '/v1/connect', credentials: key, authority: AUTHORITY })
+    const socket = new WebSocket(`${b.url.replace('http', 'ws')}/v1/connect`, { headers })
+    const frames: { type: string; reason?: string }[] = []
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString())))
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+    await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('unexpected-response', reject) })
+    expect((await operator(a, 'POST', `/v1/keys/${key.keyId}/rotate`, { grace_seconds: 0 })).status).toBe(200)
+    const result = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(r, 3000))])
+    expect(result).toEqual({ code: 1008, reason: 'invalid_key' })
+    expect(frames.find((f) => f.type === 'closing')).toMatchObject({ reason: 'invalid_key' })
   })
 
   it('Redis stopped: 503 and nothing delivered; Redis back: the same processes recover, and nonces recorded before the outage still count', async () => {
