@@ -1,6 +1,7 @@
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
+import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
 import { gatewayContext, type RouteOptions } from './adapter.js'
@@ -57,8 +58,8 @@ export async function connectRoute(app: FastifyInstance, options: RouteOptions):
     url: '/v1/connect',
     exposeHeadRoute: false,
     config: { runtimeRoute: 'connect' },
-    // Never reached: the route steps answer a plain GET with upgrade_required before it.
-    handler: async (_request, reply) => reply.code(500).send(),
+    // Not reached in practice: the route steps answer a plain GET with upgrade_required before it.
+    handler: async (request, reply) => sendProblem(request, reply, new Problem('upgrade_required')),
     preHandler: adapter.routeSteps,
     wsHandler: (socket, request) => {
       const ctx = gatewayContext(request)
