@@ -111,7 +111,7 @@ class PushSession {
     if (!this.#open) return
     this.#open = false
     this.#request.log.info({ reason: problem.reason, key_id: this.#request.gateway?.key?.id }, 'websocket closed: authorization ended')
-    this.send({ type: 'closing', reason: problem.reason, detail: problem.detail })
+    this.send({ type: 'closing', reason: problem.reason, detail: problem.detail, request_id: this.#request.id })
     this.#socket.close(POLICY_VIOLATION, problem.reason)
     this.#wake?.()
   }
@@ -156,7 +156,7 @@ class PushSession {
   }
 
   #refuse(reason: Reason, detail: string, ref: string | undefined): void {
-    this.send({ type: 'error', reason, detail, ...refField(ref) })
+    this.send({ type: 'error', reason, detail, request_id: this.#request.id, ...refField(ref) })
   }
 }
 
