@@ -80,10 +80,12 @@ export type AuditType =
   | 'key.rotated'
   | 'key.revoked'
   | 'operator.refused'
+  /** A runtime request that acted as a mecha through Mecha-Dev-Sender (development only). */
+  | 'dev_sender'
 
 export const AUDIT_TYPES: readonly AuditType[] = [
   'mecha.created', 'mecha.updated', 'mecha.deactivated',
-  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused',
+  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused', 'dev_sender',
 ]
 
 export interface AuditEvent {

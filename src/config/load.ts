@@ -130,6 +130,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
+    allowDevSenderHeader: parseDevSender(set('MECHA_ALLOW_DEV_SENDER_HEADER'), production, problems, warnings),
     trustProxy: parseTrustProxy(value('MECHA_TRUST_PROXY') ?? 'false'),
     metrics: parseMetrics(set('MECHA_METRICS') ?? (production ? `port:${PRODUCTION_METRICS_PORT}` : 'on'), problems),
     warnings,
@@ -279,4 +280,19 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child)
   }
   return value
+}
+
+/** `1` or unset; never with NODE_ENV=production, and loud when on. */
+function parseDevSender(raw: string | undefined, production: boolean, problems: string[], warnings: string[]): boolean {
+  if (raw === undefined || raw === '0') return false
+  if (raw !== '1') {
+    problems.push(`MECHA_ALLOW_DEV_SENDER_HEADER must be 1 or unset, got ${JSON.stringify(raw)}`)
+    return false
+  }
+  if (production) {
+    problems.push('MECHA_ALLOW_DEV_SENDER_HEADER=1 is refused with NODE_ENV=production: it lets any caller act as any mecha without a key')
+    return false
+  }
+  warnings.push('!!! MECHA_ALLOW_DEV_SENDER_HEADER=1: any caller that sends `Mecha-Dev-Sender: <mecha id>` acts as that mecha with every permission, without a key. Development only; every such request is logged and audited as dev_sender. !!!')
+  return true
 }

@@ -42,6 +42,7 @@ export const VARIABLES = [
   { name: 'MECHA_SHUTDOWN_GRACE_SECONDS', default: '10', description: 'On SIGTERM, how long in-flight requests may finish before connections are closed.' },
   { name: 'MECHA_BODY_LIMIT_BYTES', default: '1048576', description: 'Largest request body accepted, in bytes.' },
   { name: 'MECHA_METRICS', default: undefined, description: '`on`: Prometheus metrics at GET /metrics; `off`: no metrics route; `port:<n>`: metrics served only on a separate listener at HOST:<n>. Unset: `on` in development, `port:9464` when NODE_ENV=production (metrics stay off the public listener).' },
+  { name: 'MECHA_ALLOW_DEV_SENDER_HEADER', default: undefined, description: '`1`: a runtime request with `Mecha-Dev-Sender: <mecha id>` and no credential acts as that active mecha with every permission (no timestamp or nonce), each one logged and audited as `dev_sender`. Development only: refused with NODE_ENV=production.' },
   { name: 'MECHA_TRUST_PROXY', default: 'false', description: 'Trust X-Forwarded-For for the client address (audit, rate limits): `true`, `false`, or a comma-separated list of proxy addresses/CIDRs.' },
 ] as const satisfies readonly VariableSpec[]
 
@@ -101,6 +102,8 @@ export interface Config {
   readonly inboxLimit: number
   readonly idempotencyTtlSeconds: number
   readonly keyCacheTtlSeconds: number
+  /** MECHA_ALLOW_DEV_SENDER_HEADER=1 (never in production). */
+  readonly allowDevSenderHeader: boolean
   readonly trustProxy: boolean | string[]
   /** Where metrics are served: on the main listener, nowhere, or on a separate port. */
   readonly metrics: { mode: 'on' } | { mode: 'off' } | { mode: 'port'; port: number }

@@ -51,6 +51,8 @@ export const CATALOGUE = {
     'Compute `sha-256=:<base64 of SHA-256(raw body bytes)>:` over the exact bytes sent.'),
   signature_required: entry('UNAUTHENTICATED', 401, 'This key requires a request signature.',
     'Sign the request with HMAC-SHA256 or Ed25519 as registered on the key (profile mecha-v1).'),
+  dev_sender_refused: entry('UNAUTHENTICATED', 401, 'Mecha-Dev-Sender is not accepted by this server.',
+    'It works only on a development server started with MECHA_ALLOW_DEV_SENDER_HEADER=1; otherwise send a Mecha key.'),
   reauthenticate: entry('UNAUTHENTICATED', 401, 'The connection reached its maximum age and must authenticate again.',
     'Reconnect with fresh credentials; the SDK and `mecharim listen` do this by themselves.'),
   sender_mismatch: entry('UNAUTHENTICATED', 401, 'The message `from` differs from the mecha the key belongs to.',

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { newEventId } from '../crypto/ids.js'
 import { sendProblem, toProblem } from '../errors/handler.js'
 import type { Problem } from '../errors/problem.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
@@ -35,8 +36,9 @@ export class PipelineAdapter {
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps
+    const options = { allowDevSender: deps.allowDevSender }
     this.#plans = Object.fromEntries(RUNTIME_ROUTES.map((route) => [route, {
-      headers: stepsFor(route, 'headers'), body: stepsFor(route, 'body'), route: stepsFor(route, 'route'),
+      headers: stepsFor(route, 'headers', options), body: stepsFor(route, 'body', options), route: stepsFor(route, 'route', options),
     }])) as Record<RuntimeRoute, Plan>
   }
 
@@ -44,7 +46,19 @@ export class PipelineAdapter {
   readonly onRequest = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const ctx = newContext(runtimeRequest(request), Date.now())
     request.gateway = ctx
-    this.#settle(request, reply, runSteps(this.#plan(request).headers, ctx, this.#deps), done)
+    this.#settle(request, reply, runSteps(this.#plan(request).headers, ctx, this.#deps), !this.#deps.allowDevSender ? done : (err) => {
+      if (err === undefined && ctx.devSender !== undefined) this.#auditDevSender(request, ctx.devSender)
+      done(err)
+    })
+  }
+
+  /** Every request of a development sender is logged and audited (development only). */
+  #auditDevSender(request: FastifyRequest, mecha: string): void {
+    request.log.warn({ dev_sender: mecha, method: request.method, url: request.url }, 'request acting as a mecha through Mecha-Dev-Sender')
+    this.#deps.audit({
+      id: newEventId(), time: new Date().toISOString(), type: 'dev_sender', operator: null, target: { kind: 'mecha', id: mecha },
+      request_id: request.id, details: { method: request.method, path: request.routeOptions.url, client: request.ip },
+    }).catch((err: unknown) => request.log.error({ err }, 'dev_sender audit event not written'))
   }
 
   /** preValidation: the steps that need the raw body (signature), then the nonce. */

@@ -66,6 +66,8 @@ export interface PresentedCredentials {
  * policy that now demands a signature) ends the connection too (steps/check-proof.ts).
  */
 export interface Proof {
+  /** Acting through Mecha-Dev-Sender (development): only the mecha's own status is re-checked. */
+  devSender?: string
   tokenGeneration?: number
   signature?: { alg: SignatureAlgorithm; generation?: number; publicKey?: string }
 }
@@ -94,6 +96,8 @@ export interface GatewayContext {
    * verified (after the body), so neither the answer nor its moment says anything about the key.
    */
   keyRefusal?: Problem
+  /** The mecha a Mecha-Dev-Sender request acts as (development only): the credential steps are skipped. */
+  devSender?: string
   /** Every presented credential verified (token, signature, Content-Digest): from here on the nonce is recorded, exactly once. */
   authenticated: boolean
   /** The nonce has been recorded (or its claim answered): the one-nonce rule's latch. */

@@ -1,4 +1,5 @@
 import type { Reason } from '../errors/catalogue.js'
+import type { AuditEvent } from '../model.js'
 import type { AuthFailureGuard } from '../ratelimit/auth-failures.js'
 import type { RateLimiter } from '../ratelimit/types.js'
 import type { ReplayCache } from '../replay/types.js'
@@ -7,6 +8,7 @@ import type { RecordCache } from './record-cache.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
 import { admitAuthAttempt, authenticated } from './steps/auth-failure-throttle.js'
 import { checkContentDigest } from './steps/check-content-digest.js'
+import { checkDevSender } from './steps/dev-sender.js'
 import { checkTimestamp } from './steps/check-timestamp.js'
 import { checkProof } from './steps/check-proof.js'
 import { claimNonce } from './steps/claim-nonce.js'
@@ -35,6 +37,12 @@ export interface GatewayDeps {
   rateLimiter: RateLimiter
   /** Failed authentications per client address; shared with operator authentication. */
   authFailures: AuthFailureGuard
+  /** MECHA_ALLOW_DEV_SENDER_HEADER=1 (the configuration refuses it in production). */
+  allowDevSender: boolean
+  /** The largest body (a development sender may send messages up to it). */
+  bodyLimitBytes: number
+  /** Appends to the audit trail (a development sender's requests are audited as `dev_sender`). */
+  audit(event: AuditEvent): Promise<void>
 }
 
 /** Everything a step may use: the verification deps and the route hand-offs' (the adapter adds the latter). */
@@ -65,6 +73,8 @@ export interface PipelineStep {
   readonly refusals: readonly Reason[]
   /** Once this step has passed, the request is authenticated: every refusal after it records the nonce. */
   readonly authenticates?: true
+  /** A credential step: skipped for a Mecha-Dev-Sender request (development only). */
+  readonly credential?: true
   readonly run: Step<PipelineDeps>
 }
 
@@ -78,28 +88,31 @@ const step = (s: PipelineStep): PipelineStep => s
  * (test/discovery/order-of-checks.test.ts).
  */
 export const PIPELINE: readonly PipelineStep[] = [
-  step({ name: 'credentials', phase: 'headers', routes: 'all', run: parseCredentials,
+  step({ name: 'dev-sender', phase: 'headers', routes: 'all', run: checkDevSender,
+    check: '`Mecha-Dev-Sender`, if sent: refused unless the server runs with MECHA_ALLOW_DEV_SENDER_HEADER=1 (development only); then the request acts as that active mecha and the credential steps are skipped',
+    refusals: ['dev_sender_refused', 'malformed_credentials', 'invalid_key'] }),
+  step({ name: 'credentials', phase: 'headers', routes: 'all', run: parseCredentials, credential: true,
     check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates); no lookup, no I/O',
     refusals: ['missing_credentials', 'malformed_credentials'] }),
-  step({ name: 'auth-failure-throttle', phase: 'headers', routes: 'all', run: admitAuthAttempt,
+  step({ name: 'auth-failure-throttle', credential: true, phase: 'headers', routes: 'all', run: admitAuthAttempt,
     check: 'The client address is within its failed-authentication budget (failures and unauthenticated requests in flight), or the key authenticated from it in the last 24 hours (no I/O)',
     refusals: ['rate_limited'] }),
-  step({ name: 'timestamp', phase: 'headers', routes: 'all', run: checkTimestamp,
+  step({ name: 'timestamp', credential: true, phase: 'headers', routes: 'all', run: checkTimestamp,
     check: '`Mecha-Timestamp` at most the window in the past and the future skew ahead of server time (needs no key)',
     refusals: ['stale_timestamp'] }),
-  step({ name: 'key', phase: 'headers', routes: 'all', run: resolveKey,
+  step({ name: 'key', credential: true, phase: 'headers', routes: 'all', run: resolveKey,
     check: 'The key exists, is not revoked or expired, and its mecha is active; with a signature alone the refusal waits for the signature step and is `bad_signature`',
     refusals: ['invalid_key'] }),
-  step({ name: 'token', phase: 'headers', routes: 'all', run: verifyToken,
+  step({ name: 'token', credential: true, phase: 'headers', routes: 'all', run: verifyToken,
     check: 'The token\'s secret matches a live generation (constant time)',
     refusals: ['invalid_key'] }),
-  step({ name: 'signature-required', phase: 'headers', routes: 'all', run: requireSignature,
+  step({ name: 'signature-required', credential: true, phase: 'headers', routes: 'all', run: requireSignature,
     check: 'The key\'s policy requires a signature (answered only once the token has proven the secret)',
     refusals: ['signature_required'] }),
-  step({ name: 'content-digest', phase: 'body', routes: 'all', run: checkContentDigest,
+  step({ name: 'content-digest', credential: true, phase: 'body', routes: 'all', run: checkContentDigest,
     check: 'Content-Digest, whenever sent: every sha-256 and sha-512 member matches the raw body bytes; a signed request with a body needs a sha-256 member',
     refusals: ['malformed_credentials', 'bad_digest'] }),
-  step({ name: 'signature', phase: 'body', routes: 'all', run: verifySignature,
+  step({ name: 'signature', credential: true, phase: 'body', routes: 'all', run: verifySignature,
     check: 'The signature: components and parameters, then the key: algorithm registered and the cryptographic check, one answer for all',
     refusals: ['malformed_credentials', 'stale_timestamp', 'bad_signature'] }),
   step({ name: 'authenticated', phase: 'body', routes: 'all', run: authenticated, authenticates: true,
@@ -146,9 +159,19 @@ export const PIPELINE: readonly PipelineStep[] = [
     refusals: ['invalid_key', 'signature_required', 'bad_signature'] }),
 ]
 
-/** The steps one route runs in one phase, in table order. */
-export function stepsFor(route: RuntimeRoute, phase: Phase): readonly Step<PipelineDeps>[] {
-  return PIPELINE.filter((s) => s.phase === phase && (s.routes === 'all' || s.routes.includes(route))).map((s) => (s.authenticates === true ? authenticating(s.run) : s.run))
+/**
+ * The steps one route runs in one phase, in table order. With the development sender header allowed,
+ * the credential steps pass over a request that uses it (without the flag nothing is wrapped).
+ */
+export function stepsFor(route: RuntimeRoute, phase: Phase, options: { allowDevSender?: boolean } = {}): readonly Step<PipelineDeps>[] {
+  return PIPELINE.filter((s) => s.phase === phase && (s.routes === 'all' || s.routes.includes(route))).map((s) => {
+    const run = s.credential === true && options.allowDevSender === true ? unlessDevSender(s.run) : s.run
+    return s.authenticates === true ? authenticating(run) : run
+  })
+}
+
+function unlessDevSender(run: Step<PipelineDeps>): Step<PipelineDeps> {
+  return (ctx, deps) => (ctx.devSender !== undefined ? undefined : run(ctx, deps))
 }
 
 /** A step that, once passed, marks the request authenticated (from then on the nonce rule applies). */

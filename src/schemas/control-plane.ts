@@ -1,3 +1,4 @@
+import { AUDIT_TYPES } from '../model.js'
 import {
   SCHEMA_DIALECT, algorithm, keyId, kind, mechaId, nullableTimestamp, operatorName, permissions,
   publicKey, rateLimit, signaturePolicy, timestamp, globPattern,
@@ -164,7 +165,7 @@ export const auditEvent = {
   properties: {
     id: { type: 'string' },
     time: timestamp,
-    type: { type: 'string', enum: ['mecha.created', 'mecha.updated', 'mecha.deactivated', 'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused'] },
+    type: { type: 'string', enum: [...AUDIT_TYPES] },
     operator: { type: ['string', 'null'] },
     target: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', enum: ['mecha', 'key', 'route'] }, id: { type: 'string' } } },
     request_id: { type: 'string' },

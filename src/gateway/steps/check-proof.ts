@@ -16,6 +16,11 @@ import { required, type GatewayContext, type Proof, type StepResult } from '../c
  * The connection has proven its secret, so these answers may be precise.
  */
 export function checkProof(ctx: GatewayContext, deps: { records: RecordCache }): StepResult | Promise<StepResult> {
+  if (ctx.proof.devSender !== undefined) {
+    const mecha = deps.records.getMecha(ctx.proof.devSender)
+    const judge = (m: MechaRecord | undefined): StepResult => (m?.status === 'active' ? undefined : new Problem('invalid_key', 'the mecha was deactivated'))
+    return mecha instanceof Promise ? mecha.then(judge) : judge(mecha)
+  }
   const keyId = required(ctx.key, 'key').id
   const key = deps.records.getKey(keyId)
   const withKey = (k: KeyRecord | undefined): StepResult | Promise<StepResult> => {
