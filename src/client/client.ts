@@ -12,7 +12,7 @@ import { defaultWebSocket } from './socket.js'
 import { MechaConnection, type ConnectSession } from './websocket.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
-const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey']
+const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey', 'devSender']
 const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
 const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
 const CALL_FIELDS = new Set(['auth', 'signal'])

@@ -24,7 +24,11 @@ export interface ResolvedCredentials {
   readonly keyId: string
   readonly token: string | undefined
   readonly signer: Signer | undefined
+  /** Development only: the mecha sent as `Mecha-Dev-Sender` instead of a key. */
+  readonly devSender?: string
 }
+
+const MECHA_ID_RE = /^(?!\.+$)[a-z0-9._-]{1,64}$/
 
 /**
  * Check credentials ("expected X, got Y"; a secret is described, never shown) and prepare them.
@@ -32,7 +36,14 @@ export interface ResolvedCredentials {
  */
 export function resolveCredentials(credentials: MechaCredentials, where: string): ResolvedCredentials {
   if (credentials === null || typeof credentials !== 'object') throw new TypeError(`expected ${where} as an object, got ${describe(credentials)}`)
-  const { token, keyId, signingSecret, privateKey } = credentials
+  const { token, keyId, signingSecret, privateKey, devSender } = credentials
+  if (devSender !== undefined) {
+    if (typeof devSender !== 'string' || !MECHA_ID_RE.test(devSender)) throw new TypeError(`expected ${where}.devSender as a mecha id, got ${describe(devSender)}`)
+    if (token !== undefined || keyId !== undefined || signingSecret !== undefined || privateKey !== undefined) {
+      throw new TypeError(`expected ${where}.devSender alone, got it with a key's credentials`)
+    }
+    return { keyId: '', token: undefined, signer: undefined, devSender }
+  }
 
   let tokenKeyId: string | undefined
   if (token !== undefined) {

@@ -48,6 +48,8 @@ export function signRequest(request: RequestToSign, credentials: MechaCredential
 export function credentialHeaders(request: RequestToSign, credentials: ResolvedCredentials): Record<string, string> {
   checkRequest(request)
   const { body } = request
+  // Development only: the mecha named instead of any key (no timestamp, nonce or signature needed).
+  if (credentials.devSender !== undefined) return { 'mecha-dev-sender': credentials.devSender, ...(body !== undefined ? { 'content-type': request.contentType ?? 'application/json' } : {}) }
   const headers: Record<string, string> = { 'mecha-timestamp': String(request.timestamp), 'mecha-nonce': request.nonce }
   if (body !== undefined) headers['content-type'] = request.contentType ?? 'application/json'
   if (credentials.token !== undefined) headers.authorization = `Mecha ${credentials.token}`

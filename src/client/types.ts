@@ -33,6 +33,12 @@ export interface MechaCredentials {
    * signed with ed25519. Not together with `signingSecret`.
    */
   privateKey?: Uint8Array | string
+  /**
+   * Development only: act as this mecha through `Mecha-Dev-Sender` instead of a key. Only a server
+   * started with MECHA_ALLOW_DEV_SENDER_HEADER=1 (never in production) accepts it. Not together with
+   * any other credential.
+   */
+  devSender?: string
 }
 
 /** The subset of `fetch` the client calls. */
