@@ -14,7 +14,7 @@ import { notFoundBeforeBody } from './http/unread-body.js'
 import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
 import type { ControlStore } from './stores/types.js'
-import { surfaceOf, type Access } from './surfaces.js'
+import { roleServes, surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
 import { parseJsonBody } from './http/json-body.js'
 import './route-access.js'
@@ -157,8 +157,9 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   // Before any route is registered: its onRoute hook gives each open route its counter.
   await app.register(openRateLimit, { limiter: deps.rateLimiter, budget: config.openRateLimit })
   await app.register(metricsPlugin, { config })
-  await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
-  await app.register(gatewayPlugin, deps.gateway)
+  // The role decides which surfaces exist at all (src/surfaces.ts ROLE_ACCESS): a route of another role is a 404.
+  if (roleServes(config.role, 'operator')) await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
+  if (roleServes(config.role, 'runtime')) await app.register(gatewayPlugin, deps.gateway)
   await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes })
 
   return app

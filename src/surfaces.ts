@@ -1,4 +1,4 @@
-import type { OperatorScope } from './config/schema.js'
+import type { OperatorScope, Role } from './config/schema.js'
 
 /**
  * The one declared list of every route and who may call it. "Let discovery explain, let runtime
@@ -77,4 +77,24 @@ export function surfaceOf(method: string, url: string): Surface | undefined {
   // An implicit HEAD route shares its GET's classification.
   const m = method === 'HEAD' ? 'GET' : method
   return SURFACES.find((s) => s.method === m && (s.url === url || (s.prefix === true && (url === s.url || url.startsWith(`${s.url}/`)))))
+}
+
+/**
+ * Which access classes each process role serves (MECHA_ROLE). The internet-facing gateway fleet
+ * serves no operator route, so it holds no operator credential; the control plane serves no runtime
+ * route. Both keep the open, descriptive surfaces (discovery, health, metrics).
+ */
+export const ROLE_ACCESS: Readonly<Record<Role, readonly Access[]>> = {
+  all: ['open', 'operator', 'runtime'],
+  gateway: ['open', 'runtime'],
+  control: ['open', 'operator'],
+}
+
+export function roleServes(role: Role, access: Access): boolean {
+  return ROLE_ACCESS[role].includes(access)
+}
+
+/** The surfaces one role serves, in the declared order (the discovery document lists these). */
+export function surfacesOf(role: Role): readonly Surface[] {
+  return SURFACES.filter((s) => roleServes(role, s.access))
 }

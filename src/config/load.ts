@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { sha256 } from '../crypto/digest.js'
 import { fromBase64url } from '../crypto/encoding.js'
 import {
-  OPERATOR_SCOPES, VARIABLES,
-  type Config, type OperatorScope, type StaticOperatorToken, type VariableName,
+  OPERATOR_SCOPES, ROLES, VARIABLES,
+  type Config, type Role, type OperatorScope, type StaticOperatorToken, type VariableName,
 } from './schema.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -86,9 +86,13 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     problems.push('MECHA_MASTER_KEY is required when NODE_ENV=production')
   }
 
+  const role = value('MECHA_ROLE') ?? 'all'
+  if (!(ROLES as readonly string[]).includes(role)) problems.push(`MECHA_ROLE must be one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`)
+  const servesOperators = role !== 'gateway'
   const operatorTokens = parseOperatorTokens(set, readFile, problems, warnings)
   const operatorVerifierPath = set('MECHA_OPERATOR_VERIFIER')
-  const generateOperatorToken = operatorTokens.length === 0 && operatorVerifierPath === undefined
+  // A gateway-role process serves no operator route, so it needs (and generates) no operator token.
+  const generateOperatorToken = servesOperators && operatorTokens.length === 0 && operatorVerifierPath === undefined
   if (generateOperatorToken && production) {
     problems.push('no operator tokens configured: set MECHA_OPERATOR_TOKENS_JSON, MECHA_OPERATOR_TOKENS_FILE or MECHA_OPERATOR_VERIFIER (NODE_ENV=production never generates one)')
   }
@@ -103,6 +107,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     host,
     port,
     production,
+    role: (ROLES as readonly string[]).includes(role) ? (role as Role) : 'all',
     logLevel,
     publicUrl: publicUrl.origin,
     publicAuthority: publicUrl.host,

@@ -13,6 +13,7 @@ export interface VariableSpec {
 export const VARIABLES = [
   { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on.' },
   { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
+  { name: 'MECHA_ROLE', default: 'all', description: 'Which surfaces this process serves: `all`; `gateway` (runtime routes, discovery, health, metrics: no operator route whatever is configured, and no operator token needed in production); `control` (operator routes, audit, discovery, health, metrics: no runtime route).' },
   { name: 'NODE_ENV', default: 'development', description: '`production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it.' },
@@ -48,6 +49,10 @@ export const VARIABLES = [
 
 export type VariableName = (typeof VARIABLES)[number]['name']
 
+/** The process roles (MECHA_ROLE); src/surfaces.ts says which access classes each serves. */
+export const ROLES = ['all', 'gateway', 'control'] as const
+export type Role = (typeof ROLES)[number]
+
 export const OPERATOR_SCOPES = ['keys:read', 'keys:write', 'audit:read'] as const
 export type OperatorScope = (typeof OPERATOR_SCOPES)[number]
 
@@ -66,6 +71,8 @@ export interface Config {
   readonly host: string
   readonly port: number
   readonly production: boolean
+  /** MECHA_ROLE: which surfaces this process serves (src/surfaces.ts ROLE_ACCESS). */
+  readonly role: Role
   readonly logLevel: string
   /** Origin clients use, without trailing slash. */
   readonly publicUrl: string

@@ -4,7 +4,7 @@ import { MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_TAG } from '../crypto/si
 import { MAX_CLIENT_FRAME_BYTES } from '../gateway/websocket.js'
 import { ORDER_NOTE, RUNTIME_CHECKS } from './mcp/checks.js'
 import { schemaNames } from '../schemas/registry.js'
-import { SURFACES } from '../surfaces.js'
+import { surfacesOf } from '../surfaces.js'
 
 export const PRINCIPLE = 'Let discovery explain, let runtime authenticate: descriptive surfaces are open and never grant action; every runtime action needs a Mecha key.'
 
@@ -24,7 +24,8 @@ export function discoveryDocument(config: Config, version: string): Record<strin
     version,
     public_url: base,
     principle: PRINCIPLE,
-    surfaces: SURFACES.map((s) => ({
+    role: config.role,
+    surfaces: surfacesOf(config.role).map((s) => ({
       name: s.name,
       access: s.access,
       ...(s.scope !== undefined ? { scope: s.scope } : {}),
