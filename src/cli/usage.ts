@@ -145,7 +145,8 @@ gateway asks it to (MECHA_WS_MAX_AGE_SECONDS); refused credentials, or a key rev
 listening, end the command.`, `  --poll      Long-poll GET /v1/inbox instead of the WebSocket
   --ack       Acknowledge each message after printing it
   --limit N   Messages per poll (1-100; --poll only; default 10)
-  --count N   Exit 0 after printing N messages (for scripts)
+  --count N   Exit 0 after printing N messages (for scripts). Over the WebSocket, messages
+              the gateway pushed beyond N are delivered again after its visibility timeout
 `),
   whoami: runtimeCommand('whoami [options]', 'Show the runtime key as the gateway sees it: mecha, permissions, how it was verified.', `  --json   Print the JSON response body on stdout
 `),
