@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Command, CommandIo } from './command.js'
+import { EXIT_DEADLINE_MS, exitWithin } from './exit.js'
 import { audit } from './commands/audit.js'
 import { keygen } from './commands/keygen.js'
 import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } from './commands/keys.js'
@@ -102,10 +103,11 @@ function usageError(io: CommandIo, message: string, usage: string): number {
 
 async function main(): Promise<void> {
   const code = await runCli({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr })
-  // Let piped output drain first: process.exit does not wait for asynchronous writes.
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
-  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()))
-  process.exit(code)
+  // Let piped output drain first (process.exit does not wait for asynchronous writes), but not for
+  // ever: a reader that stopped reading must not keep the process alive (`mecharim serve | ...`).
+  const drained = Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))))
+  await Promise.race([drained, new Promise<void>((resolve) => setTimeout(resolve, EXIT_DEADLINE_MS).unref())])
+  await exitWithin(code)
 }
 
 /** True when this file is the program (run directly or through the npm bin symlink), false when imported. */
