@@ -1,4 +1,5 @@
 import { serve } from './cli/commands/serve.js'
+import { exitWithin } from './cli/exit.js'
 
 /**
  * `npm start`: the same start-up as `mecharim serve` (config from the environment and an optional
@@ -6,4 +7,5 @@ import { serve } from './cli/commands/serve.js'
  * CLI entry that reads process.env and exits.
  */
 const code = await serve({ argv: [], env: process.env, stdout: process.stdout, stderr: process.stderr })
-process.exit(code)
+// Bounded: a full stdout pipe must not keep the process alive after SIGTERM (issue 11).
+await exitWithin(code)

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
 import type { Config, StaticOperatorToken } from './config/schema.js'
@@ -8,14 +7,18 @@ import { SecretSealer } from './crypto/sealed-secret.js'
 import { loadOperatorVerifier, OperatorAuthenticator } from './control-plane/operator-auth.js'
 import { ControlPlane } from './control-plane/service.js'
 import { gatewayOptions } from './gateway/build.js'
+import { loadOrCreateDevOperatorToken } from './dev/operator-token.js'
 import { loadOrCreateDevMasterKey } from './master-key.js'
 import { openStores, storeProbes } from './stores/factory.js'
 
 export interface RunningServer {
   app: FastifyInstance
   url: string
-  /** Set when development mode generated an operator token: shown once, never stored or logged. */
-  generatedOperatorToken?: string
+  /**
+   * Set when development mode uses its generated operator token: kept in
+   * MECHA_DATA_DIR/dev-operator-token (see dev/operator-token.ts), printed on the terminal, never logged.
+   */
+  generatedOperatorToken?: { token: string; path: string }
   close(): Promise<void>
 }
 
@@ -25,10 +28,11 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
   const stores = await openStores(config)
   try {
     let tokens: readonly StaticOperatorToken[] = config.operatorTokens
-    let generatedOperatorToken: string | undefined
+    let generatedOperatorToken: RunningServer['generatedOperatorToken']
     if (config.generateOperatorToken) {
-      generatedOperatorToken = `mop_${randomBytes(32).toString('base64url')}`
-      tokens = [{ digest: sha256(generatedOperatorToken), identity: { operator: 'dev', scopes: OPERATOR_SCOPES } }]
+      const { token, path } = loadOrCreateDevOperatorToken(config.dataDir)
+      generatedOperatorToken = { token, path }
+      tokens = [{ digest: sha256(token), identity: { operator: 'dev', scopes: OPERATOR_SCOPES } }]
     }
     const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
     const sealer = new SecretSealer(masterKey)

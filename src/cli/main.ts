@@ -2,9 +2,11 @@
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import type { Command, CommandIo } from './command.js'
+import { EXIT_DEADLINE_MS, exitWithin } from './exit.js'
+import { audit } from './commands/audit.js'
 import { keygen } from './commands/keygen.js'
-import { keysIssue, keysList, keysRevoke, keysRotate, keysShow } from './commands/keys.js'
-import { mechasAdd, mechasList, mechasRemove, mechasShow } from './commands/mechas.js'
+import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } from './commands/keys.js'
+import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
 import { listen, send, whoami } from './commands/runtime.js'
 import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, SERVE_USAGE, USAGE } from './usage.js'
 
@@ -20,6 +22,7 @@ const GROUPS: Readonly<Record<string, Group>> = {
       add: { run: mechasAdd, usage: USAGE.mechasAdd },
       list: { run: mechasList, usage: USAGE.mechasList },
       show: { run: mechasShow, usage: USAGE.mechasShow },
+      update: { run: mechasUpdate, usage: USAGE.mechasUpdate },
       remove: { run: mechasRemove, usage: USAGE.mechasRemove },
     },
   },
@@ -29,14 +32,16 @@ const GROUPS: Readonly<Record<string, Group>> = {
       issue: { run: keysIssue, usage: USAGE.keysIssue },
       list: { run: keysList, usage: USAGE.keysList },
       show: { run: keysShow, usage: USAGE.keysShow },
+      update: { run: keysUpdate, usage: USAGE.keysUpdate },
       revoke: { run: keysRevoke, usage: USAGE.keysRevoke },
       rotate: { run: keysRotate, usage: USAGE.keysRotate },
     },
   },
 }
 
-/** One-word commands: a runtime's (send, listen, whoami) and keygen. */
+/** One-word commands: a runtime's (send, listen, whoami), keygen and audit. */
 const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
+  audit: { run: audit, usage: USAGE.audit },
   keygen: { run: keygen, usage: USAGE.keygen },
   send: { run: send, usage: USAGE.send },
   listen: { run: listen, usage: USAGE.listen },
@@ -98,10 +103,11 @@ function usageError(io: CommandIo, message: string, usage: string): number {
 
 async function main(): Promise<void> {
   const code = await runCli({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr })
-  // Let piped output drain first: process.exit does not wait for asynchronous writes.
-  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
-  await new Promise<void>((resolve) => process.stderr.write('', () => resolve()))
-  process.exit(code)
+  // Let piped output drain first (process.exit does not wait for asynchronous writes), but not for
+  // ever: a reader that stopped reading must not keep the process alive (`mecharim serve | ...`).
+  const drained = Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))))
+  await Promise.race([drained, new Promise<void>((resolve) => setTimeout(resolve, EXIT_DEADLINE_MS).unref())])
+  await exitWithin(code)
 }
 
 /** True when this file is the program (run directly or through the npm bin symlink), false when imported. */

@@ -1,3 +1,7 @@
+import { AUDIT_TYPES } from '../model.js'
+
+const AUDIT_TYPE_LIST = AUDIT_TYPES.join(', ')
+
 const CONNECTION = `Connection options:
   --url URL           Control plane base URL (env MECHA_URL; default http://127.0.0.1:8080)
   --token-file PATH   Read the operator token from PATH (default: env MECHA_OPERATOR_TOKEN)
@@ -19,12 +23,15 @@ Commands:
   mechas add <id>       Register a mecha
   mechas list           List mechas
   mechas show <id>      Show a mecha
+  mechas update <id>    Change a mecha's name, description, listing or accepted kinds
   mechas remove <id>    Deactivate a mecha: its keys stop working
   keys issue <mecha>    Issue a Mecha key (its token is shown once)
   keys list <mecha>     List a mecha's keys
   keys show <key id>    Show a key
+  keys update <key id>  Change a key's label, permissions, signature policy, expiry or rate limit
   keys revoke <key id>  Revoke a key
   keys rotate <key id>  Replace a key's token and signing secret
+  audit                 Show the audit trail: who did what, newest first
   keygen                Generate an Ed25519 key pair for signing runtime requests
   send <to> <kind>      Send a message as a runtime
   listen                Print the messages delivered to a runtime, one JSON line each
@@ -48,21 +55,23 @@ Options:
   -h, --help   Show this help
 `
 
-export const MECHAS_USAGE = `Usage: mecharim mechas <add|list|show|remove> [options]
+export const MECHAS_USAGE = `Usage: mecharim mechas <add|list|show|update|remove> [options]
 
   mechas add <id>       Register a mecha
   mechas list           List mechas
   mechas show <id>      Show a mecha
+  mechas update <id>    Change a mecha's name, description, listing or accepted kinds
   mechas remove <id>    Deactivate a mecha: its keys stop working
 
 Run \`mecharim mechas <command> --help\` for a command's options.
 `
 
-export const KEYS_USAGE = `Usage: mecharim keys <issue|list|show|revoke|rotate> [options]
+export const KEYS_USAGE = `Usage: mecharim keys <issue|list|show|update|revoke|rotate> [options]
 
   keys issue <mecha>    Issue a Mecha key (its token is shown once)
   keys list <mecha>     List a mecha's keys
   keys show <key id>    Show a key
+  keys update <key id>  Change a key's label, permissions, signature policy, expiry or rate limit
   keys revoke <key id>  Revoke a key
   keys rotate <key id>  Replace a key's token and signing secret
 
@@ -98,6 +107,12 @@ export const USAGE = {
   --after ID   Start after this mecha id (the "next" cursor of the previous page)
 `),
   mechasShow: command('mechas show <id> [options]', 'Show a mecha.'),
+  mechasUpdate: command('mechas update <id> [options]', 'Change a mecha. Only the options given change; an empty value (--name "") clears a field.', `  --name NAME          Display name
+  --description TEXT   Description
+  --listed             Publish a card in the public directory
+  --unlisted           Remove it from the public directory
+  --accepts K1,K2      Message kinds the mecha accepts (globs)
+`),
   mechasRemove: command('mechas remove <id> [options]', `Deactivate a mecha. This is final: every key of the mecha stops working at once.
 The record and its audit history stay.`),
   keysIssue: command('keys issue <mecha> [options]', `Issue a Mecha key. The token (and the signing secret, with --sign hmac-sha256) is shown
@@ -114,9 +129,28 @@ once: the server keeps only a digest and cannot show it again.`, `  --label TEXT
 `),
   keysList: command('keys list <mecha> [options]', "List a mecha's keys (metadata only, never secrets)."),
   keysShow: command('keys show <key id> [options]', 'Show a key (metadata only, never secrets).'),
+  keysUpdate: command('keys update <key id> [options]', `Change a key in place: its token and secrets stay the same. Only the options given change;
+a list option replaces the list.`, `  --label TEXT                    Label (--label "" clears it)
+  --ttl SECONDS                   Expire SECONDS from now
+  --expires-at TIME               Expire at an RFC 3339 time
+  --no-expiry                     Never expire
+  --recipients A,B                Mecha ids the key may send to (globs)
+  --kinds X,Y                     Message kinds the key may send (globs)
+  --max-message-bytes N           Largest message body
+  --sign ALG[,ALG]                Algorithms the key may sign with: hmac-sha256, ed25519
+  --require-signature             Refuse unsigned requests
+  --optional-signature            Accept unsigned requests again
+  --public-key B64URL             Ed25519 public keys (repeatable; replaces the list)
+  --rate-limit REQUESTS/SECONDS   Rate limit, e.g. 100/60
+  --no-rate-limit                 Remove the rate limit
+`),
   keysRevoke: command('keys revoke <key id> [options]', 'Revoke a key. This is final: its tokens and signing secrets stop working at once.'),
   keysRotate: command('keys rotate <key id> [options]', `Issue a new token (and signing secret, if the key signs with hmac-sha256) under the same
 key id. The new secrets are shown once.`, `  --grace SECONDS   Keep the previous token and signing secret working this long (default 0: stop now)
+`),
+  audit: command('audit [options]', 'Show the audit trail, newest first: who did what, to which mecha or key (needs the audit:read scope).', `  --type TYPE   Only events of TYPE: ${AUDIT_TYPE_LIST}
+  --limit N     At most N events (1-500; default 100)
+  --before ID   Events older than this one (the cursor the previous page printed)
 `),
   keygen: `Usage: mecharim keygen [options]
 
@@ -145,6 +179,8 @@ gateway asks it to (MECHA_WS_MAX_AGE_SECONDS); refused credentials, or a key rev
 listening, end the command.`, `  --poll      Long-poll GET /v1/inbox instead of the WebSocket
   --ack       Acknowledge each message after printing it
   --limit N   Messages per poll (1-100; --poll only; default 10)
+  --count N   Exit 0 after printing N messages (for scripts). Over the WebSocket, messages
+              the gateway pushed beyond N are delivered again after its visibility timeout
 `),
   whoami: runtimeCommand('whoami [options]', 'Show the runtime key as the gateway sees it: mecha, permissions, how it was verified.', `  --json   Print the JSON response body on stdout
 `),

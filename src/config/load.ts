@@ -26,6 +26,8 @@ const MIN_OPERATOR_TOKEN_LENGTH = 32
  * operators issue or revoke keys: by default they are not on the listener the public reaches.
  */
 const PRODUCTION_METRICS_PORT = 9464
+/** `test` behaves as `development`; it exists because test runners set it. */
+const NODE_ENVS = ['development', 'production', 'test'] as const
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 interface LoadOptions {
@@ -56,8 +58,11 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     return n
   }
 
-  const nodeEnv = value('NODE_ENV') ?? 'development'
-  const production = nodeEnv === 'production'
+  // Exact names only: `prod` or `Production` used to run development mode without a word (issue 11).
+  const rawNodeEnv = value('NODE_ENV') ?? 'development'
+  const environment = NODE_ENVS.find((name) => name === rawNodeEnv)
+  if (environment === undefined) problems.push(`NODE_ENV must be ${NODE_ENVS.slice(0, -1).join(', ')} or ${NODE_ENVS.at(-1) ?? ''}, got ${JSON.stringify(rawNodeEnv)}`)
+  const production = environment === 'production'
   const host = value('HOST') ?? '127.0.0.1'
   const port = integer('PORT', 0, 65535)
   const logLevel = value('LOG_LEVEL') ?? 'info'
@@ -106,6 +111,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const config: Config = {
     host,
     port,
+    environment: environment ?? 'development',
     production,
     role: (ROLES as readonly string[]).includes(role) ? (role as Role) : 'all',
     logLevel,

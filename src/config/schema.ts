@@ -14,7 +14,7 @@ export const VARIABLES = [
   { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on.' },
   { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
   { name: 'MECHA_ROLE', default: 'all', description: 'Which surfaces this process serves: `all`; `gateway` (runtime routes, discovery, health, metrics: no operator route whatever is configured, and no operator token needed in production); `control` (operator routes, audit, discovery, health, metrics: no runtime route).' },
-  { name: 'NODE_ENV', default: 'development', description: '`production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
+  { name: 'NODE_ENV', default: 'development', description: '`development`, `production` or `test` (runs as development); anything else stops the start. `production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it.' },
   { name: 'MECHA_DATA_DIR', default: './data', description: 'Embedded store directory (LMDB), and the development master key file.' },
@@ -70,6 +70,9 @@ export interface StaticOperatorToken {
 export interface Config {
   readonly host: string
   readonly port: number
+  /** NODE_ENV; `test` runs as development does. */
+  readonly environment: 'development' | 'production' | 'test'
+  /** environment === 'production'. */
   readonly production: boolean
   /** MECHA_ROLE: which surfaces this process serves (src/surfaces.ts ROLE_ACCESS). */
   readonly role: Role

@@ -160,3 +160,44 @@ describe('keys list, show, rotate, revoke', () => {
     expect(result.stderr).toContain('error: key_not_found:')
   })
 })
+
+describe('keys update', () => {
+  it('changes the policy and label in place and prints the key', async () => {
+    const issued = JSON.parse((await run(['keys', 'issue', 'alpha', '--label', 'before', '--sign', 'hmac-sha256', '--json'], cp.env)).stdout) as IssuedBody
+    const result = await run(['keys', 'update', issued.key.id, '--label', 'after', '--recipients', 'beta', '--kinds', 'task.*',
+      '--sign', 'hmac-sha256', '--require-signature', '--rate-limit', '10/60', '--ttl', '3600'], cp.env)
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    expect(result.stdout).toContain(`Updated key ${issued.key.id}`)
+    expect(result.stdout).toMatch(/^label\s+after$/m)
+    expect(result.stdout).toMatch(/^recipients\s+beta$/m)
+    expect(result.stdout).toMatch(/^signature\s+hmac-sha256 \(required\)$/m)
+    expect(result.stdout).toMatch(/^rate limit\s+10 requests per 60 s$/m)
+    expect(result.stdout).not.toMatch(/^expires\s+never$/m)
+    // Never a secret: an update returns metadata only.
+    expect(result.stdout).not.toContain('Shown once')
+
+    const cleared = await run(['keys', 'update', issued.key.id, '--label', '', '--optional-signature', '--no-rate-limit', '--no-expiry', '--json'], cp.env)
+    expect(cleared.code).toBe(0)
+    expect((JSON.parse(cleared.stdout) as { key: unknown }).key).toMatchObject({
+      label: null, rate_limit: null, expires_at: null, signature: { required: false, algorithms: ['hmac-sha256'] },
+    })
+  })
+
+  it.each([
+    [[], 'nothing to change'],
+    [['--ttl', '60', '--no-expiry'], 'give one of --ttl, --expires-at and --no-expiry'],
+    [['--require-signature', '--optional-signature'], 'give either --require-signature or --optional-signature, not both'],
+    [['--rate-limit', '1/1', '--no-rate-limit'], 'give either --rate-limit or --no-rate-limit, not both'],
+  ])('%j is a usage error', async (flags, message) => {
+    const result = await run(['keys', 'update', 'mkaaaaaaaaaaaaaaaaaaaaaaaa', ...flags], cp.env)
+    expect(result.code).toBe(2)
+    expect(result.stderr.startsWith(`error: ${message}`)).toBe(true)
+    expect(result.stderr).toContain('Usage: mecharim keys update')
+  })
+
+  it('a refusal by the server is reported with its reason, exit 1', async () => {
+    const result = await run(['keys', 'update', 'mkaaaaaaaaaaaaaaaaaaaaaaaa', '--label', 'x'], cp.env)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^error: key_not_found: /)
+  })
+})

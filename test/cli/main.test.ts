@@ -27,7 +27,7 @@ describe('help', () => {
     [['mechas', 'add', '--help'], 'Usage: mecharim mechas add <id>'],
     [['keys', 'issue', '-h'], 'Usage: mecharim keys issue <mecha>'],
     [['help', 'keys', 'rotate'], 'Usage: mecharim keys rotate <key id>'],
-    [['keys', '--help'], 'Usage: mecharim keys <issue|list|show|revoke|rotate>'],
+    [['keys', '--help'], 'Usage: mecharim keys <issue|list|show|update|revoke|rotate>'],
     [['serve', '--help'], 'Usage: mecharim serve'],
   ])('%j prints that command\'s usage', async (argv, heading) => {
     const result = await run(argv, {})

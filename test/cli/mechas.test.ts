@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from '../../src/cli/main.js'
 import { mechasAdd, mechasList, mechasRemove, mechasShow } from '../../src/cli/commands/mechas.js'
 import { run, startTestControlPlane, type TestControlPlane } from './helpers.js'
 
@@ -91,5 +92,39 @@ describe('mechas remove', () => {
     expect(result.stdout).toMatch(/^Deactivated mecha beta at \S+Z: its keys no longer work\.\n$/)
     const shown = await run(['beta', '--json'], cp.env, mechasShow)
     expect(JSON.parse(shown.stdout)).toMatchObject({ mecha: { status: 'inactive' } })
+  })
+})
+
+describe('mechas update', () => {
+  it('changes the given fields only and prints the mecha', async () => {
+    expect((await run(['mechas', 'add', 'upd', '--name', 'Before', '--description', 'kept'], cp.env, runCli)).code).toBe(0)
+    const result = await run(['mechas', 'update', 'upd', '--name', 'After', '--listed', '--accepts', 'task.*'], cp.env, runCli)
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    expect(result.stdout).toContain('Updated mecha upd')
+    expect(result.stdout).toMatch(/^name\s+After$/m)
+    expect(result.stdout).toMatch(/^description\s+kept$/m)
+    expect(result.stdout).toMatch(/^listed\s+yes$/m)
+    expect(result.stdout).toMatch(/^accepts\s+task\.\*$/m)
+  })
+
+  it('an empty --name clears it; --unlisted unlists; --json prints the body', async () => {
+    const result = await run(['mechas', 'update', 'upd', '--name', '', '--unlisted', '--json'], cp.env, runCli)
+    expect(result.code).toBe(0)
+    expect((JSON.parse(result.stdout) as { mecha: unknown }).mecha).toMatchObject({ id: 'upd', name: null, listed: false })
+  })
+
+  it.each([
+    [[], 'nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts'],
+    [['--listed', '--unlisted'], 'give either --listed or --unlisted, not both'],
+  ])('%j is a usage error', async (flags, message) => {
+    const result = await run(['mechas', 'update', 'upd', ...flags], cp.env, runCli)
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(new RegExp(`^error: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n\nUsage: mecharim mechas update`))
+  })
+
+  it('an unknown mecha is not_found, exit 1', async () => {
+    const result = await run(['mechas', 'update', 'nobody', '--name', 'x'], cp.env, runCli)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^error: mecha_not_found: /)
   })
 })

@@ -186,6 +186,27 @@ describe('send', () => {
   })
 })
 
+describe('a gateway that is not running', () => {
+  it.each([
+    ['send', ['send', 'beta', 'note']],
+    ['whoami', ['whoami']],
+  ])('%s says "is it running? Set --url or MECHA_URL", exit 1', async (_name, argv) => {
+    const down = `http://127.0.0.1:${await closedPort()}`
+    const result = await cli(argv, { MECHA_URL: down, ...tokenEnv(await issue('alpha')) })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/^error: network_error: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is it running\? Set --url or MECHA_URL\n$/)
+  })
+
+  it('listen keeps retrying with the same hint in its warning', async () => {
+    const down = `http://127.0.0.1:${await closedPort()}`
+    const controller = new AbortController()
+    const stderr = { text: '', write(chunk: string) { stderr.text += chunk; controller.abort(); return true } }
+    const result = await cli(['listen', '--poll'], { MECHA_URL: down, ...tokenEnv(await issue('alpha')) }, { signal: controller.signal, stderr } as Partial<RuntimeIo>)
+    expect(result.code).toBe(0)
+    expect(stderr.text).toMatch(/^warning: network_error: cannot reach .+: is it running\? Set --url or MECHA_URL; retrying in 1 s\n$/)
+  })
+})
+
 describe('whoami', () => {
   it('prints the key as the gateway sees it', async () => {
     const issued = await issue('delta', { signature: { algorithms: ['hmac-sha256'] }, permissions: { kinds: ['task.*'] } })
@@ -288,6 +309,26 @@ describe('listen', () => {
     expect(result.code).toBe(1)
     expect(stdout.text.trimEnd().split('\n')).toHaveLength(1)
     expect(result.stderr).toMatch(/^error: invalid_key: .+\n$/)
+  })
+
+  it.each([
+    ['--poll', 'listen-count-poll', ['--poll']],
+    ['the WebSocket', 'listen-count-ws', []],
+  ])('over %s, --count N prints and acknowledges N messages, then exits 0 by itself', async (_how, mecha, flags) => {
+    await register(mecha)
+    const sender = tokenEnv(await issue('alpha'))
+    const ids: string[] = []
+    for (const n of [1, 2, 3]) ids.push((JSON.parse((await cli(['send', mecha, 'note', '--payload', String(n), '--json'], sender)).stdout) as { id: string }).id)
+    const result = await cli(['listen', ...flags, '--ack', '--count', '2'], tokenEnv(await issue(mecha)), { signal: AbortSignal.timeout(10_000) })
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    expect(result.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(ids.slice(0, 2))
+    expect(await pending(mecha)).toEqual(ids.slice(2))
+  })
+
+  it('--count 0 is a usage error', async () => {
+    const result = await cli(['listen', '--count', '0'], tokenEnv(await issue('gamma')))
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^error: --count expects at least 1/)
   })
 
   it('--limit without --poll is a usage error', async () => {

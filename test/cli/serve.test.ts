@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -33,6 +33,29 @@ describe('mecharim serve', () => {
     expect(signals.listenerCount('SIGTERM') + signals.listenerCount('SIGINT')).toBe(0)
     expect(stdout.text).toBe('')
     expect((await run(['mechas', 'list'], env)).stderr).toContain('cannot reach the control plane')
+  })
+
+  it('keeps the development operator token in MECHA_DATA_DIR/dev-operator-token (0600), the same after a restart', async () => {
+    const dataDir = join(dir, 'stable')
+    const port = await closedPort()
+    const start = async (): Promise<string> => {
+      const signals = new EventEmitter()
+      const stderr = capture()
+      const exit = serve({ argv: [], env: { PORT: String(port), MECHA_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }, stdout: capture(), stderr, signals, envFile: join(dir, 'none.env') })
+      await vi.waitFor(() => expect(stderr.text).toContain('Development operator token'), { timeout: 10_000 })
+      const token = /^ {2}(mop_\S+)$/m.exec(stderr.text)?.[1] ?? ''
+      expect(stderr.text).toContain(join(dataDir, 'dev-operator-token'))
+      const env = { MECHA_URL: `http://127.0.0.1:${port}`, MECHA_OPERATOR_TOKEN: token }
+      expect(await run(['mechas', 'list'], env)).toMatchObject({ code: 0 })
+      signals.emit('SIGTERM')
+      expect(await exit).toBe(0)
+      return token
+    }
+    const first = await start()
+    const file = join(dataDir, 'dev-operator-token')
+    expect(readFileSync(file, 'utf8').trim()).toBe(first)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    expect(await start()).toBe(first)
   })
 
   it('a configuration problem exits 1 naming the variable', async () => {

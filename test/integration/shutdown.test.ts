@@ -200,3 +200,29 @@ describe('SIGTERM', () => {
     expect(graceOver!.time - sigterm).toBeGreaterThanOrEqual(graceSeconds * 1000 - 100)
   })
 })
+
+// Regression (issue 11): with its stdout pipe closed (`npm start | head -5`), SIGTERM sometimes left
+// the process running for minutes. Whatever happened to stdout or stderr, it must end within the grace.
+// Stuck was the exit itself: pino flushes its buffered lines synchronously at exit and retries for as
+// long as the pipe stays full.
+describe('SIGTERM whatever happened to the output pipes', () => {
+  /** The grace, the stores' close margin (serve.ts) and the exit-flush deadline (cli/exit.ts), plus slack for a loaded machine. */
+  const GRACE_SECONDS = 1
+  const BOUND_MS = (GRACE_SECONDS + 5 + 2 + 2) * 1000
+  it.each([
+    ['stdout is closed', 'close-stdout'],
+    ['stderr is closed', 'close-stderr'],
+    ['stdout is full and nobody reads it', 'full-stdout'],
+  ])('ends the process in time when %s', async (_what, how) => {
+    const service = await start(GRACE_SECONDS)
+    if (how === 'close-stdout') service.child.stdout.destroy()
+    if (how === 'close-stderr') service.child.stderr.destroy()
+    if (how === 'full-stdout') service.child.stdout.pause()
+    // Log lines the process now cannot write: each request logs two (more than a 64 KiB pipe holds).
+    for (let i = 0; i < 400; i++) await fetch(`${service.url}/healthz`)
+    const began = Date.now()
+    service.child.kill('SIGTERM')
+    const ended = await Promise.race([service.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), BOUND_MS))])
+    expect(ended, `still running ${Date.now() - began} ms after SIGTERM`).toBe(true)
+  }, 40_000)
+})

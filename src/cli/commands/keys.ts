@@ -1,4 +1,4 @@
-import type { KeyIssueInput } from '../../control-plane/service.js'
+import type { KeyIssueInput, KeyUpdateInput } from '../../control-plane/service.js'
 import { SIGNATURE_ALGORITHMS, type Permissions, type SignatureAlgorithm } from '../../model.js'
 import {
   CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, parseList, parseRateLimit, parseWholeNumber,
@@ -8,7 +8,8 @@ import { formatTime } from '../format.js'
 import { USAGE } from '../usage.js'
 import { JSON_SECRETS_NOTE, renderKey, renderKeyTable, renderRotation, renderSecrets } from './key-output.js'
 
-const ISSUE_OPTIONS = {
+/** The flags `keys issue` and `keys update` share: a key's label and policy. */
+const POLICY_OPTIONS = {
   ...CONNECTION_OPTIONS,
   label: { type: 'string' },
   ttl: { type: 'string' },
@@ -20,6 +21,14 @@ const ISSUE_OPTIONS = {
   'require-signature': { type: 'boolean' },
   'public-key': { type: 'string', multiple: true },
   'rate-limit': { type: 'string' },
+} as const
+const ISSUE_OPTIONS = POLICY_OPTIONS
+/** What only an update can say: take a setting away (parseArgs on Node 20 has no --no-X negation). */
+const UPDATE_OPTIONS = {
+  ...POLICY_OPTIONS,
+  'no-expiry': { type: 'boolean' },
+  'optional-signature': { type: 'boolean' },
+  'no-rate-limit': { type: 'boolean' },
 } as const
 
 export function keysIssue(io: CommandIo): Promise<number> {
@@ -61,6 +70,19 @@ export function keysShow(io: CommandIo): Promise<number> {
   })
 }
 
+export function keysUpdate(io: CommandIo): Promise<number> {
+  return runCommand(io, USAGE.keysUpdate, async () => {
+    const { values, positionals } = parseCommand(io.argv, UPDATE_OPTIONS)
+    if (values.help === true) return printUsage(io, USAGE.keysUpdate)
+    const [keyId] = expectPositionals(positionals, ['key id'])
+    const input = updateInput(values)
+    const body = await (await connect(io, values)).updateKey(keyId, input)
+    if (values.json === true) return printJson(io, body)
+    io.stdout.write(`Updated key ${body.key.id}.\n\n${renderKey(body.key)}`)
+    return 0
+  })
+}
+
 export function keysRevoke(io: CommandIo): Promise<number> {
   return runCommand(io, USAGE.keysRevoke, async () => {
     const { values, positionals } = parseCommand(io.argv, CONNECTION_OPTIONS)
@@ -89,13 +111,36 @@ export function keysRotate(io: CommandIo): Promise<number> {
   })
 }
 
-type IssueValues = ReturnType<typeof parseCommand<typeof ISSUE_OPTIONS>>['values']
+type PolicyValues = ReturnType<typeof parseCommand<typeof POLICY_OPTIONS>>['values']
+type UpdateValues = ReturnType<typeof parseCommand<typeof UPDATE_OPTIONS>>['values']
 
 /** Flags to the request body. Syntax is checked here; meaning (patterns, ranges, policy) by the server. */
-function issueInput(values: IssueValues): KeyIssueInput {
+function issueInput(values: PolicyValues): KeyIssueInput {
   if (values.ttl !== undefined && values['expires-at'] !== undefined) throw new UsageError('give either --ttl or --expires-at, not both')
+  return { ...(values.label !== undefined ? { label: values.label } : {}), ...policyInput(values) }
+}
+
+/** An update sends only what was given; an empty --label, --no-expiry and --no-rate-limit clear a setting. */
+function updateInput(values: UpdateValues): KeyUpdateInput {
+  const expiry = [values.ttl !== undefined, values['expires-at'] !== undefined, values['no-expiry'] === true].filter(Boolean).length
+  if (expiry > 1) throw new UsageError('give one of --ttl, --expires-at and --no-expiry')
+  if (values['require-signature'] === true && values['optional-signature'] === true) {
+    throw new UsageError('give either --require-signature or --optional-signature, not both')
+  }
+  if (values['rate-limit'] !== undefined && values['no-rate-limit'] === true) throw new UsageError('give either --rate-limit or --no-rate-limit, not both')
+  const input: KeyUpdateInput = policyInput(values)
+  if (values.label !== undefined) input.label = values.label === '' ? null : values.label
+  if (values['no-expiry'] === true) input.expires_at = null
+  if (values['optional-signature'] === true) input.signature = { ...input.signature, required: false }
+  if (values['no-rate-limit'] === true) input.rate_limit = null
+  if (Object.keys(input).length === 0) {
+    throw new UsageError('nothing to change: give a label or a policy flag (see `mecharim keys update --help`)')
+  }
+  return input
+}
+
+function policyInput(values: PolicyValues): KeyIssueInput {
   const input: KeyIssueInput = {}
-  if (values.label !== undefined) input.label = values.label
   if (values.ttl !== undefined) input.ttl_seconds = parseWholeNumber('ttl', values.ttl)
   if (values['expires-at'] !== undefined) input.expires_at = values['expires-at']
   const permissions: Partial<Permissions> = {}

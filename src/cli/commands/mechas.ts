@@ -1,6 +1,6 @@
 import type { MechaView } from '../../control-plane/key-view.js'
-import type { MechaCreateInput } from '../../control-plane/service.js'
-import { CONNECTION_OPTIONS, expectPositionals, parseCommand, parseList, parseWholeNumber } from '../args.js'
+import type { MechaCreateInput, MechaUpdateInput } from '../../control-plane/service.js'
+import { CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, parseList, parseWholeNumber } from '../args.js'
 import { connect, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
 import { formatList, formatTime, orDash, renderFields, renderTable } from '../format.js'
 import { USAGE } from '../usage.js'
@@ -58,6 +58,36 @@ export function mechasShow(io: CommandIo): Promise<number> {
     const body = await (await connect(io, values)).getMecha(id)
     if (values.json === true) return printJson(io, body)
     io.stdout.write(renderMecha(body.mecha))
+    return 0
+  })
+}
+
+export function mechasUpdate(io: CommandIo): Promise<number> {
+  return runCommand(io, USAGE.mechasUpdate, async () => {
+    const { values, positionals } = parseCommand(io.argv, {
+      ...CONNECTION_OPTIONS,
+      name: { type: 'string' },
+      description: { type: 'string' },
+      listed: { type: 'boolean' },
+      unlisted: { type: 'boolean' },
+      accepts: { type: 'string' },
+    })
+    if (values.help === true) return printUsage(io, USAGE.mechasUpdate)
+    const [id] = expectPositionals(positionals, ['id'])
+    if (values.listed === true && values.unlisted === true) throw new UsageError('give either --listed or --unlisted, not both')
+    // An empty --name or --description clears it (the API's null).
+    const input: MechaUpdateInput = {}
+    if (values.name !== undefined) input.name = values.name === '' ? null : values.name
+    if (values.description !== undefined) input.description = values.description === '' ? null : values.description
+    if (values.listed === true) input.listed = true
+    if (values.unlisted === true) input.listed = false
+    if (values.accepts !== undefined) input.accepts = parseList('accepts', values.accepts)
+    if (Object.keys(input).length === 0) {
+      throw new UsageError('nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts')
+    }
+    const body = await (await connect(io, values)).updateMecha(id, input)
+    if (values.json === true) return printJson(io, body)
+    io.stdout.write(`Updated mecha ${body.mecha.id}\n\n${renderMecha(body.mecha)}`)
     return 0
   })
 }

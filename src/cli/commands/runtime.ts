@@ -30,12 +30,16 @@ const SEND_OPTIONS = {
   json: { type: 'boolean' },
 } as const
 
-const LISTEN_OPTIONS = { ...RUNTIME_OPTIONS, poll: { type: 'boolean' }, ack: { type: 'boolean' }, limit: { type: 'string' } } as const
+const LISTEN_OPTIONS = {
+  ...RUNTIME_OPTIONS, poll: { type: 'boolean' }, ack: { type: 'boolean' }, limit: { type: 'string' }, count: { type: 'string' },
+} as const
 const WHOAMI_OPTIONS = { ...RUNTIME_OPTIONS, json: { type: 'boolean' } } as const
 
 // Flags someone might try for a runtime secret. Refused by name; the value is never echoed.
 const SECRET_FLAG_RE = /^--?(token|signing-secret|private-key|secret)(=|$)/
 const POLL_WAIT_SECONDS = 20
+/** The gateway's largest GET /v1/inbox limit. */
+const MAX_POLL_LIMIT = 100
 const MAX_BACKOFF_MS = 30_000
 /** The closing reason of a connection that reached the gateway's maximum age (MECHA_WS_MAX_AGE_SECONDS). */
 const REAUTHENTICATE = 'reauthenticate'
@@ -84,11 +88,15 @@ export function listen(io: RuntimeIo): Promise<number> {
     expectPositionals(positionals, [])
     if (values.limit !== undefined && values.poll !== true) throw new UsageError('--limit applies to --poll only')
     const limit = values.limit === undefined ? undefined : parseWholeNumber('limit', values.limit)
+    const count = values.count === undefined ? Number.POSITIVE_INFINITY : parseWholeNumber('count', values.count)
+    if (count === 0) throw new UsageError('--count expects at least 1, got "0"')
     const client = await runtimeClient(io, values)
     const stop = stopSignal(io)
     try {
       const receiver = values.poll === true ? pollInbox : readSocket
-      await retryWhileUnavailable(io, stop.signal, (connected) => receiver(io, client, { ack: values.ack === true, limit, signal: stop.signal, connected }))
+      // Shared across reconnects: --count is the number printed in all, not per connection.
+      const remaining = { messages: count }
+      await retryWhileUnavailable(io, stop.signal, (connected) => receiver(io, client, { ack: values.ack === true, limit, remaining, signal: stop.signal, connected }))
       return 0
     } catch (err) {
       if (stop.signal.aborted) return 0
@@ -102,16 +110,21 @@ export function listen(io: RuntimeIo): Promise<number> {
 interface ReceiveOptions {
   ack: boolean
   limit: number | undefined
+  /** Messages still to print before listen ends (--count; infinite without it). */
+  remaining: { messages: number }
   signal: AbortSignal
   /** Called once the gateway has accepted the credentials (resets the reconnect backoff). */
   connected(): void
 }
 
 async function pollInbox(io: CommandIo, client: MechaClient, options: ReceiveOptions): Promise<void> {
-  while (!options.signal.aborted) {
-    const messages = await client.inbox({ wait: POLL_WAIT_SECONDS, ...(options.limit !== undefined ? { limit: options.limit } : {}) }, { signal: options.signal })
+  while (!options.signal.aborted && options.remaining.messages > 0) {
+    // Never fetch more than --count still allows: fetched but unprinted messages would wait out the visibility timeout.
+    const limit = Number.isFinite(options.remaining.messages) ? Math.min(options.limit ?? MAX_POLL_LIMIT, options.remaining.messages) : options.limit
+    const messages = await client.inbox({ wait: POLL_WAIT_SECONDS, ...(limit !== undefined ? { limit } : {}) }, { signal: options.signal })
     options.connected()
     for (const message of messages) printMessage(io, message)
+    options.remaining.messages -= messages.length
     // Not abortable: what was printed is acknowledged even when the stop comes in between.
     if (options.ack && messages.length > 0) await client.ack(messages.map((m) => m.id))
   }
@@ -133,7 +146,7 @@ async function readSocket(io: CommandIo, client: MechaClient, options: ReceiveOp
   }
   options.signal.addEventListener('abort', onStop, { once: true })
   try {
-    if (options.signal.aborted) return
+    if (options.signal.aborted || options.remaining.messages <= 0) return
     await connection.ready
     options.connected()
     for await (const message of connection) {
@@ -141,7 +154,8 @@ async function readSocket(io: CommandIo, client: MechaClient, options: ReceiveOp
       printMessage(io, message)
       if (options.ack) await message.ack()
       handling = false
-      if (options.signal.aborted) break
+      options.remaining.messages -= 1
+      if (options.signal.aborted || options.remaining.messages <= 0) break
     }
   } finally {
     options.signal.removeEventListener('abort', onStop)
@@ -162,7 +176,7 @@ async function retryWhileUnavailable(io: CommandIo, signal: AbortSignal, receive
       return
     } catch (err) {
       if (signal.aborted || !(err instanceof MechaError) || err.code !== 'UNAVAILABLE') throw err
-      io.stderr.write(`warning: ${err.message}; retrying in ${backoffMs / 1000} s\n`)
+      io.stderr.write(`warning: ${describeMechaError(err)}; retrying in ${backoffMs / 1000} s\n`)
       await sleep(backoffMs, signal)
       backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)
     }
@@ -300,10 +314,15 @@ function runRuntime(io: RuntimeIo, usage: string, body: () => Promise<number>): 
     try {
       return await body()
     } catch (err) {
-      if (err instanceof MechaError) throw new CliError(err.message)
+      if (err instanceof MechaError) throw new CliError(describeMechaError(err))
       throw err
     }
   })
+}
+
+/** The SDK's message, with the same hint the operator commands give when nothing answered (cli/http.ts). */
+function describeMechaError(err: MechaError): string {
+  return err.reason === 'network_error' && err.status === 0 ? `${err.message}: is it running? Set --url or MECHA_URL` : err.message
 }
 
 function renderWhoami(me: WhoAmI): string {

@@ -45,7 +45,7 @@ export function serve(io: ServeIo): Promise<number> {
     if (server.generatedOperatorToken !== undefined) {
       // Printed once to the terminal, outside the logger, so it never lands in structured logs.
       io.stderr.write(
-        `\nDevelopment operator token (all scopes, valid until this process exits; set MECHA_OPERATOR_TOKENS_JSON to choose your own):\n\n  ${server.generatedOperatorToken}\n\n`,
+        `\nDevelopment operator token (all scopes; kept in ${server.generatedOperatorToken.path}, the same at every restart; set MECHA_OPERATOR_TOKENS_JSON to choose your own):\n\n  ${server.generatedOperatorToken.token}\n\n`,
       )
     }
     return closeOnSignal(server, io.signals ?? process, io.stderr, config.shutdownGraceSeconds * 1000)

@@ -72,6 +72,20 @@ describe('config: operator tokens', () => {
   })
 })
 
+describe('config: NODE_ENV', () => {
+  it.each(['development', 'test'])('%s runs development mode', (nodeEnv) => {
+    expect(loadConfig({ NODE_ENV: nodeEnv })).toMatchObject({ production: false, environment: nodeEnv })
+  })
+  it('production runs production mode', () => {
+    const config = loadConfig({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
+    expect(config).toMatchObject({ production: true, environment: 'production' })
+  })
+  // Regression: NODE_ENV=prod or Production silently ran development mode (issue 11).
+  it.each(['prod', 'Production', 'staging', 'dev'])('%s stops the start naming the variable', (nodeEnv) => {
+    expect(problemsOf({ NODE_ENV: nodeEnv })).toContain(`NODE_ENV must be development, production or test, got ${JSON.stringify(nodeEnv)}`)
+  })
+})
+
 describe('config: production', () => {
   it('refuses to start without operator tokens or a master key', () => {
     const problems = problemsOf({ NODE_ENV: 'production' })
