@@ -128,6 +128,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     maxFutureSkewSeconds,
     bodyLimitBytes: integer('MECHA_BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024),
     authFailureLimit: integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000),
+    // In development, unless set: a developer iterating on signing code from this machine is not locked out after 30 tries.
+    authFailureLoopbackLimit: production || set('MECHA_AUTH_FAILURE_LIMIT') !== undefined ? integer('MECHA_AUTH_FAILURE_LIMIT', 0, 1_000_000) : DEV_LOOPBACK_AUTH_FAILURE_LIMIT,
     authFailureWindowSeconds: integer('MECHA_AUTH_FAILURE_WINDOW_SECONDS', 1, 86400),
     authFailureIpv6Prefix: integer('MECHA_AUTH_FAILURE_IPV6_PREFIX', 32, 128),
     openRateLimit: parseOpenRateLimit(value('MECHA_OPEN_RATE_LIMIT') ?? '600/60', problems),
@@ -292,6 +294,9 @@ function deepFreeze<T>(value: T): T {
   }
   return value
 }
+
+/** The failed-authentication limit of loopback clients in development when MECHA_AUTH_FAILURE_LIMIT is unset. */
+const DEV_LOOPBACK_AUTH_FAILURE_LIMIT = 300
 
 /** `1` or unset; never with NODE_ENV=production, and loud when on. */
 function parseDevSender(raw: string | undefined, production: boolean, problems: string[], warnings: string[]): boolean {

@@ -31,7 +31,7 @@ export const VARIABLES = [
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
   { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
-  { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
+  { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables. In development, while unset, loopback clients (127.0.0.0/8, ::1) get 300.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
   { name: 'MECHA_AUTH_FAILURE_IPV6_PREFIX', default: '64', description: 'Client addresses are throttled per IPv6 network of this prefix length (32 to 128): one /64 is one address. IPv4-mapped IPv6 counts as the IPv4 address.' },
   { name: 'MECHA_OPEN_RATE_LIMIT', default: '600/60', description: 'Requests one client address may make to the open surfaces (discovery, schemas, directory, docs, /mcp, /metrics on the main listener) per window, as `<requests>/<seconds>`; beyond it 429 `rate_limited` with Retry-After (shared across instances on Redis). /healthz and /readyz are never counted. `off` disables.' },
@@ -98,6 +98,8 @@ export interface Config {
   readonly maxFutureSkewSeconds: number
   readonly bodyLimitBytes: number
   readonly authFailureLimit: number
+  /** The limit for loopback clients: MECHA_AUTH_FAILURE_LIMIT, or 300 in development when it is unset. */
+  readonly authFailureLoopbackLimit: number
   readonly authFailureWindowSeconds: number
   readonly authFailureIpv6Prefix: number
   /** The per-address budget of the open surfaces (MECHA_OPEN_RATE_LIMIT); undefined when `off`. */

@@ -36,6 +36,9 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
       rateLimiter: stores.rateLimiter,
       authFailures: new AuthFailureGuard(stores.rateLimiter, {
         limit: config.authFailureLimit, windowSeconds: config.authFailureWindowSeconds, ipv6PrefixLength: config.authFailureIpv6Prefix,
+        loopbackLimit: config.authFailureLoopbackLimit,
+        // Development: say which variable to change (production keeps its limits to itself).
+        ...(config.production ? {} : { hint: `; MECHA_AUTH_FAILURE_LIMIT allows ${config.authFailureLimit} per ${config.authFailureWindowSeconds} s (loopback ${config.authFailureLoopbackLimit}): raise it, or set 0 to turn the guard off, while you iterate` }),
       }),
     },
     transport: stores.transport,

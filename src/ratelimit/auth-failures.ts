@@ -19,6 +19,10 @@ export interface AuthFailureOptions {
   ipv6PrefixLength?: number
   /** Credentials remembered as known-good per process, at most (default 100 000). */
   maxKnownCredentials?: number
+  /** The limit for loopback clients (127.0.0.0/8, ::1); default `limit`. Development raises it (config). */
+  loopbackLimit?: number
+  /** Appended to the 429's detail (development: which variable to change). */
+  hint?: string
 }
 
 /** Where a fault or a new throttle is reported (a Fastify request logger fits). */
@@ -42,6 +46,8 @@ export interface AuthAttempt {
 /** The answer to an address that may not attempt now. */
 export interface AuthThrottled {
   retryAfterSeconds: number
+  /** Advice for the 429's detail (development only). */
+  hint?: string
 }
 
 /** The credential identity a runtime key presents: its key id (public, so it only selects, never proves). */
@@ -57,13 +63,15 @@ export function operatorTokenIdentity(token: string): string {
 /** 429 rate_limited for a throttled address, the same on every surface. */
 export function throttledRefusal(throttled: AuthThrottled): Problem {
   const wait = throttled.retryAfterSeconds
-  return rateLimited(wait, `too many failed authentications from this address; retry after ${wait} s`)
+  return rateLimited(wait, `too many failed authentications from this address; retry after ${wait} s${throttled.hint ?? ''}`)
 }
 
 /** What this process knows of one address bucket. */
 interface AddressState {
   /** The local window (unix ms), anchored at its first failure like the shared limiter's; 0: none open. */
   windowStart: number
+  /** Failures allowed per window for this bucket (loopback may differ). */
+  limit: number
   failures: number
   /** Attempts admitted and not yet settled: each may become a failure. */
   inFlight: number
@@ -98,6 +106,8 @@ export const UNTHROTTLED: AuthAttempt = { succeeded: () => {}, failed: async () 
 export class AuthFailureGuard {
   readonly #limiter: RateLimiter
   readonly #limit: number
+  readonly #loopbackLimit: number
+  readonly #hint: string | undefined
   readonly #windowSeconds: number
   readonly #ipv6PrefixLength: number
   readonly #known: KnownCredentials
@@ -116,6 +126,10 @@ export class AuthFailureGuard {
     this.#windowSeconds = options.windowSeconds
     this.#ipv6PrefixLength = prefix
     this.#known = new KnownCredentials(options.maxKnownCredentials)
+    const loopbackLimit = options.loopbackLimit ?? options.limit
+    if (!Number.isSafeInteger(loopbackLimit) || loopbackLimit < 0) throw new RangeError(`expected loopbackLimit to be a non-negative integer, got ${loopbackLimit}`)
+    this.#loopbackLimit = loopbackLimit
+    this.#hint = options.hint
   }
 
   get enabled(): boolean {
@@ -131,10 +145,11 @@ export class AuthFailureGuard {
   admit(address: string, identity: string | undefined, now: number): AuthAttempt | AuthThrottled {
     if (!this.enabled) return UNTHROTTLED
     const bucket = addressBucket(address, this.#ipv6PrefixLength)
-    const state = this.#state(bucket, now)
+    const state = this.#state(bucket, now, isLoopback(address) ? this.#loopbackLimit : this.#limit)
     if (identity !== undefined && this.#known.has(bucket, identity, now)) return this.#attempt(bucket, state, identity, now, false)
-    if (state.throttledUntil > now) return { retryAfterSeconds: Math.max(1, Math.ceil((state.throttledUntil - now) / 1000)) }
-    if (state.failures + state.inFlight >= this.#limit) return { retryAfterSeconds: IN_FLIGHT_RETRY_SECONDS }
+    const hint = this.#hint === undefined ? {} : { hint: this.#hint }
+    if (state.throttledUntil > now) return { retryAfterSeconds: Math.max(1, Math.ceil((state.throttledUntil - now) / 1000)), ...hint }
+    if (state.failures + state.inFlight >= state.limit) return { retryAfterSeconds: IN_FLIGHT_RETRY_SECONDS, ...hint }
     state.inFlight++
     return this.#attempt(bucket, state, identity, now, true)
   }
@@ -164,17 +179,17 @@ export class AuthFailureGuard {
     this.#openWindow(state, now)
     state.failures++
     this.#touch(bucket, state)
-    if (state.failures >= this.#limit) this.#throttle(bucket, state, state.windowStart + this.#windowSeconds * 1000, now, log)
+    if (state.failures >= state.limit) this.#throttle(bucket, state, state.windowStart + this.#windowSeconds * 1000, now, log)
     let result
     try {
-      result = await this.#limiter.hit(`authfail:${bucket}`, this.#limit, this.#windowSeconds, now)
+      result = await this.#limiter.hit(`authfail:${bucket}`, state.limit, this.#windowSeconds, now)
     } catch (err) {
       log.warn({ err }, 'failed authentication not counted in the shared bucket: rate limiter unavailable')
       return
     }
     if (result.allowed && result.remaining > 0) {
       // Other processes' failures count here too, from the next admission on.
-      state.failures = Math.max(state.failures, this.#limit - result.remaining)
+      state.failures = Math.max(state.failures, state.limit - result.remaining)
       return
     }
     this.#throttle(bucket, state, now + result.retryAfterSeconds * 1000, now, log)
@@ -184,7 +199,7 @@ export class AuthFailureGuard {
     const already = state.throttledUntil > now
     state.throttledUntil = Math.max(state.throttledUntil, until)
     if (already) return
-    log.warn({ client: bucket, limit: this.#limit, window_seconds: this.#windowSeconds, retry_after: Math.ceil((state.throttledUntil - now) / 1000) },
+    log.warn({ client: bucket, limit: state.limit, window_seconds: this.#windowSeconds, retry_after: Math.ceil((state.throttledUntil - now) / 1000) },
       'client address throttled: too many failed authentications')
   }
 
@@ -194,10 +209,10 @@ export class AuthFailureGuard {
     state.failures = 0
   }
 
-  #state(bucket: string, now: number): AddressState {
+  #state(bucket: string, now: number, limit: number): AddressState {
     let state = this.#addresses.get(bucket)
     if (state === undefined) {
-      state = { windowStart: 0, failures: 0, inFlight: 0, throttledUntil: 0 }
+      state = { windowStart: 0, limit, failures: 0, inFlight: 0, throttledUntil: 0 }
       this.#touch(bucket, state)
     } else if (state.windowStart !== 0 && now >= state.windowStart + this.#windowSeconds * 1000) {
       state.windowStart = 0
@@ -213,4 +228,9 @@ export class AuthFailureGuard {
     if (this.#addresses.size <= MAX_ADDRESSES) return
     this.#addresses.delete(this.#addresses.keys().next().value as string)
   }
+}
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped form: a developer's own machine. */
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.')
 }

@@ -88,3 +88,21 @@ describe('configuration', () => {
     expect(config.warnings.join('\n')).toMatch(/!!! MECHA_ALLOW_DEV_SENDER_HEADER=1/)
   })
 })
+
+describe('the failed-authentication 429 in development', () => {
+  let h: GatewayHarness
+  beforeAll(async () => {
+    h = await gatewayHarness({ MECHA_AUTH_FAILURE_LIMIT: '2' })
+    await h.register('alpha')
+  })
+  afterAll(async () => { await h.close() })
+
+  it('names MECHA_AUTH_FAILURE_LIMIT', async () => {
+    const key = await h.issue('alpha')
+    const wrong = { ...key, token: `${key.token?.slice(0, 33)}${'a'.repeat(52)}${key.token?.slice(85)}` }
+    let res = await h.call({ method: 'GET', url: '/v1/whoami', credentials: wrong })
+    for (let i = 0; i < 5 && res.status !== 429; i++) res = await h.call({ method: 'GET', url: '/v1/whoami', credentials: wrong })
+    expect(res.status).toBe(429)
+    expect(res.body.detail).toContain('MECHA_AUTH_FAILURE_LIMIT')
+  })
+})
