@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, URL */
 // `npm start` runs this instead of a full compile: it builds (tsc, incremental) only when a source or
 // build setting is newer than the last build, so a restart with nothing changed starts at once.
 import { spawnSync } from 'node:child_process'
