@@ -13,6 +13,7 @@ import { openRateLimit } from './http/open-rate-limit.js'
 import { notFoundBeforeBody } from './http/unread-body.js'
 import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
+import type { ReloadStatus } from './reload/reload-status.js'
 import type { ControlStore } from './stores/types.js'
 import { surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
@@ -47,6 +48,8 @@ export interface AppDependencies {
   probes: readonly Probe[]
   /** The stores' rate limiter: the open surfaces' per-address budget is counted in it. */
   rateLimiter: RateLimiter
+  /** Files re-read while running (operator tokens, TLS certificate): reported by /readyz and /metrics. */
+  reloads?: readonly ReloadStatus[]
 }
 
 export interface AppOptions {
@@ -156,10 +159,10 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   await app.register(notFoundBeforeBody)
   // Before any route is registered: its onRoute hook gives each open route its counter.
   await app.register(openRateLimit, { limiter: deps.rateLimiter, budget: config.openRateLimit })
-  await app.register(metricsPlugin, { config })
+  await app.register(metricsPlugin, { config, reloads: deps.reloads ?? [] })
   await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
   await app.register(gatewayPlugin, deps.gateway)
-  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes })
+  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, reloads: deps.reloads ?? [] })
 
   return app
 }

@@ -86,7 +86,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     problems.push('MECHA_MASTER_KEY is required when NODE_ENV=production')
   }
 
-  const operatorTokens = parseOperatorTokens(set, readFile, problems, warnings)
+  const { tokens: operatorTokens, file: operatorTokensFile } = parseOperatorTokens(set, readFile, problems, warnings)
   const operatorVerifierPath = set('MECHA_OPERATOR_VERIFIER')
   const generateOperatorToken = operatorTokens.length === 0 && operatorVerifierPath === undefined
   if (generateOperatorToken && production) {
@@ -111,6 +111,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     redisPrefix: value('MECHA_REDIS_PREFIX') ?? 'mecharim:',
     masterKey,
     operatorTokens,
+    operatorTokensFile,
     operatorVerifierPath,
     generateOperatorToken,
     timestampWindowSeconds,
@@ -150,22 +151,12 @@ function parseMasterKey(raw: string | undefined, problems: string[]): Buffer | u
   return bytes
 }
 
-function parseOperatorTokens(
-  set: (name: VariableName) => string | undefined,
-  readFile: (path: string) => string,
-  problems: string[],
-  warnings: string[],
-): StaticOperatorToken[] {
-  const json = set('MECHA_OPERATOR_TOKENS_JSON')
-  const file = set('MECHA_OPERATOR_TOKENS_FILE')
-  const legacy = set('MECHA_OPERATOR_TOKENS')
-  if (json !== undefined && file !== undefined) {
-    problems.push('MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one')
-    return []
-  }
-  const tokens: StaticOperatorToken[] = []
-  const seen = new Set<string>()
-  const add = (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]): void => {
+type AddToken = (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]) => void
+
+/** Collects tokens into `tokens`, refusing short and repeated ones (`already` counts as listed). */
+function tokenCollector(tokens: StaticOperatorToken[], already: readonly StaticOperatorToken[], problems: string[]): AddToken {
+  const seen = new Set<string>(already.map((t) => t.digest.toString('hex')))
+  return (source, index, token, operator, scopes) => {
     if (token.length < MIN_OPERATOR_TOKEN_LENGTH) {
       problems.push(`${source}: token #${index + 1} (operator ${JSON.stringify(operator)}) is shorter than ${MIN_OPERATOR_TOKEN_LENGTH} characters`)
       return
@@ -178,31 +169,58 @@ function parseOperatorTokens(
     seen.add(digest.toString('hex'))
     tokens.push({ digest, identity: { operator, scopes } })
   }
+}
 
-  if (json !== undefined || file !== undefined) {
-    const source = json !== undefined ? 'MECHA_OPERATOR_TOKENS_JSON' : 'MECHA_OPERATOR_TOKENS_FILE'
-    let text = json
-    if (file !== undefined) {
-      try {
-        text = readFile(file)
-      } catch (err) {
-        problems.push(`MECHA_OPERATOR_TOKENS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-      }
-    }
-    if (text !== undefined) parseTokenMap(source, text, add, problems)
+/**
+ * The contents of MECHA_OPERATOR_TOKENS_FILE, as read at start and on every reload. `alongside` are
+ * the tokens configured elsewhere (MECHA_OPERATOR_TOKENS), which a file token must not repeat. The
+ * problems name tokens by position and operator, never by value.
+ */
+export function parseOperatorTokensFile(text: string, alongside: readonly StaticOperatorToken[] = []): { tokens: StaticOperatorToken[]; problems: string[] } {
+  const tokens: StaticOperatorToken[] = []
+  const problems: string[] = []
+  parseTokenMap('MECHA_OPERATOR_TOKENS_FILE', text, tokenCollector(tokens, alongside, problems), problems)
+  return { tokens, problems }
+}
+
+function parseOperatorTokens(
+  set: (name: VariableName) => string | undefined,
+  readFile: (path: string) => string,
+  problems: string[],
+  warnings: string[],
+): { tokens: StaticOperatorToken[]; file: Config['operatorTokensFile'] } {
+  const json = set('MECHA_OPERATOR_TOKENS_JSON')
+  const file = set('MECHA_OPERATOR_TOKENS_FILE')
+  const legacy = set('MECHA_OPERATOR_TOKENS')
+  if (json !== undefined && file !== undefined) {
+    problems.push('MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one')
+    return { tokens: [], file: undefined }
   }
+  const legacyTokens: StaticOperatorToken[] = []
   if (legacy !== undefined) {
     warnings.push('MECHA_OPERATOR_TOKENS is deprecated: its tokens act as operator "unattributed"; use MECHA_OPERATOR_TOKENS_JSON for an audit trail that names operators')
+    const add = tokenCollector(legacyTokens, [], problems)
     legacy.split(',').map((t) => t.trim()).filter((t) => t !== '')
       .forEach((token, i) => add('MECHA_OPERATOR_TOKENS', i, token, 'unattributed', OPERATOR_SCOPES))
   }
-  return tokens
+  const tokens: StaticOperatorToken[] = []
+  if (json !== undefined) parseTokenMap('MECHA_OPERATOR_TOKENS_JSON', json, tokenCollector(tokens, legacyTokens, problems), problems)
+  if (file !== undefined) {
+    try {
+      const parsed = parseOperatorTokensFile(readFile(file), legacyTokens)
+      tokens.push(...parsed.tokens)
+      problems.push(...parsed.problems)
+    } catch (err) {
+      problems.push(`MECHA_OPERATOR_TOKENS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  return { tokens: [...tokens, ...legacyTokens], file: file === undefined ? undefined : { path: file, alongside: legacyTokens } }
 }
 
 function parseTokenMap(
   source: string,
   text: string,
-  add: (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]) => void,
+  add: AddToken,
   problems: string[],
 ): void {
   let parsed: unknown

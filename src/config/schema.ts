@@ -21,7 +21,7 @@ export const VARIABLES = [
   { name: 'MECHA_REDIS_PREFIX', default: 'mecharim:', description: 'Prefix of every Redis key the service writes.' },
   { name: 'MECHA_MASTER_KEY', default: undefined, description: '32 bytes (64 hex characters or base64/base64url) sealing HMAC signing secrets with AES-256-GCM. Required in production; in development a key is generated into MECHA_DATA_DIR/master.key.' },
   { name: 'MECHA_OPERATOR_TOKENS_JSON', default: undefined, description: 'Operator tokens: `{"<token>": {"operator": "alice", "scopes": ["keys:read", "keys:write", "audit:read"]}}` or `{"<token>": "alice"}` (all scopes).' },
-  { name: 'MECHA_OPERATOR_TOKENS_FILE', default: undefined, description: 'Path of a JSON file in the MECHA_OPERATOR_TOKENS_JSON format. Setting both is an error.' },
+  { name: 'MECHA_OPERATOR_TOKENS_FILE', default: undefined, description: 'Path of a JSON file in the MECHA_OPERATOR_TOKENS_JSON format. Setting both is an error. Re-read on SIGHUP and when it changes (a removed token is refused within 1 second); an invalid file keeps the previous tokens.' },
   { name: 'MECHA_OPERATOR_TOKENS', default: undefined, description: 'Deprecated: comma-separated tokens, all mapped to operator `unattributed` with every scope.' },
   { name: 'MECHA_OPERATOR_VERIFIER', default: undefined, description: 'Path of an ES module exporting `verifyToken(token) -> {operator, scopes} | null` (Vault, OIDC...). Consulted after the static tokens.' },
   { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
@@ -76,6 +76,11 @@ export interface Config {
   /** undefined in development: main.ts generates or loads one from the data directory. */
   readonly masterKey: Buffer | undefined
   readonly operatorTokens: readonly StaticOperatorToken[]
+  /**
+   * MECHA_OPERATOR_TOKENS_FILE, re-read while running: its path, and the tokens configured alongside
+   * it (the deprecated MECHA_OPERATOR_TOKENS), which every reload keeps.
+   */
+  readonly operatorTokensFile: { readonly path: string; readonly alongside: readonly StaticOperatorToken[] } | undefined
   readonly operatorVerifierPath: string | undefined
   /** True when neither tokens nor a verifier are configured (development only): one is generated. */
   readonly generateOperatorToken: boolean

@@ -164,9 +164,9 @@ export const auditEvent = {
   properties: {
     id: { type: 'string' },
     time: timestamp,
-    type: { type: 'string', enum: ['mecha.created', 'mecha.updated', 'mecha.deactivated', 'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused'] },
+    type: { type: 'string', enum: ['mecha.created', 'mecha.updated', 'mecha.deactivated', 'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused', 'operator.tokens_reloaded'] },
     operator: { type: ['string', 'null'] },
-    target: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', enum: ['mecha', 'key', 'route'] }, id: { type: 'string' } } },
+    target: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', enum: ['mecha', 'key', 'route', 'config'] }, id: { type: 'string' } } },
     request_id: { type: 'string' },
     details: { type: 'object' },
   },
