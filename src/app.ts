@@ -55,6 +55,8 @@ export interface AppDependencies {
 export interface AppOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: NodeJS.WritableStream
+  /** Serve HTTPS (and WSS) with this PEM certificate chain and key; replaced later with setSecureContext. */
+  tls?: { cert: Buffer; key: Buffer }
 }
 
 /** Paths pino must never print. Credentials live in headers and in issuance responses. */
@@ -82,6 +84,15 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
   }
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000
+  const httpOptions = {
+    maxHeaderSize: config.headerLimitBytes,
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+  }
+  // With `https`, Fastify ignores its `http` option: https.createServer takes the HTTP server options
+  // in the same object as the TLS ones, so the header limit and timeouts go there too.
+  const server = options.tls !== undefined ? { https: { ...httpOptions, cert: options.tls.cert, key: options.tls.key } } : { http: httpOptions }
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimitBytes,
@@ -92,12 +103,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     // (the long-poll holds a request for up to 30 s after it was received). The headers timeout is set
     // to the same value: Node (20) enforces neither before the headers timeout (default 60 s) is up.
     requestTimeout: requestTimeoutMs,
-    http: {
-      maxHeaderSize: config.headerLimitBytes,
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: requestTimeoutMs,
-      connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
-    },
+    ...server,
     // What Node's parser refuses before a request exists (headers over maxHeaderSize, the request
     // timeout, malformed HTTP) is answered from the catalogue too, instead of Fastify's plain JSON.
     clientErrorHandler: clientErrorHandler(config, newRequestId),

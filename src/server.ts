@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
 import type { Config, StaticOperatorToken } from './config/schema.js'
@@ -6,12 +7,14 @@ import { OPERATOR_SCOPES } from './config/schema.js'
 import { sha256 } from './crypto/digest.js'
 import { SecretSealer } from './crypto/sealed-secret.js'
 import { loadOperatorVerifier, OperatorAuthenticator } from './control-plane/operator-auth.js'
-import { OperatorTokensReloader, type ReloadTrigger } from './control-plane/operator-tokens-reload.js'
+import { OperatorTokensReloader } from './control-plane/operator-tokens-reload.js'
 import { ControlPlane } from './control-plane/service.js'
 import { gatewayOptions } from './gateway/build.js'
 import { loadOrCreateDevMasterKey } from './master-key.js'
 import { watchFiles } from './reload/file-watch.js'
+import { CertificateReloader, isCertificateProblem, readCertificatePair } from './reload/certificate.js'
 import { ReloadStatus } from './reload/reload-status.js'
+import type { ReloadTrigger } from './reload/reload-trigger.js'
 import { openStores, storeProbes } from './stores/factory.js'
 
 export interface RunningServer {
@@ -36,6 +39,11 @@ export interface ServerOptions extends AppOptions {
 /** Open stores, build the app and listen. Used by main.ts, `mecharim serve` and process-level tests. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const masterKey = config.masterKey ?? loadOrCreateDevMasterKey(config.dataDir).key
+  const tls = config.tls !== undefined ? await readCertificatePair(config.tls.certPath, config.tls.keyPath) : undefined
+  if (tls !== undefined && isCertificateProblem(tls)) {
+    const variable = tls.file === config.tls?.keyPath ? 'MECHA_TLS_KEY_PATH' : 'MECHA_TLS_CERT_PATH'
+    throw new Error(`${variable}: ${JSON.stringify(tls.file)}: ${tls.problem}`)
+  }
   const stores = await openStores(config)
   try {
     let tokens: readonly StaticOperatorToken[] = config.operatorTokens
@@ -50,8 +58,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const gateway = gatewayOptions(config, stores, sealer)
     const authenticator = new OperatorAuthenticator(tokens, verifier, { authFailures: gateway.deps.authFailures })
     const tokensStatus = config.operatorTokensFile !== undefined ? new ReloadStatus('operator_tokens') : undefined
-    const reloads = [tokensStatus].filter((s): s is ReloadStatus => s !== undefined)
-    const app = await buildApp(config, { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter, reloads }, options)
+    const certificateStatus = tls !== undefined ? new ReloadStatus('tls_certificate') : undefined
+    const reloads = [tokensStatus, certificateStatus].filter((s): s is ReloadStatus => s !== undefined)
+    const deps = { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter, reloads }
+    const app = await buildApp(config, deps, { ...options, ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}) })
 
     let stopReloading = (): void => {}
 
@@ -70,6 +80,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const alongside = config.generateOperatorToken ? tokens : config.operatorTokensFile.alongside
       const reloader = new OperatorTokensReloader({ path: config.operatorTokensFile.path, alongside, authenticator, controlPlane, status: tokensStatus, log: app.log })
       reloaders.push({ what: 'the operator tokens file', paths: [config.operatorTokensFile.path], reload: (trigger) => reloader.reload(trigger) })
+    }
+    if (config.tls !== undefined && certificateStatus !== undefined) {
+      const { certPath, keyPath } = config.tls
+      const reloader = new CertificateReloader({ certPath, keyPath, server: app.server as unknown as TlsServer, status: certificateStatus, log: app.log })
+      reloaders.push({ what: 'the TLS certificate', paths: [certPath, keyPath], reload: (trigger) => reloader.reload(trigger) })
     }
     stopReloading = startReloading(reloaders, options.reloadSignals ?? process, app.log)
     app.log.info({ store: stores.kind, public_url: config.publicUrl }, 'mecharim listening')

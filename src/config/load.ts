@@ -63,7 +63,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const logLevel = value('LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
 
-  let publicUrl = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  const tls = parseTls(set, production, problems)
+  let publicUrl = new URL(`${tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
   const rawPublicUrl = set('MECHA_PUBLIC_URL')
   if (rawPublicUrl !== undefined) {
     try {
@@ -107,6 +108,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     publicUrl: publicUrl.origin,
     publicAuthority: publicUrl.host,
     dataDir: value('MECHA_DATA_DIR') ?? './data',
+    tls,
     redisUrl,
     redisPrefix: value('MECHA_REDIS_PREFIX') ?? 'mecharim:',
     masterKey,
@@ -263,6 +265,28 @@ function parseTokenMap(
 
 export function isOperatorName(name: string): boolean {
   return /^[\w.@+-]{1,64}$/.test(name)
+}
+
+/**
+ * Plain HTTP would carry operator tokens and Mecha tokens in the clear: production serves it only
+ * when MECHA_TLS=proxy says TLS is terminated in front. The files are read (and the pair checked)
+ * when the server starts, by the same code that reloads them.
+ */
+function parseTls(set: (name: VariableName) => string | undefined, production: boolean, problems: string[]): Config['tls'] {
+  const certPath = set('MECHA_TLS_CERT_PATH')
+  const keyPath = set('MECHA_TLS_KEY_PATH')
+  const mode = set('MECHA_TLS')
+  if (mode !== undefined && mode !== 'proxy') problems.push(`MECHA_TLS must be proxy (TLS terminated in front) or unset, got ${JSON.stringify(mode)}`)
+  if (certPath === undefined && keyPath !== undefined) problems.push('MECHA_TLS_CERT_PATH is not set: MECHA_TLS_KEY_PATH needs the certificate it belongs to (set both or neither)')
+  if (keyPath === undefined && certPath !== undefined) problems.push('MECHA_TLS_KEY_PATH is not set: MECHA_TLS_CERT_PATH needs its private key (set both or neither)')
+  if (certPath === undefined || keyPath === undefined) {
+    if (production && mode !== 'proxy' && certPath === undefined && keyPath === undefined) {
+      problems.push('NODE_ENV=production does not serve plain HTTP: set MECHA_TLS_CERT_PATH and MECHA_TLS_KEY_PATH, or MECHA_TLS=proxy if TLS is terminated in front of Mecharim')
+    }
+    return undefined
+  }
+  if (mode === 'proxy') problems.push('MECHA_TLS=proxy and MECHA_TLS_CERT_PATH are both set: choose where TLS is terminated')
+  return { certPath, keyPath }
 }
 
 function parseMetrics(raw: string, problems: string[]): Config['metrics'] {

@@ -15,7 +15,10 @@ export const VARIABLES = [
   { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
   { name: 'NODE_ENV', default: 'development', description: '`production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
-  { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it.' },
+  { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it. The default is `https://HOST:PORT` when MECHA_TLS_CERT_PATH is set.' },
+  { name: 'MECHA_TLS_CERT_PATH', default: undefined, description: 'PEM certificate (chain) to serve HTTPS and WSS on PORT; set with MECHA_TLS_KEY_PATH (both or neither). Re-read on SIGHUP and when the files change, without dropping connections; an invalid new pair keeps the one in force.' },
+  { name: 'MECHA_TLS_KEY_PATH', default: undefined, description: 'PEM private key of MECHA_TLS_CERT_PATH.' },
+  { name: 'MECHA_TLS', default: undefined, description: '`proxy`: TLS is terminated in front of Mecharim (a reverse proxy or load balancer). NODE_ENV=production refuses to start without MECHA_TLS_CERT_PATH or this.' },
   { name: 'MECHA_DATA_DIR', default: './data', description: 'Embedded store directory (LMDB), and the development master key file.' },
   { name: 'REDIS_URL', default: undefined, description: 'Use Redis for the stores (e.g. `redis://127.0.0.1:6379/0`). Unset: the embedded store.' },
   { name: 'MECHA_REDIS_PREFIX', default: 'mecharim:', description: 'Prefix of every Redis key the service writes.' },
@@ -71,6 +74,8 @@ export interface Config {
   /** `host[:port]` of the public origin: the expected `@authority` of signed requests. */
   readonly publicAuthority: string
   readonly dataDir: string
+  /** Serve HTTPS/WSS from these PEM files (MECHA_TLS_CERT_PATH, MECHA_TLS_KEY_PATH); undefined: plain HTTP. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined
   readonly redisUrl: string | undefined
   readonly redisPrefix: string
   /** undefined in development: main.ts generates or loads one from the data directory. */

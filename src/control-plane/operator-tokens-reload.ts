@@ -3,17 +3,9 @@ import { readFile } from 'node:fs/promises'
 import { parseOperatorTokensFile } from '../config/load.js'
 import type { StaticOperatorToken } from '../config/schema.js'
 import type { ReloadStatus } from '../reload/reload-status.js'
+import type { ReloadLog, ReloadTrigger } from '../reload/reload-trigger.js'
 import type { OperatorAuthenticator } from './operator-auth.js'
 import type { ControlPlane, OperatorTokensReloadCounts } from './service.js'
-
-/** What set a reload off: the signal, or the file watcher (or its stat backstop). */
-export type ReloadTrigger = 'SIGHUP' | 'file_changed'
-
-export interface ReloadLog {
-  info(details: object, message: string): void
-  warn(details: object, message: string): void
-  error(details: object, message: string): void
-}
 
 export interface OperatorTokensReloaderOptions {
   path: string
