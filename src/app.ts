@@ -13,6 +13,7 @@ import { openRateLimit } from './http/open-rate-limit.js'
 import { notFoundBeforeBody } from './http/unread-body.js'
 import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
+import type { ReloadStatus } from './reload/reload-status.js'
 import type { ControlStore } from './stores/types.js'
 import { roleServes, surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
@@ -47,11 +48,15 @@ export interface AppDependencies {
   probes: readonly Probe[]
   /** The stores' rate limiter: the open surfaces' per-address budget is counted in it. */
   rateLimiter: RateLimiter
+  /** Files re-read while running (operator tokens, TLS certificate): reported by /readyz and /metrics. */
+  reloads?: readonly ReloadStatus[]
 }
 
 export interface AppOptions {
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: NodeJS.WritableStream
+  /** Serve HTTPS (and WSS) with this PEM certificate chain and key; replaced later with setSecureContext. */
+  tls?: { cert: Buffer; key: Buffer }
 }
 
 /** Paths pino must never print. Credentials live in headers and in issuance responses. */
@@ -79,6 +84,15 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     ...(options.logStream !== undefined ? { stream: options.logStream } : {}),
   }
   const requestTimeoutMs = config.requestTimeoutSeconds * 1000
+  const httpOptions = {
+    maxHeaderSize: config.headerLimitBytes,
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
+  }
+  // With `https`, Fastify ignores its `http` option: https.createServer takes the HTTP server options
+  // in the same object as the TLS ones, so the header limit and timeouts go there too.
+  const server = options.tls !== undefined ? { https: { ...httpOptions, cert: options.tls.cert, key: options.tls.key } } : { http: httpOptions }
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimitBytes,
@@ -89,12 +103,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     // (the long-poll holds a request for up to 30 s after it was received). The headers timeout is set
     // to the same value: Node (20) enforces neither before the headers timeout (default 60 s) is up.
     requestTimeout: requestTimeoutMs,
-    http: {
-      maxHeaderSize: config.headerLimitBytes,
-      requestTimeout: requestTimeoutMs,
-      headersTimeout: requestTimeoutMs,
-      connectionsCheckingInterval: REQUEST_TIMEOUT_CHECK_MS,
-    },
+    ...server,
     // What Node's parser refuses before a request exists (headers over maxHeaderSize, the request
     // timeout, malformed HTTP) is answered from the catalogue too, instead of Fastify's plain JSON.
     clientErrorHandler: clientErrorHandler(config, newRequestId),
@@ -156,11 +165,11 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   await app.register(notFoundBeforeBody)
   // Before any route is registered: its onRoute hook gives each open route its counter.
   await app.register(openRateLimit, { limiter: deps.rateLimiter, budget: config.openRateLimit })
-  await app.register(metricsPlugin, { config })
+  await app.register(metricsPlugin, { config, reloads: deps.reloads ?? [] })
   // The role decides which surfaces exist at all (src/surfaces.ts ROLE_ACCESS): a route of another role is a 404.
   if (roleServes(config.role, 'operator')) await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
   if (roleServes(config.role, 'runtime')) await app.register(gatewayPlugin, deps.gateway)
-  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes })
+  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, reloads: deps.reloads ?? [] })
 
   return app
 }

@@ -80,12 +80,14 @@ export type AuditType =
   | 'key.rotated'
   | 'key.revoked'
   | 'operator.refused'
+  | 'operator.tokens_reloaded'
   /** A runtime request that acted as a mecha through Mecha-Dev-Sender (development only). */
   | 'dev_sender'
 
 export const AUDIT_TYPES: readonly AuditType[] = [
   'mecha.created', 'mecha.updated', 'mecha.deactivated',
-  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused', 'dev_sender',
+  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused',
+  'operator.tokens_reloaded', 'dev_sender',
 ]
 
 export interface AuditEvent {
@@ -93,9 +95,10 @@ export interface AuditEvent {
   id: string
   time: string
   type: AuditType
-  /** The acting operator, or null when the request was refused before one was known. */
+  /** The acting operator, or null when the request was refused before one was known, or no request was made (a reload). */
   operator: string | null
-  target: { kind: 'mecha' | 'key' | 'route'; id: string }
+  /** `config`: a setting the process re-read (`MECHA_OPERATOR_TOKENS_FILE`). */
+  target: { kind: 'mecha' | 'key' | 'route' | 'config'; id: string }
   request_id: string
   /** Non-secret facts about the change (changed field names, refusal reason, client address...). */
   details: Record<string, unknown>

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Env } from '../config/load.js'
+import { fetchTrusting } from '../client/private-ca.js'
 import { UsageError } from './args.js'
 import { CliHttpError, CliNetworkError, ControlPlaneClient, type FetchFn } from './http.js'
 
@@ -66,11 +67,28 @@ export async function connect(io: CommandIo, values: { url?: string; 'token-file
     io.stderr.write(`warning: sending the operator token over plain http to ${url.host}; use https\n`)
   }
   try {
-    return new ControlPlaneClient({ baseUrl, token, fetch: io.fetch })
+    const ca = await caFile(io)
+    const trusting = ca !== undefined ? fetchTrusting(ca) : undefined
+    const fetch: FetchFn | undefined = io.fetch ?? (trusting !== undefined ? (input, init) => trusting(String(input), init ?? {}) : undefined)
+    return new ControlPlaneClient({ baseUrl, token, fetch })
   } catch (err) {
     if (err instanceof TypeError) throw new UsageError(`--url / MECHA_URL: ${err.message}`)
     throw err
   }
+}
+
+/** MECHA_CA_FILE: PEM certificate(s) of a private CA to trust for an https URL, as the SDK's `ca` option. */
+export async function caFile(io: CommandIo): Promise<string | undefined> {
+  const path = nonEmpty(io.env.MECHA_CA_FILE)
+  if (path === undefined) return undefined
+  let pem: string
+  try {
+    pem = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new CliError(`cannot read MECHA_CA_FILE ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`MECHA_CA_FILE ${path} holds no PEM certificate`)
+  return pem
 }
 
 async function operatorToken(io: CommandIo, tokenFile: string | undefined): Promise<string> {

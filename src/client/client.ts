@@ -8,12 +8,13 @@ import type {
   AckResult, CallOptions, ConnectOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
   WebSocketConstructor, WhoAmI,
 } from './types.js'
+import { fetchTrusting, webSocketTrusting } from './private-ca.js'
 import { defaultWebSocket } from './socket.js'
 import { MechaConnection, type ConnectSession } from './websocket.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey', 'devSender']
-const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
+const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'ca', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
 const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
 const CALL_FIELDS = new Set(['auth', 'signal'])
 const CONNECT_FIELDS = new Set([...CALL_FIELDS, 'reconnect', 'onReconnecting', 'onReconnect'])
@@ -42,6 +43,8 @@ export class MechaClient {
   readonly #credentials: ResolvedCredentials
   readonly #fetch: FetchLike
   readonly #WebSocket: WebSocketConstructor | undefined
+  /** The `ca` option, for the WebSocket connect() opens. */
+  readonly #caWebSocket: string | undefined
   readonly #timeoutMs: number
   readonly #now: () => number
   #clockOffsetMs = 0
@@ -56,9 +59,18 @@ export class MechaClient {
     }
     this.#authority = authority
     this.#credentials = resolveCredentials(options, 'options')
-    this.#fetch = resolveFetch(options.fetch)
     if (options.WebSocket !== undefined && typeof options.WebSocket !== 'function') {
       throw new TypeError(`expected options.WebSocket as a constructor, got ${describe(options.WebSocket)}`)
+    }
+    if (options.ca !== undefined) {
+      if (typeof options.ca !== 'string' || !options.ca.includes('-----BEGIN CERTIFICATE-----')) {
+        throw new TypeError(`expected options.ca as PEM certificate text, got ${typeof options.ca === 'string' ? 'a string without a PEM certificate' : describe(options.ca)}`)
+      }
+      if (options.fetch !== undefined || options.WebSocket !== undefined) throw new TypeError('expected options.ca without options.fetch and options.WebSocket: ca configures the default ones')
+      this.#fetch = fetchTrusting(options.ca)
+      this.#caWebSocket = options.ca
+    } else {
+      this.#fetch = resolveFetch(options.fetch)
     }
     this.#WebSocket = options.WebSocket
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -134,10 +146,11 @@ export class MechaClient {
       if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`expected ${name} as a function, got ${describe(options[name])}`)
     }
     const webSocket = this.#WebSocket
+    const ca = this.#caWebSocket
     const session: ConnectSession = {
       url: `${this.#origin.replace(/^http/, 'ws')}/v1/connect`,
       headers: () => this.#headers('GET', '/v1/connect', '', undefined, credentials),
-      webSocket: () => (webSocket !== undefined ? Promise.resolve(webSocket) : defaultWebSocket()),
+      webSocket: () => (webSocket !== undefined ? Promise.resolve(webSocket) : ca !== undefined ? webSocketTrusting(ca) : defaultWebSocket()),
       timeoutMs: this.#timeoutMs,
       learnServerTime: (serverTime) => this.#learnServerTime(serverTime),
     }

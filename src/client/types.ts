@@ -93,6 +93,13 @@ export interface MechaClientOptions extends MechaCredentials {
    */
   WebSocket?: WebSocketConstructor
   /**
+   * PEM certificate(s) of a private certificate authority to trust for an `https:` gateway (Node
+   * only; read the file yourself, e.g. `readFileSync('ca.pem', 'utf8')`). Calls then go through the
+   * `undici` package's fetch and `connect()` through the `ws` package, both given this CA. Not
+   * combinable with `fetch` or `WebSocket`: give those their own trust settings instead.
+   */
+  ca?: string
+  /**
    * Milliseconds to wait for an answer (added to `wait` for inbox long-polls); also bounds the
    * WebSocket handshake. Default 30000.
    */

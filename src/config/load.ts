@@ -68,7 +68,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const logLevel = value('LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
 
-  let publicUrl = new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  const tls = parseTls(set, production, problems)
+  let publicUrl = new URL(`${tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
   const rawPublicUrl = set('MECHA_PUBLIC_URL')
   if (rawPublicUrl !== undefined) {
     try {
@@ -94,7 +95,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const role = value('MECHA_ROLE') ?? 'all'
   if (!(ROLES as readonly string[]).includes(role)) problems.push(`MECHA_ROLE must be one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`)
   const servesOperators = role !== 'gateway'
-  const operatorTokens = parseOperatorTokens(set, readFile, problems, warnings)
+  const { tokens: operatorTokens, file: operatorTokensFile } = parseOperatorTokens(set, readFile, problems, warnings)
   const operatorVerifierPath = set('MECHA_OPERATOR_VERIFIER')
   // A gateway-role process serves no operator route, so it needs (and generates) no operator token.
   const generateOperatorToken = servesOperators && operatorTokens.length === 0 && operatorVerifierPath === undefined
@@ -118,10 +119,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     publicUrl: publicUrl.origin,
     publicAuthority: publicUrl.host,
     dataDir: value('MECHA_DATA_DIR') ?? './data',
+    tls,
     redisUrl,
     redisPrefix: value('MECHA_REDIS_PREFIX') ?? 'mecharim:',
     masterKey,
     operatorTokens,
+    operatorTokensFile,
     operatorVerifierPath,
     generateOperatorToken,
     timestampWindowSeconds,
@@ -164,22 +167,12 @@ function parseMasterKey(raw: string | undefined, problems: string[]): Buffer | u
   return bytes
 }
 
-function parseOperatorTokens(
-  set: (name: VariableName) => string | undefined,
-  readFile: (path: string) => string,
-  problems: string[],
-  warnings: string[],
-): StaticOperatorToken[] {
-  const json = set('MECHA_OPERATOR_TOKENS_JSON')
-  const file = set('MECHA_OPERATOR_TOKENS_FILE')
-  const legacy = set('MECHA_OPERATOR_TOKENS')
-  if (json !== undefined && file !== undefined) {
-    problems.push('MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one')
-    return []
-  }
-  const tokens: StaticOperatorToken[] = []
-  const seen = new Set<string>()
-  const add = (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]): void => {
+type AddToken = (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]) => void
+
+/** Collects tokens into `tokens`, refusing short and repeated ones (`already` counts as listed). */
+function tokenCollector(tokens: StaticOperatorToken[], already: readonly StaticOperatorToken[], problems: string[]): AddToken {
+  const seen = new Set<string>(already.map((t) => t.digest.toString('hex')))
+  return (source, index, token, operator, scopes) => {
     if (token.length < MIN_OPERATOR_TOKEN_LENGTH) {
       problems.push(`${source}: token #${index + 1} (operator ${JSON.stringify(operator)}) is shorter than ${MIN_OPERATOR_TOKEN_LENGTH} characters`)
       return
@@ -192,31 +185,58 @@ function parseOperatorTokens(
     seen.add(digest.toString('hex'))
     tokens.push({ digest, identity: { operator, scopes } })
   }
+}
 
-  if (json !== undefined || file !== undefined) {
-    const source = json !== undefined ? 'MECHA_OPERATOR_TOKENS_JSON' : 'MECHA_OPERATOR_TOKENS_FILE'
-    let text = json
-    if (file !== undefined) {
-      try {
-        text = readFile(file)
-      } catch (err) {
-        problems.push(`MECHA_OPERATOR_TOKENS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-      }
-    }
-    if (text !== undefined) parseTokenMap(source, text, add, problems)
+/**
+ * The contents of MECHA_OPERATOR_TOKENS_FILE, as read at start and on every reload. `alongside` are
+ * the tokens configured elsewhere (MECHA_OPERATOR_TOKENS), which a file token must not repeat. The
+ * problems name tokens by position and operator, never by value.
+ */
+export function parseOperatorTokensFile(text: string, alongside: readonly StaticOperatorToken[] = []): { tokens: StaticOperatorToken[]; problems: string[] } {
+  const tokens: StaticOperatorToken[] = []
+  const problems: string[] = []
+  parseTokenMap('MECHA_OPERATOR_TOKENS_FILE', text, tokenCollector(tokens, alongside, problems), problems)
+  return { tokens, problems }
+}
+
+function parseOperatorTokens(
+  set: (name: VariableName) => string | undefined,
+  readFile: (path: string) => string,
+  problems: string[],
+  warnings: string[],
+): { tokens: StaticOperatorToken[]; file: Config['operatorTokensFile'] } {
+  const json = set('MECHA_OPERATOR_TOKENS_JSON')
+  const file = set('MECHA_OPERATOR_TOKENS_FILE')
+  const legacy = set('MECHA_OPERATOR_TOKENS')
+  if (json !== undefined && file !== undefined) {
+    problems.push('MECHA_OPERATOR_TOKENS_JSON and MECHA_OPERATOR_TOKENS_FILE are both set: choose one')
+    return { tokens: [], file: undefined }
   }
+  const legacyTokens: StaticOperatorToken[] = []
   if (legacy !== undefined) {
     warnings.push('MECHA_OPERATOR_TOKENS is deprecated: its tokens act as operator "unattributed"; use MECHA_OPERATOR_TOKENS_JSON for an audit trail that names operators')
+    const add = tokenCollector(legacyTokens, [], problems)
     legacy.split(',').map((t) => t.trim()).filter((t) => t !== '')
       .forEach((token, i) => add('MECHA_OPERATOR_TOKENS', i, token, 'unattributed', OPERATOR_SCOPES))
   }
-  return tokens
+  const tokens: StaticOperatorToken[] = []
+  if (json !== undefined) parseTokenMap('MECHA_OPERATOR_TOKENS_JSON', json, tokenCollector(tokens, legacyTokens, problems), problems)
+  if (file !== undefined) {
+    try {
+      const parsed = parseOperatorTokensFile(readFile(file), legacyTokens)
+      tokens.push(...parsed.tokens)
+      problems.push(...parsed.problems)
+    } catch (err) {
+      problems.push(`MECHA_OPERATOR_TOKENS_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  return { tokens: [...tokens, ...legacyTokens], file: file === undefined ? undefined : { path: file, alongside: legacyTokens } }
 }
 
 function parseTokenMap(
   source: string,
   text: string,
-  add: (source: string, index: number, token: string, operator: string, scopes: readonly OperatorScope[]) => void,
+  add: AddToken,
   problems: string[],
 ): void {
   let parsed: unknown
@@ -259,6 +279,28 @@ function parseTokenMap(
 
 export function isOperatorName(name: string): boolean {
   return /^[\w.@+-]{1,64}$/.test(name)
+}
+
+/**
+ * Plain HTTP would carry operator tokens and Mecha tokens in the clear: production serves it only
+ * when MECHA_TLS=proxy says TLS is terminated in front. The files are read (and the pair checked)
+ * when the server starts, by the same code that reloads them.
+ */
+function parseTls(set: (name: VariableName) => string | undefined, production: boolean, problems: string[]): Config['tls'] {
+  const certPath = set('MECHA_TLS_CERT_PATH')
+  const keyPath = set('MECHA_TLS_KEY_PATH')
+  const mode = set('MECHA_TLS')
+  if (mode !== undefined && mode !== 'proxy') problems.push(`MECHA_TLS must be proxy (TLS terminated in front) or unset, got ${JSON.stringify(mode)}`)
+  if (certPath === undefined && keyPath !== undefined) problems.push('MECHA_TLS_CERT_PATH is not set: MECHA_TLS_KEY_PATH needs the certificate it belongs to (set both or neither)')
+  if (keyPath === undefined && certPath !== undefined) problems.push('MECHA_TLS_KEY_PATH is not set: MECHA_TLS_CERT_PATH needs its private key (set both or neither)')
+  if (certPath === undefined || keyPath === undefined) {
+    if (production && mode !== 'proxy' && certPath === undefined && keyPath === undefined) {
+      problems.push('NODE_ENV=production does not serve plain HTTP: set MECHA_TLS_CERT_PATH and MECHA_TLS_KEY_PATH, or MECHA_TLS=proxy if TLS is terminated in front of Mecharim')
+    }
+    return undefined
+  }
+  if (mode === 'proxy') problems.push('MECHA_TLS=proxy and MECHA_TLS_CERT_PATH are both set: choose where TLS is terminated')
+  return { certPath, keyPath }
 }
 
 function parseMetrics(raw: string, problems: string[]): Config['metrics'] {

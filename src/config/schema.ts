@@ -16,13 +16,16 @@ export const VARIABLES = [
   { name: 'MECHA_ROLE', default: 'all', description: 'Which surfaces this process serves: `all`; `gateway` (runtime routes, discovery, health, metrics: no operator route whatever is configured, and no operator token needed in production); `control` (operator routes, audit, discovery, health, metrics: no runtime route).' },
   { name: 'NODE_ENV', default: 'development', description: '`development`, `production` or `test` (runs as development); anything else stops the start. `production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
-  { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it.' },
+  { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it. The default is `https://HOST:PORT` when MECHA_TLS_CERT_PATH is set.' },
+  { name: 'MECHA_TLS_CERT_PATH', default: undefined, description: 'PEM certificate (chain) to serve HTTPS and WSS on PORT; set with MECHA_TLS_KEY_PATH (both or neither). Re-read on SIGHUP and when the files change, without dropping connections; an invalid new pair keeps the one in force.' },
+  { name: 'MECHA_TLS_KEY_PATH', default: undefined, description: 'PEM private key of MECHA_TLS_CERT_PATH.' },
+  { name: 'MECHA_TLS', default: undefined, description: '`proxy`: TLS is terminated in front of Mecharim (a reverse proxy or load balancer). NODE_ENV=production refuses to start without MECHA_TLS_CERT_PATH or this.' },
   { name: 'MECHA_DATA_DIR', default: './data', description: 'Embedded store directory (LMDB), and the development master key file.' },
   { name: 'REDIS_URL', default: undefined, description: 'Use Redis for the stores (e.g. `redis://127.0.0.1:6379/0`). Unset: the embedded store.' },
   { name: 'MECHA_REDIS_PREFIX', default: 'mecharim:', description: 'Prefix of every Redis key the service writes.' },
   { name: 'MECHA_MASTER_KEY', default: undefined, description: '32 bytes (64 hex characters or base64/base64url) sealing HMAC signing secrets with AES-256-GCM. Required in production; in development a key is generated into MECHA_DATA_DIR/master.key.' },
   { name: 'MECHA_OPERATOR_TOKENS_JSON', default: undefined, description: 'Operator tokens: `{"<token>": {"operator": "alice", "scopes": ["keys:read", "keys:write", "audit:read"]}}` or `{"<token>": "alice"}` (all scopes).' },
-  { name: 'MECHA_OPERATOR_TOKENS_FILE', default: undefined, description: 'Path of a JSON file in the MECHA_OPERATOR_TOKENS_JSON format. Setting both is an error.' },
+  { name: 'MECHA_OPERATOR_TOKENS_FILE', default: undefined, description: 'Path of a JSON file in the MECHA_OPERATOR_TOKENS_JSON format. Setting both is an error. Re-read on SIGHUP and when it changes (a removed token is refused within 1 second); an invalid file keeps the previous tokens.' },
   { name: 'MECHA_OPERATOR_TOKENS', default: undefined, description: 'Deprecated: comma-separated tokens, all mapped to operator `unattributed` with every scope.' },
   { name: 'MECHA_OPERATOR_VERIFIER', default: undefined, description: 'Path of an ES module exporting `verifyToken(token) -> {operator, scopes} | null` (Vault, OIDC...). Consulted after the static tokens.' },
   { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
@@ -82,11 +85,18 @@ export interface Config {
   /** `host[:port]` of the public origin: the expected `@authority` of signed requests. */
   readonly publicAuthority: string
   readonly dataDir: string
+  /** Serve HTTPS/WSS from these PEM files (MECHA_TLS_CERT_PATH, MECHA_TLS_KEY_PATH); undefined: plain HTTP. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined
   readonly redisUrl: string | undefined
   readonly redisPrefix: string
   /** undefined in development: main.ts generates or loads one from the data directory. */
   readonly masterKey: Buffer | undefined
   readonly operatorTokens: readonly StaticOperatorToken[]
+  /**
+   * MECHA_OPERATOR_TOKENS_FILE, re-read while running: its path, and the tokens configured alongside
+   * it (the deprecated MECHA_OPERATOR_TOKENS), which every reload keeps.
+   */
+  readonly operatorTokensFile: { readonly path: string; readonly alongside: readonly StaticOperatorToken[] } | undefined
   readonly operatorVerifierPath: string | undefined
   /** True when neither tokens nor a verifier are configured (development only): one is generated. */
   readonly generateOperatorToken: boolean

@@ -45,7 +45,7 @@ export interface OperatorAuthLog extends AuthFailureLog {
  * configured digest, without early exit), then the custom verifier if one is configured.
  */
 export class OperatorAuthenticator {
-  readonly #tokens: readonly StaticOperatorToken[]
+  #tokens: readonly StaticOperatorToken[]
   readonly #verifier: OperatorVerifier | undefined
   readonly #authFailures: AuthFailureGuard | undefined
 
@@ -53,6 +53,18 @@ export class OperatorAuthenticator {
     this.#tokens = tokens
     this.#verifier = verifier
     this.#authFailures = options.authFailures
+  }
+
+  /**
+   * Put a new static token set in force (MECHA_OPERATOR_TOKENS_FILE reloaded). One assignment: a
+   * request compares against the old set or the new one, never a mix.
+   */
+  replaceTokens(tokens: readonly StaticOperatorToken[]): void {
+    this.#tokens = tokens
+  }
+
+  get tokens(): readonly StaticOperatorToken[] {
+    return this.#tokens
   }
 
   /**

@@ -13,6 +13,16 @@ import { patternProblem } from '../permissions/glob.js'
 import type { AuditQuery, ControlStore } from '../stores/types.js'
 import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
 
+/** How a reload of the operator tokens file changed the set in force. */
+export interface OperatorTokensReloadCounts {
+  /** Tokens in force after the reload. */
+  tokens: number
+  added: number
+  removed: number
+  /** Tokens kept whose operator or scopes changed. */
+  changed: number
+}
+
 /** Who is acting, for the audit trail. */
 export interface Actor {
   operator: string
@@ -287,6 +297,22 @@ export class ControlPlane {
       target: { kind: 'route', id: route },
       request_id: requestId,
       details,
+    })
+  }
+
+  /**
+   * Record that MECHA_OPERATOR_TOKENS_FILE was re-read and changed the token set. Counts only: no
+   * token, digest or operator name, so the trail does not show which operator lost access.
+   */
+  async recordOperatorTokensReload(reloadId: string, counts: OperatorTokensReloadCounts): Promise<void> {
+    await this.#store.appendAudit({
+      id: newEventId(this.#now()),
+      time: this.#iso(),
+      type: 'operator.tokens_reloaded',
+      operator: null,
+      target: { kind: 'config', id: 'MECHA_OPERATOR_TOKENS_FILE' },
+      request_id: reloadId,
+      details: { ...counts },
     })
   }
 

@@ -3,6 +3,7 @@ import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
 import { ReplayCacheUnsafeError } from '../errors/faults.js'
+import type { ReloadStatus } from '../reload/reload-status.js'
 
 export interface Probe {
   name: string
@@ -14,8 +15,15 @@ export interface Probe {
 
 const PROBE_TIMEOUT_MS = 2000
 
-/** Liveness (the process answers) and readiness (every store and the transport answer). */
-export async function healthRoutes(app: FastifyInstance, { probes }: { probes: readonly Probe[] }): Promise<void> {
+/**
+ * Liveness (the process answers) and readiness (every store and the transport answer).
+ *
+ * A failed reload (an invalid operator tokens file or certificate) does not make the instance
+ * unready: the previous contents are still in force and it serves correctly, and taking every
+ * instance out of the load balancer for a typo in a shared file would turn a mistake into an
+ * outage. The 200 body says so in `reloads` instead, for a monitor to alert on.
+ */
+export async function healthRoutes(app: FastifyInstance, { probes, reloads }: { probes: readonly Probe[]; reloads: readonly ReloadStatus[] }): Promise<void> {
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }))
 
   app.get('/readyz', async (request, reply) => {
@@ -34,7 +42,8 @@ export async function healthRoutes(app: FastifyInstance, { probes }: { probes: r
     if (failed !== undefined && !failed.ok) {
       return sendProblem(request, reply, new Problem(failed.reason, failed.detail, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
     }
-    return { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
+    const ready = { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
+    return reloads.length === 0 ? ready : { ...ready, reloads: reloads.map((r) => r.report()) }
   })
 }
 

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js'
 import type { ControlStore } from '../stores/types.js'
 import { directoryRoutes } from './directory.js'
 import { healthRoutes, type Probe } from './health.js'
+import type { ReloadStatus } from '../reload/reload-status.js'
 import { discoveryRoutes, packageVersion, readOpenapiYaml } from './routes.js'
 import { docsRoutes } from './docs.js'
 import { mcpRoutes } from './mcp.js'
@@ -12,6 +13,8 @@ export interface DiscoveryOptions {
   config: Config
   store: ControlStore
   probes: readonly Probe[]
+  /** Files the process re-reads while running: /readyz reports a failed reload. */
+  reloads: readonly ReloadStatus[]
 }
 
 /**
@@ -23,7 +26,7 @@ export async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOp
   const openapiYaml = readOpenapiYaml()
   await app.register(discoveryRoutes, { config: options.config, version, openapiYaml })
   await app.register(directoryRoutes, { store: options.store })
-  await app.register(healthRoutes, { probes: options.probes })
+  await app.register(healthRoutes, { probes: options.probes, reloads: options.reloads })
   await app.register(docsRoutes, { openapiYaml })
   await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version), openapiYaml })
 }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { Config } from '../config/schema.js'
 import { sendMetrics, startMetricsListener } from './metrics-listener.js'
 import { MetricsRecorder, type RouteRecorder } from './recorder.js'
+import type { ReloadStatus } from '../reload/reload-status.js'
 import '../route-access.js'
 
 declare module 'fastify' {
@@ -23,10 +24,11 @@ type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDone
  * labels and counter children, created when the route is registered; nothing reads
  * `request.routeOptions`, which builds a new object on every access.
  */
-export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstance, options: { config: Config }): Promise<void> {
+export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstance, options: { config: Config; reloads: readonly ReloadStatus[] }): Promise<void> {
   const { metrics, host } = options.config
   if (metrics.mode === 'off') return
   const recorder = new MetricsRecorder()
+  recorder.reloads(options.reloads)
 
   app.decorateRequest('metricsStartedAt', undefined)
 

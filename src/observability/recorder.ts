@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ReloadStatus } from '../reload/reload-status.js'
 import type { Reason } from '../errors/catalogue.js'
 import type { Dependency } from '../errors/faults.js'
 
@@ -100,6 +101,43 @@ export class MetricsRecorder {
     // Process metrics into this registry too. prom-client never stops the GC observer and event-loop
     // monitor it starts here: one per app, which is one per process outside tests.
     collectDefaultMetrics({ register: this.registry })
+  }
+
+  /**
+   * The reload outcome of each file the process re-reads, read at scrape time from the status
+   * objects (nothing to update on the reload path). `source` is `operator_tokens` or `tls_certificate`.
+   */
+  reloads(statuses: readonly ReloadStatus[]): void {
+    if (statuses.length === 0) return
+    const registers = [this.registry]
+    new Counter({
+      name: 'mecharim_config_reload_failures_total',
+      help: 'Failed reloads of a file the process re-reads (the previous contents stayed in force).',
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        this.reset()
+        for (const status of statuses) this.labels(status.source).inc(status.failures)
+      },
+    })
+    new Gauge({
+      name: 'mecharim_config_reload_failing',
+      help: '1 while the last reload of the file failed (alert on it), else 0.',
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        for (const status of statuses) this.labels(status.source).set(status.failing ? 1 : 0)
+      },
+    })
+    new Gauge({
+      name: 'mecharim_config_reload_last_success_timestamp_seconds',
+      help: 'When the contents in force were loaded (at start or by the last successful reload), in Unix seconds.',
+      labelNames: ['source'] as const,
+      registers,
+      collect() {
+        for (const status of statuses) this.labels(status.source).set(status.lastSuccessMs / 1000)
+      },
+    })
   }
 
   route(route: string, access: string): RouteRecorder {

@@ -23,7 +23,7 @@ export async function spawnService(env: Record<string, string>, cwd: string, tim
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`service did not start in ${timeoutMs} ms:\n${out}\n${err}`)), timeoutMs)
     const check = (): void => {
-      const match = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(out)
+      const match = /"msg":"Server listening at (https?:\/\/127\.0\.0\.1:\d+)"/.exec(out)
       if (match !== null) {
         clearTimeout(timer)
         resolve(match[1] as string)

@@ -26,7 +26,7 @@ describe('in production (NODE_ENV=production)', () => {
   let t: TestApp
   beforeAll(async () => {
     // MECHA_METRICS=off: production would otherwise open the metrics listener on the fixed port 9464.
-    t = await testApp({ NODE_ENV: 'production', MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_METRICS: 'off', LOG_LEVEL: 'warn' })
+    t = await testApp({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_METRICS: 'off', LOG_LEVEL: 'warn' })
     await withMecha(t, 'alpha')
   })
   afterAll(async () => { await t.close() })

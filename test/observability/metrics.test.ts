@@ -291,7 +291,7 @@ describe('NODE_ENV=production with MECHA_METRICS unset', () => {
   it('serves metrics on HOST:9464, not on the public listener', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mecharim-metrics-'))
     const config = loadConfig({
-      NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', MECHA_DATA_DIR: dataDir, LOG_LEVEL: 'silent',
+      NODE_ENV: 'production', MECHA_TLS: 'proxy', PORT: '0', HOST: '127.0.0.1', MECHA_DATA_DIR: dataDir, LOG_LEVEL: 'silent',
       MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_MASTER_KEY: 'ab'.repeat(32),
     })
     expect(config.metrics).toEqual({ mode: 'port', port: 9464 })
@@ -311,7 +311,7 @@ describe('NODE_ENV=production with MECHA_METRICS unset', () => {
   })
 
   it('MECHA_METRICS=on keeps them on the main listener', async () => {
-    const t = await testApp({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_METRICS: 'on', LOG_LEVEL: 'silent' })
+    const t = await testApp({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_METRICS: 'on', LOG_LEVEL: 'silent' })
     try {
       const res = await t.app.inject({ method: 'GET', url: '/metrics' })
       expect(res.statusCode).toBe(200)

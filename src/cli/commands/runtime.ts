@@ -3,7 +3,7 @@ import {
   MechaClient, MechaError, type MechaConnection, type Message, type WebSocketConstructor, type WhoAmI,
 } from '../../client/index.js'
 import { HELP_OPTION, UsageError, expectPositionals, parseCommand, parseWholeNumber } from '../args.js'
-import { CliError, DEFAULT_URL, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
+import { CliError, DEFAULT_URL, caFile, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
 import { formatList, formatTime, renderFields } from '../format.js'
 import { USAGE } from '../usage.js'
 
@@ -270,8 +270,10 @@ async function runtimeClient(io: RuntimeIo, values: RuntimeValues): Promise<Mech
   if (token !== undefined && parsed.protocol === 'http:' && !isLoopback(parsed.hostname)) {
     io.stderr.write(`warning: sending the runtime token over plain http to ${parsed.host}; use https\n`)
   }
+  // A test's own fetch/WebSocket take precedence: the SDK refuses `ca` alongside them.
+  const ca = io.fetch === undefined && io.WebSocket === undefined ? await caFile(io) : undefined
   try {
-    return new MechaClient({ url, token, keyId, signingSecret, privateKey, ...(io.fetch !== undefined ? { fetch: io.fetch } : {}), ...(io.WebSocket !== undefined ? { WebSocket: io.WebSocket } : {}) })
+    return new MechaClient({ url, token, keyId, signingSecret, privateKey, ...(ca !== undefined ? { ca } : {}), ...(io.fetch !== undefined ? { fetch: io.fetch } : {}), ...(io.WebSocket !== undefined ? { WebSocket: io.WebSocket } : {}) })
   } catch (err) {
     // The SDK names its options; say which variable or file they came from. It never quotes a secret.
     if (err instanceof TypeError) throw new CliError(err.message.replace(/options\.(\w+)/g, (_, name: string) => OPTION_SOURCES[name] ?? name))

@@ -93,9 +93,31 @@ describe('config: production', () => {
     expect(problems.some((p) => p.startsWith('no operator tokens configured'))).toBe(true)
   })
   it('starts with both', () => {
-    const config = loadConfig({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
+    const config = loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
     expect(config.production).toBe(true)
     expect(config.masterKey?.length).toBe(32)
+  })
+})
+
+describe('config: TLS', () => {
+  const production = { NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) }
+  it('defaults the public URL to https with a certificate', () => {
+    const config = loadConfig({ MECHA_TLS_CERT_PATH: '/tls/crt', MECHA_TLS_KEY_PATH: '/tls/key' })
+    expect(config.tls).toEqual({ certPath: '/tls/crt', keyPath: '/tls/key' })
+    expect(config.publicUrl).toBe('https://127.0.0.1:8080')
+  })
+  it('wants both paths or neither, naming the missing one', () => {
+    expect(problemsOf({ MECHA_TLS_KEY_PATH: '/tls/key' })).toEqual([expect.stringMatching(/^MECHA_TLS_CERT_PATH is not set/)])
+    expect(problemsOf({ MECHA_TLS_CERT_PATH: '/tls/crt' })).toEqual([expect.stringMatching(/^MECHA_TLS_KEY_PATH is not set/)])
+  })
+  it('refuses plain HTTP in production unless MECHA_TLS=proxy', () => {
+    expect(problemsOf(production)).toEqual([expect.stringContaining('MECHA_TLS=proxy if TLS is terminated in front')])
+    expect(loadConfig({ ...production, MECHA_TLS: 'proxy' }).tls).toBeUndefined()
+    expect(loadConfig({ ...production, MECHA_TLS_CERT_PATH: '/tls/crt', MECHA_TLS_KEY_PATH: '/tls/key' }).publicUrl).toBe('https://127.0.0.1:8080')
+  })
+  it('refuses other MECHA_TLS values, and proxy with a certificate', () => {
+    expect(problemsOf({ MECHA_TLS: 'on' })).toEqual(['MECHA_TLS must be proxy (TLS terminated in front) or unset, got "on"'])
+    expect(problemsOf({ MECHA_TLS: 'proxy', MECHA_TLS_CERT_PATH: '/c', MECHA_TLS_KEY_PATH: '/k' })).toEqual([expect.stringContaining('choose where TLS is terminated')])
   })
 })
 
@@ -142,7 +164,7 @@ describe('config: MECHA_OPEN_RATE_LIMIT', () => {
 })
 
 describe('config: MECHA_METRICS', () => {
-  const production = { NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice' }) }
+  const production = { NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice' }) }
   it('defaults to the main listener in development', () => {
     expect(loadConfig({}).metrics).toEqual({ mode: 'on' })
   })
