@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
