@@ -13,6 +13,7 @@ import { openRateLimit } from './http/open-rate-limit.js'
 import { notFoundBeforeBody } from './http/unread-body.js'
 import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
+import type { Durability } from './stores/durability.js'
 import type { ControlStore } from './stores/types.js'
 import { surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
@@ -45,6 +46,8 @@ export interface AppDependencies {
   gateway: GatewayOptions
   /** Readiness checks (stores, replay cache, transport). */
   probes: readonly Probe[]
+  /** What a 202 promises on the stores (stores.durability): reported in the well-known document and /readyz. */
+  durability: Durability
   /** The stores' rate limiter: the open surfaces' per-address budget is counted in it. */
   rateLimiter: RateLimiter
 }
@@ -159,7 +162,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   await app.register(metricsPlugin, { config })
   await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
   await app.register(gatewayPlugin, deps.gateway)
-  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes })
+  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, durability: deps.durability })
 
   return app
 }

@@ -35,7 +35,7 @@ export async function startServer(config: Config, options: AppOptions = {}): Pro
     const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn' })
     const gateway = gatewayOptions(config, stores, sealer)
     const authenticator = new OperatorAuthenticator(tokens, verifier, { authFailures: gateway.deps.authFailures })
-    const app = await buildApp(config, { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter }, options)
+    const app = await buildApp(config, { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter }, options)
     // Runs once the server has closed, i.e. after the last connection ended (or the shutdown grace cut it off).
     app.addHook('onClose', async () => {
       gateway.close()

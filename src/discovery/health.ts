@@ -3,6 +3,7 @@ import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
 import { ReplayCacheUnsafeError } from '../errors/faults.js'
+import type { DurabilityReport } from '../stores/durability.js'
 
 export interface Probe {
   name: string
@@ -15,7 +16,7 @@ export interface Probe {
 const PROBE_TIMEOUT_MS = 2000
 
 /** Liveness (the process answers) and readiness (every store and the transport answer). */
-export async function healthRoutes(app: FastifyInstance, { probes }: { probes: readonly Probe[] }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, { probes, durability }: { probes: readonly Probe[]; durability: DurabilityReport }): Promise<void> {
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }))
 
   app.get('/readyz', async (request, reply) => {
@@ -34,7 +35,7 @@ export async function healthRoutes(app: FastifyInstance, { probes }: { probes: r
     if (failed !== undefined && !failed.ok) {
       return sendProblem(request, reply, new Problem(failed.reason, failed.detail, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
     }
-    return { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
+    return { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })), durability }
   })
 }
 

@@ -43,7 +43,8 @@ type MetaKey = 'seq' | ['count', string]
  * - `idem`: [from, id] -> { message, expiresAt }, and `idem-expiry`: [expiresAt, from, id] -> true.
  * - the nonce databases of replay/embedded.ts: accept claims its nonce in its own transaction.
  *
- * Every write is one transaction and resolves after it committed (durable). A timer sweeps expired
+ * Every write is one transaction and resolves after it committed: fsynced first when the database was
+ * opened with synchronous commits (MECHA_DURABILITY=fsync), else flushed just after (stores/durability.ts). A timer sweeps expired
  * nonces and idempotency records every minute; `close()` stops it, the caller closes the database.
  */
 export class EmbeddedTransport implements Transport {
