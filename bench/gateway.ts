@@ -152,7 +152,7 @@ export async function provision(gateway: RunningGateway): Promise<Record<AuthMod
   return issued
 }
 
-async function operator(gateway: RunningGateway, method: string, path: string, body: unknown): Promise<unknown> {
+export async function operator(gateway: RunningGateway, method: string, path: string, body: unknown): Promise<unknown> {
   const res = await fetch(`${gateway.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${benchSecrets.operatorToken}`, 'content-type': 'application/json' },
