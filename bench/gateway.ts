@@ -73,7 +73,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     // Messages are never acknowledged during a bench: the default 10 000 would turn into 429 inbox_full.
     MECHA_INBOX_LIMIT: '10000000',
     MECHA_SHUTDOWN_GRACE_SECONDS: '1',
-    ...(settings.redisUrl !== undefined ? { REDIS_URL: settings.redisUrl } : {}),
+    // The bench's Redis runs without persistence (it measures the gateway, not the disk).
+    ...(settings.redisUrl !== undefined ? { REDIS_URL: settings.redisUrl, MECHA_DURABILITY: 'memory' } : {}),
   }
   const nodeArgs: string[] = []
   let profilePath: string | undefined
@@ -151,7 +152,7 @@ export async function provision(gateway: RunningGateway): Promise<Record<AuthMod
   return issued
 }
 
-async function operator(gateway: RunningGateway, method: string, path: string, body: unknown): Promise<unknown> {
+export async function operator(gateway: RunningGateway, method: string, path: string, body: unknown): Promise<unknown> {
   const res = await fetch(`${gateway.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${benchSecrets.operatorToken}`, 'content-type': 'application/json' },

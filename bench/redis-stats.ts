@@ -55,7 +55,7 @@ export class RedisStats {
    * UNLINK: the memory must be free before the next run's `used_memory` is read, not freed during it.
    */
   async dropInbox(prefix: string, recipient: string): Promise<void> {
-    await this.#redis.del(`${prefix}inbox:${recipient}`, `${prefix}inbox-ids:${recipient}`)
+    await this.#redis.del(`${prefix}inbox:${recipient}`, `${prefix}inbox-ids:${recipient}`, `${prefix}inbox-due:${recipient}`)
   }
 
   async inboxLength(prefix: string, recipient: string): Promise<number> {

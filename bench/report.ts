@@ -154,6 +154,18 @@ function renderScaling(r: BenchResults, out: string[]): void {
   }
   out.push('')
 
+  if (r.idle !== undefined) {
+    const idle = r.idle
+    const calls = Object.entries(idle.calls).sort(([, a], [, b]) => b - a).map(([name, n]) => `${name} ${n}`).join(', ')
+    out.push(
+      `Idle listeners (${idle.longPolls} long-polls with wait=30 re-issued at once, ${idle.webSockets} WebSockets, one inbox that`,
+      `receives nothing), Redis counters over ${idle.seconds} s net of the gateway's background work, per listener per minute:`, '',
+      '| Commands (inside scripts too) | Round trips | Inbox reads |', '|---:|---:|---:|',
+      `| ${idle.commandsPerListenerPerMinute.toFixed(1)} | ${idle.roundTripsPerListenerPerMinute.toFixed(1)} | ${idle.inboxReadsPerListenerPerMinute.toFixed(1)} |`,
+      '', `Commands by name over the window, all listeners: ${calls || '-'}.`, '',
+    )
+  }
+
   const twoRows = r.ceiling.filter((row) => row.server === 'redis-x2')
   if (twoRows.length > 0) {
     out.push(

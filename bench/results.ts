@@ -42,6 +42,19 @@ export interface MemoryRow {
   usedMemoryBytes: number
 }
 
+/** Redis work of idle listeners (bench/idle.ts), net of the gateway's own background work. */
+export interface IdleRow {
+  longPolls: number
+  webSockets: number
+  seconds: number
+  commandsPerListenerPerMinute: number
+  roundTripsPerListenerPerMinute: number
+  /** Runs of the READ script (one XAUTOCLAIM each on an idle inbox). */
+  inboxReadsPerListenerPerMinute: number
+  /** Commands by name over the measured window, all listeners together. */
+  calls: Record<string, number>
+}
+
 export interface ProcessRow {
   label: string
   /** What the process is: `gateway, Redis`, `redis-server`, ... */
@@ -57,6 +70,7 @@ export interface BenchResults {
   ceiling: CeilingRow[]
   rate: RateRow[]
   memory: MemoryRow[]
+  idle?: IdleRow
   processes: ProcessRow[]
   profiles: string[]
   notes: string[]

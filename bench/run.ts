@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { relative } from 'node:path'
 import { provision, startBare, startGateway, startPrototype, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { idleListeners } from './idle.js'
 import { microBenchmark } from './micro.js'
 import { benchOptions, type BenchOptions } from './options.js'
 import { killAllChildren, startRedis, type BenchChild } from './processes.js'
@@ -82,6 +83,10 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
     if (options.sections.has('scale')) {
       console.log('bench: Redis memory per message and per nonce')
       results.memory = await scenarios.memory(redisTarget)
+      console.log('bench: Redis work of idle listeners (about 90 s)')
+      results.idle = await idleListeners(gateway, stats, credentials.bearer)
+      const idle = results.idle
+      console.log(`  ${idle.commandsPerListenerPerMinute.toFixed(1)} commands, ${idle.inboxReadsPerListenerPerMinute.toFixed(1)} inbox reads per idle listener per minute`)
     }
 
     if (options.sections.has('gateway')) {
@@ -175,7 +180,7 @@ function budgetSeconds(o: BenchOptions): number {
   if (o.sections.has('micro')) total += 3 * (o.microSeconds + 10)
   if (o.sections.has('gateway')) total += 11 * run
   if (o.sections.has('rate')) total += 2 * run
-  if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30)
+  if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30) + 100
   return 2 * total
 }
 

@@ -387,6 +387,8 @@ async function main() {
       // All the soak's traffic, invalid requests included, comes from one address: the per-address
       // failed-authentication limit would end up refusing the valid traffic too.
       MECHA_AUTH_FAILURE_LIMIT: '0',
+      // The soak's Redis runs without persistence.
+      MECHA_DURABILITY: 'memory',
     })
     const errorLogs = []
     const logStream = new Writable({

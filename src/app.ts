@@ -14,6 +14,7 @@ import { notFoundBeforeBody } from './http/unread-body.js'
 import type { RateLimiter } from './ratelimit/types.js'
 import type { Probe } from './discovery/health.js'
 import type { ReloadStatus } from './reload/reload-status.js'
+import type { Durability } from './stores/durability.js'
 import type { ControlStore } from './stores/types.js'
 import { roleServes, surfaceOf, type Access } from './surfaces.js'
 import { validatorCompiler } from './validation.js'
@@ -46,6 +47,8 @@ export interface AppDependencies {
   gateway: GatewayOptions
   /** Readiness checks (stores, replay cache, transport). */
   probes: readonly Probe[]
+  /** What a 202 promises on the stores (stores.durability): reported in the well-known document and /readyz. */
+  durability: Durability
   /** The stores' rate limiter: the open surfaces' per-address budget is counted in it. */
   rateLimiter: RateLimiter
   /** Files re-read while running (operator tokens, TLS certificate): reported by /readyz and /metrics. */
@@ -169,7 +172,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   // The role decides which surfaces exist at all (src/surfaces.ts ROLE_ACCESS): a route of another role is a 404.
   if (roleServes(config.role, 'operator')) await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
   if (roleServes(config.role, 'runtime')) await app.register(gatewayPlugin, deps.gateway)
-  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, reloads: deps.reloads ?? [] })
+  await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, reloads: deps.reloads ?? [], durability: deps.durability })
 
   return app
 }

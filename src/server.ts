@@ -64,7 +64,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const tokensStatus = config.operatorTokensFile !== undefined ? new ReloadStatus('operator_tokens') : undefined
     const certificateStatus = tls !== undefined ? new ReloadStatus('tls_certificate') : undefined
     const reloads = [tokensStatus, certificateStatus].filter((s): s is ReloadStatus => s !== undefined)
-    const deps = { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter, reloads }
+    const deps = { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter, reloads }
     const app = await buildApp(config, deps, { ...options, ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}) })
 
     let stopReloading = (): void => {}

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { sha256 } from '../crypto/digest.js'
 import { fromBase64url } from '../crypto/encoding.js'
 import {
-  OPERATOR_SCOPES, ROLES, VARIABLES,
-  type Config, type Role, type OperatorScope, type StaticOperatorToken, type VariableName,
+  DURABILITY_LEVELS, OPERATOR_SCOPES, ROLES, VARIABLES,
+  type Config, type DurabilityLevel, type Role, type OperatorScope, type StaticOperatorToken, type VariableName,
 } from './schema.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -143,6 +143,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     wsMaxAgeSeconds: integer('MECHA_WS_MAX_AGE_SECONDS', 1, 86400),
     shutdownGraceSeconds: integer('MECHA_SHUTDOWN_GRACE_SECONDS', 0, 600),
     visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
+    durability: parseDurability(value('MECHA_DURABILITY') ?? 'everysec', problems),
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
@@ -301,6 +302,12 @@ function parseTls(set: (name: VariableName) => string | undefined, production: b
   }
   if (mode === 'proxy') problems.push('MECHA_TLS=proxy and MECHA_TLS_CERT_PATH are both set: choose where TLS is terminated')
   return { certPath, keyPath }
+}
+
+function parseDurability(raw: string, problems: string[]): DurabilityLevel {
+  if ((DURABILITY_LEVELS as readonly string[]).includes(raw)) return raw as DurabilityLevel
+  problems.push(`MECHA_DURABILITY must be one of ${DURABILITY_LEVELS.join(', ')}, got ${JSON.stringify(raw)}`)
+  return 'everysec'
 }
 
 function parseMetrics(raw: string, problems: string[]): Config['metrics'] {

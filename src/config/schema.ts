@@ -30,6 +30,7 @@ export const VARIABLES = [
   { name: 'MECHA_OPERATOR_VERIFIER', default: undefined, description: 'Path of an ES module exporting `verifyToken(token) -> {operator, scopes} | null` (Vault, OIDC...). Consulted after the static tokens.' },
   { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
   { name: 'MECHA_MAX_FUTURE_SKEW_SECONDS', default: '30', description: 'How far ahead of server time a Mecha-Timestamp may be (0 to MECHA_TIMESTAMP_WINDOW_SECONDS). Also the margin after a replay-cache loss: requests signed before `epoch + this` are refused, so a fast client clock cannot carry a pre-loss request past the epoch.' },
+  { name: 'MECHA_DURABILITY', default: 'everysec', description: 'The least durability a 202 must have, checked at start against the store (reported in /.well-known/mecharim and /readyz): `fsync` (on disk before the 202: Redis `appendonly yes` + `appendfsync always`; the embedded store commits synchronously), `everysec` (Redis `appendfsync everysec` or better: a host crash may lose about a second), `memory` (accepts a Redis without persistence). The service refuses to start when the store gives less; see docs/security.md.' },
   { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
   { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
@@ -55,6 +56,9 @@ export type VariableName = (typeof VARIABLES)[number]['name']
 /** The process roles (MECHA_ROLE); src/surfaces.ts says which access classes each serves. */
 export const ROLES = ['all', 'gateway', 'control'] as const
 export type Role = (typeof ROLES)[number]
+/** MECHA_DURABILITY, weakest last; src/stores/durability.ts says what each survives. */
+export const DURABILITY_LEVELS = ['fsync', 'everysec', 'memory'] as const
+export type DurabilityLevel = (typeof DURABILITY_LEVELS)[number]
 
 export const OPERATOR_SCOPES = ['keys:read', 'keys:write', 'audit:read'] as const
 export type OperatorScope = (typeof OPERATOR_SCOPES)[number]
@@ -121,6 +125,8 @@ export interface Config {
   readonly wsMaxAgeSeconds: number
   readonly shutdownGraceSeconds: number
   readonly visibilityTimeoutSeconds: number
+  /** The least durability a 202 must have; the stores refuse to open below it. */
+  readonly durability: DurabilityLevel
   readonly inboxLimit: number
   readonly idempotencyTtlSeconds: number
   readonly keyCacheTtlSeconds: number

@@ -4,6 +4,7 @@ import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
 import { ReplayCacheUnsafeError } from '../errors/faults.js'
 import type { ReloadStatus } from '../reload/reload-status.js'
+import type { DurabilityReport } from '../stores/durability.js'
 
 export interface Probe {
   name: string
@@ -23,7 +24,7 @@ const PROBE_TIMEOUT_MS = 2000
  * instance out of the load balancer for a typo in a shared file would turn a mistake into an
  * outage. The 200 body says so in `reloads` instead, for a monitor to alert on.
  */
-export async function healthRoutes(app: FastifyInstance, { probes, reloads }: { probes: readonly Probe[]; reloads: readonly ReloadStatus[] }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, { probes, reloads, durability }: { probes: readonly Probe[]; reloads: readonly ReloadStatus[]; durability: DurabilityReport }): Promise<void> {
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }))
 
   app.get('/readyz', async (request, reply) => {
@@ -42,7 +43,7 @@ export async function healthRoutes(app: FastifyInstance, { probes, reloads }: { 
     if (failed !== undefined && !failed.ok) {
       return sendProblem(request, reply, new Problem(failed.reason, failed.detail, { extensions: { checks: results.map(({ name, ok }) => ({ name, ok })) } }))
     }
-    const ready = { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })) }
+    const ready = { status: 'ready', checks: results.map(({ name, ok }) => ({ name, ok })), durability }
     return reloads.length === 0 ? ready : { ...ready, reloads: reloads.map((r) => r.report()) }
   })
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.js'
 import type { ControlStore } from '../stores/types.js'
+import { durabilityReport, type Durability } from '../stores/durability.js'
 import { directoryRoutes } from './directory.js'
 import { healthRoutes, type Probe } from './health.js'
 import type { ReloadStatus } from '../reload/reload-status.js'
@@ -15,6 +16,7 @@ export interface DiscoveryOptions {
   probes: readonly Probe[]
   /** Files the process re-reads while running: /readyz reports a failed reload. */
   reloads: readonly ReloadStatus[]
+  durability: Durability
 }
 
 /**
@@ -24,9 +26,10 @@ export interface DiscoveryOptions {
 export async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOptions): Promise<void> {
   const version = packageVersion()
   const openapiYaml = readOpenapiYaml()
-  await app.register(discoveryRoutes, { config: options.config, version, openapiYaml })
+  const durability = durabilityReport(options.durability)
+  await app.register(discoveryRoutes, { config: options.config, version, openapiYaml, durability })
   await app.register(directoryRoutes, { store: options.store })
-  await app.register(healthRoutes, { probes: options.probes, reloads: options.reloads })
+  await app.register(healthRoutes, { probes: options.probes, reloads: options.reloads, durability })
   await app.register(docsRoutes, { openapiYaml })
-  await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version), openapiYaml })
+  await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version, durability), openapiYaml })
 }

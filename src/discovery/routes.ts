@@ -5,12 +5,15 @@ import type { Config } from '../config/schema.js'
 import { Problem } from '../errors/problem.js'
 import { SCHEMAS, schemaNames, type SchemaName } from '../schemas/registry.js'
 import { discoveryDocument } from './well-known.js'
+import type { DurabilityReport } from '../stores/durability.js'
 
 export interface DiscoveryRouteOptions {
   config: Config
   version: string
   /** The committed top-level openapi.yaml, as text. */
   openapiYaml: string
+  /** What a 202 promises, as found at start. */
+  durability: DurabilityReport
 }
 
 /** Discovery documents change only with a deployment: let clients and proxies cache them briefly. */
@@ -22,7 +25,7 @@ function cached(reply: FastifyReply): FastifyReply {
 
 /** The open, descriptive documents. Nothing here reads a credential or a store. */
 export async function discoveryRoutes(app: FastifyInstance, options: DiscoveryRouteOptions): Promise<void> {
-  const wellKnown = discoveryDocument(options.config, options.version)
+  const wellKnown = discoveryDocument(options.config, options.version, options.durability)
   const openapiJson = parse(options.openapiYaml) as unknown
 
   app.get('/.well-known/mecharim', async (_request, reply) => cached(reply).send(wellKnown))

@@ -5,6 +5,7 @@ import { MAX_CLIENT_FRAME_BYTES } from '../gateway/websocket.js'
 import { ORDER_NOTE, RUNTIME_CHECKS } from './mcp/checks.js'
 import { schemaNames } from '../schemas/registry.js'
 import { surfacesOf } from '../surfaces.js'
+import type { DurabilityReport } from '../stores/durability.js'
 
 export const PRINCIPLE = 'Let discovery explain, let runtime authenticate: descriptive surfaces are open and never grant action; every runtime action needs a Mecha key.'
 
@@ -17,7 +18,7 @@ function template(url: string): string {
  * The discovery document: everything a client needs to configure itself, built once from the same
  * declarations the server enforces (surfaces, catalogue, signature profile, configuration).
  */
-export function discoveryDocument(config: Config, version: string): Record<string, unknown> {
+export function discoveryDocument(config: Config, version: string, durability: DurabilityReport): Record<string, unknown> {
   const base = config.publicUrl
   return {
     service: 'mecharim',
@@ -81,6 +82,8 @@ export function discoveryDocument(config: Config, version: string): Record<strin
       idempotency_seconds: config.idempotencyTtlSeconds,
       websocket_client_frame_bytes: MAX_CLIENT_FRAME_BYTES,
     },
+    // What a 202 promises: where an accepted message is when the sender is told so (docs/security.md).
+    durability,
     schemas: Object.fromEntries(schemaNames().map((name) => [name, `${base}/v1/schemas/${name}`])),
     documents: { openapi: `${base}/openapi.json`, docs: `${base}/docs`, mcp: `${base}/mcp` },
   }

@@ -7,7 +7,7 @@ import type { Reason } from '../errors/catalogue.js'
 import { gatewayContext, type RouteOptions } from './adapter.js'
 import { required, type AuthorizationWatch, type GatewayContext } from './context.js'
 import { OpenSockets, type WebSocketLimits } from './open-sockets.js'
-import { REPOLL_MS } from './wait-for-messages.js'
+import { sleepBeforeNextRead } from './wait-for-messages.js'
 
 export { OpenSockets, type WebSocketLimits } from './open-sockets.js'
 
@@ -87,6 +87,8 @@ class PushSession {
   readonly #authorization: AuthorizationWatch
   #open = true
   #wake: (() => void) | undefined
+  /** Set by every wake-up (arrival, authorization end, close); cleared before each read. */
+  #woken = false
 
   constructor(socket: WebSocket, request: FastifyRequest, ctx: GatewayContext, deps: RouteOptions['deps']) {
     this.#socket = socket
@@ -98,7 +100,7 @@ class PushSession {
     socket.on('close', () => {
       this.#open = false
       this.#authorization.close()
-      this.#wake?.()
+      this.#rouse()
     })
   }
 
@@ -113,20 +115,25 @@ class PushSession {
     this.#request.log.info({ reason: problem.reason, key_id: this.#request.gateway?.key?.id }, 'websocket closed: authorization ended')
     this.send({ type: 'closing', reason: problem.reason, detail: problem.detail, request_id: this.#request.id })
     this.#socket.close(POLICY_VIOLATION, problem.reason)
-    this.#wake?.()
+    this.#rouse()
   }
 
-  /** Push whatever is visible; when nothing is, sleep until an arrival or the re-poll interval. */
+  /**
+   * Push whatever is visible; when nothing is, sleep until an arrival, the next redelivery falling
+   * due, or the safety read (wait-for-messages.ts), never on a fixed re-poll.
+   */
   async start(): Promise<void> {
-    const unsubscribe = this.#deps.transport.onArrival(this.#mecha, () => this.#wake?.())
+    const unsubscribe = this.#deps.transport.onArrival(this.#mecha, () => this.#rouse())
     try {
       while (this.#open) {
         if ((await this.#authorization.check()) !== undefined) return
-        const messages = await this.#deps.transport.read(this.#mecha, { limit: PUSH_BATCH, visibilityMs: this.#deps.visibilityMs, now: Date.now() })
-        for (const message of messages) if (this.#open) this.send({ type: 'message', message })
-        if (messages.length === PUSH_BATCH) continue
+        this.#woken = false
+        const read = await this.#deps.transport.read(this.#mecha, { limit: PUSH_BATCH, visibilityMs: this.#deps.visibilityMs, now: Date.now() })
+        for (const message of read.messages) if (this.#open) this.send({ type: 'message', message })
+        if (read.messages.length === PUSH_BATCH || this.#woken) continue
+        const sleepMs = sleepBeforeNextRead(read, Date.now())
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => this.#wake?.(), REPOLL_MS)
+          const timer = setTimeout(() => this.#wake?.(), sleepMs)
           this.#wake = () => {
             clearTimeout(timer)
             this.#wake = undefined
@@ -137,6 +144,11 @@ class PushSession {
     } finally {
       unsubscribe()
     }
+  }
+
+  #rouse(): void {
+    this.#woken = true
+    this.#wake?.()
   }
 
   async #onFrame(text: string | undefined): Promise<void> {

@@ -43,6 +43,16 @@ export const discoveryDocument = {
     authentication: { type: 'object' },
     errors: { type: 'array', items: { type: 'object', required: ['code', 'reason', 'status', 'meaning'] } },
     limits: { type: 'object' },
+    durability: {
+      type: 'object',
+      required: ['level', 'required', 'store', 'detail'],
+      properties: {
+        level: { enum: ['fsync', 'everysec', 'memory'] },
+        required: { enum: ['fsync', 'everysec', 'memory'] },
+        store: { enum: ['embedded', 'redis'] },
+        detail: { type: 'string' },
+      },
+    },
     schemas: { type: 'object' },
   },
 } as const

@@ -17,6 +17,7 @@ import { createRedisClient, waitForRedis } from './redis/client.js'
 import { RedisControlStore } from './redis/control-store.js'
 import type { ChangeFeed, ControlStore } from './types.js'
 import type { Probe } from '../discovery/health.js'
+import { embeddedDurability, readRedisPersistence, redisDurability, type Durability } from './durability.js'
 
 /** Readiness probes for every part of the stores. */
 export function storeProbes(stores: Stores): Probe[] {
@@ -40,6 +41,8 @@ export interface Stores {
   readonly embedded?: EmbeddedDatabase
   /** Set in Redis mode: the shared command connection. */
   readonly redis?: Redis
+  /** What a 202 promises on these stores, found at start (at least MECHA_DURABILITY, or they do not open). */
+  readonly durability: Durability
   close(): Promise<void>
 }
 
@@ -51,8 +54,16 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   const lock = await lockDataDirectory(config.dataDir)
   let embedded: EmbeddedDatabase
   try {
-    embedded = openEmbeddedDatabase(config.dataDir)
+    embedded = openEmbeddedDatabase(config.dataDir, { synchronousCommit: config.durability === 'fsync' })
   } catch (err) {
+    await lock.release()
+    throw err
+  }
+  let durability: Durability
+  try {
+    durability = embeddedDurability(config.durability, embedded.synchronousCommit)
+  } catch (err) {
+    await embedded.close()
     await lock.release()
     throw err
   }
@@ -77,6 +88,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     // Embedded mode is one process: the counts need not outlive it or be shared.
     rateLimiter: new MemoryRateLimiter(),
     embedded,
+    durability,
     async close() {
       await replayCache.close()
       await transport.close()
@@ -90,8 +102,11 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
   // Two connections: commands (auto-pipelined) and pub/sub (change feed, arrival wake-ups).
   const redis = createRedisClient(url, log !== undefined ? { onError: log } : {})
   const subscriber = createRedisClient(url, log !== undefined ? { onError: log } : {})
+  let durability: Durability
   try {
     await Promise.all([waitForRedis(redis, REDIS_STARTUP_TIMEOUT_MS), waitForRedis(subscriber, REDIS_STARTUP_TIMEOUT_MS)])
+    // Before anything is written: a Redis that cannot keep the promise MECHA_DURABILITY makes is refused.
+    durability = redisDurability(config.durability, await readRedisPersistence(redis))
   } catch (err) {
     redis.disconnect()
     subscriber.disconnect()
@@ -124,6 +139,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     transport,
     rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
     redis,
+    durability,
     async close() {
       await replayCache.close()
       await transport.close()

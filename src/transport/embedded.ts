@@ -8,7 +8,7 @@ import type { EmbeddedDatabase } from '../stores/embedded/database.js'
 import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
 import {
   DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+  type AcceptInput, type AcceptResult, type Message, type ReadOptions, type ReadResult, type Transport,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -43,7 +43,8 @@ type MetaKey = 'seq' | ['count', string]
  * - `idem`: [from, id] -> { message, expiresAt }, and `idem-expiry`: [expiresAt, from, id] -> true.
  * - the nonce databases of replay/embedded.ts: accept claims its nonce in its own transaction.
  *
- * Every write is one transaction and resolves after it committed (durable). A timer sweeps expired
+ * Every write is one transaction and resolves after it committed: fsynced first when the database was
+ * opened with synchronous commits (MECHA_DURABILITY=fsync), else flushed just after (stores/durability.ts). A timer sweeps expired
  * nonces and idempotency records every minute; `close()` stops it, the caller closes the database.
  */
 export class EmbeddedTransport implements Transport {
@@ -110,18 +111,24 @@ export class EmbeddedTransport implements Transport {
     return result
   }
 
-  async read(recipient: string, options: ReadOptions): Promise<DeliveredMessage[]> {
+  async read(recipient: string, options: ReadOptions): Promise<ReadResult> {
     checkReadOptions(recipient, options)
-    if (options.limit === 0) return []
+    if (options.limit === 0) return { messages: [], nextDueAt: undefined }
     // Most polls find nothing: look without a write transaction (and its fsync) first.
-    if (this.#guard(() => this.#due(recipient, options.now, 1)).length === 0) return []
-    return this.#write(() =>
-      this.#due(recipient, options.now, options.limit).map(({ seq, entry }) => {
+    const look = this.#guard(() => this.#due(recipient, options.now, 1))
+    if (look.due.length === 0) return { messages: [], nextDueAt: look.nextVisibleAt }
+    return this.#write(() => {
+      const { due, nextVisibleAt } = this.#due(recipient, options.now, options.limit)
+      const visibleAgainAt = options.now + options.visibilityMs
+      const messages = due.map(({ seq, entry }) => {
         const delivery_count = entry.delivery_count + 1
-        void this.#inbox.put([recipient, seq], { ...entry, visible_at: options.now + options.visibilityMs, delivery_count })
+        void this.#inbox.put([recipient, seq], { ...entry, visible_at: visibleAgainAt, delivery_count })
         return { ...entry.message, delivery_count }
-      }),
-    )
+      })
+      // A full batch may have left due entries unseen: more may be visible now.
+      const nextDueAt = messages.length >= options.limit ? options.now : Math.min(nextVisibleAt ?? visibleAgainAt, visibleAgainAt)
+      return { messages, nextDueAt }
+    })
   }
 
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
@@ -179,15 +186,22 @@ export class EmbeddedTransport implements Transport {
     this.#arrivals.removeAllListeners()
   }
 
-  /** Entries of `recipient` deliverable at `now`, oldest first, at most `limit`. */
-  #due(recipient: string, now: number, limit: number): { seq: number; entry: InboxEntry }[] {
+  /**
+   * Entries of `recipient` deliverable at `now`, oldest first, at most `limit`; and, when the whole
+   * range was seen (fewer than `limit` due), the earliest time an in-flight entry becomes visible again.
+   */
+  #due(recipient: string, now: number, limit: number): { due: { seq: number; entry: InboxEntry }[]; nextVisibleAt: number | undefined } {
     const due: { seq: number; entry: InboxEntry }[] = []
+    let nextVisibleAt: number | undefined
     for (const { key, value } of this.#inbox.getRange({ start: [recipient], end: [recipient, RANGE_END] })) {
-      if (value.visible_at > now) continue
+      if (value.visible_at > now) {
+        if (nextVisibleAt === undefined || value.visible_at < nextVisibleAt) nextVisibleAt = value.visible_at
+        continue
+      }
       due.push({ seq: key[1], entry: value })
-      if (due.length >= limit) break
+      if (due.length >= limit) return { due, nextVisibleAt: now }
     }
-    return due
+    return { due, nextVisibleAt }
   }
 
   async #sweepIdempotency(now: number): Promise<number> {

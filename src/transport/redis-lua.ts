@@ -108,19 +108,31 @@ redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
 `
 
+/** Stale members (acknowledged elsewhere, trimmed) READ drops per call while it looks for the next due. */
+const STALE_DUE_MEMBERS_PER_READ = 100
+
 /**
- * KEYS: [1] recipient stream. ARGV: [1] visibility (ms), [2] limit.
- * Reply: a flat list {message JSON, delivery count, ...}, oldest first.
+ * KEYS: [1] recipient stream, [2] its delivery-time index (sorted set: entry id -> when delivered).
+ * ARGV: [1] visibility (ms), [2] limit.
+ * Reply: {due in (ms; -1 when nothing is in flight), message JSON, delivery count, ...}, oldest first.
  *
  * Redeliveries first: XAUTOCLAIM takes entries delivered at least `visibility` ago (by Redis's clock)
  * and not acknowledged, and counts the delivery. It examines at most ten times COUNT pending entries
  * per call, so it is repeated from its cursor until the pending list is exhausted or enough were taken.
  * Then new entries, all younger than any pending one, so the reply stays oldest first.
+ *
+ * "Due in": the pending list is ordered by entry id, not by delivery time (a redelivery moves an old
+ * entry to the back), so every delivery is also recorded in the index, scored by Redis's clock; its
+ * first member still pending is the next redelivery, and its idle time (XPENDING) says when. Members
+ * no longer pending are dropped on the way (ACK removes its own; this catches the rest). Waiting
+ * readers sleep until then instead of re-reading every second.
  */
 export const READ = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local limit = tonumber(ARGV[2])
-local out = {}
+local visibility = tonumber(ARGV[1])
+local out = {0}
+local delivered = {}
 local taken = 0
 local function payload(fields)
   for i = 1, #fields, 2 do
@@ -138,6 +150,7 @@ repeat
       local pending = redis.call('XPENDING', KEYS[1], '${GROUP}', e[1], e[1], 1)
       out[#out + 1] = json
       out[#out + 1] = pending[1][4]
+      delivered[#delivered + 1] = e[1]
       taken = taken + 1
     end
   end
@@ -150,15 +163,40 @@ if taken < limit then
       if json then
         out[#out + 1] = json
         out[#out + 1] = 1
+        delivered[#delivered + 1] = e[1]
+        taken = taken + 1
       end
     end
+  end
+end
+if #delivered > 0 then
+  local time = redis.call('TIME')
+  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  local scored = {}
+  for _, id in ipairs(delivered) do
+    scored[#scored + 1] = now_ms
+    scored[#scored + 1] = id
+  end
+  redis.call('ZADD', KEYS[2], unpack(scored))
+end
+if taken >= limit then return out end
+out[1] = -1
+for _ = 1, ${STALE_DUE_MEMBERS_PER_READ} do
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0)
+  if #first == 0 then break end
+  local pending = redis.call('XPENDING', KEYS[1], '${GROUP}', first[1], first[1], 1)
+  if #pending == 0 then
+    redis.call('ZREM', KEYS[2], first[1])
+  else
+    out[1] = math.max(0, visibility - tonumber(pending[1][3]))
+    break
   end
 end
 return out
 `
 
 /**
- * KEYS: [1] recipient stream, [2] recipient id map. ARGV: message ids.
+ * KEYS: [1] recipient stream, [2] recipient id map, [3] delivery-time index. ARGV: message ids.
  * Reply: how many entries were removed.
  *
  * Only delivered entries (in the group's pending list) are removed: acknowledging a message nobody has
@@ -176,6 +214,7 @@ for _, id in ipairs(ARGV) do
       if #redis.call('XPENDING', KEYS[1], '${GROUP}', entry, entry, 1) > 0 then
         redis.call('XACK', KEYS[1], '${GROUP}', entry)
         redis.call('XDEL', KEYS[1], entry)
+        redis.call('ZREM', KEYS[3], entry)
         removed = removed + 1
       else
         kept[#kept + 1] = entry

@@ -8,7 +8,7 @@ import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkRead
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import {
   DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type ReadResult, type Transport,
 } from './types.js'
 
 /**
@@ -19,6 +19,9 @@ import {
  *   unacknowledged messages and its length is what the inbox limit (default 10 000) counts. An empty
  *   stream keeps its key and group (a few hundred bytes per recipient that ever received a message).
  * - `inbox-ids:<mecha>`: hash, message id -> stream entry id(s), removed on ack.
+ * - `inbox-due:<mecha>`: sorted set, delivered entry id -> when (Redis's clock) it was last delivered,
+ *   removed on ack: tells a read when the next redelivery falls due (READ in redis-lua.ts). Entries
+ *   delivered before it existed are found by the waiting readers' safety read instead.
  * - `idem:<from>:<id>`: the original message JSON of an idempotent accept, expiring after the
  *   idempotency TTL (MECHA_IDEMPOTENCY_TTL_SECONDS, a day by default).
  * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
@@ -73,8 +76,8 @@ export class RedisTransport implements Transport {
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
     redis.defineCommand('mecharimAccept', { numberOfKeys: 5, lua: ACCEPT })
-    redis.defineCommand('mecharimRead', { numberOfKeys: 1, lua: READ })
-    redis.defineCommand('mecharimAck', { numberOfKeys: 2, lua: ACK })
+    redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
+    redis.defineCommand('mecharimAck', { numberOfKeys: 3, lua: ACK })
     this.#redis = redis as Redis & TransportCommands
     this.#subscriber = subscriber
     this.#prefix = prefix
@@ -116,23 +119,26 @@ export class RedisTransport implements Transport {
     }
   }
 
-  async read(recipient: string, options: ReadOptions): Promise<DeliveredMessage[]> {
+  async read(recipient: string, options: ReadOptions): Promise<ReadResult> {
     checkReadOptions(recipient, options)
-    if (options.limit === 0) return []
+    if (options.limit === 0) return { messages: [], nextDueAt: undefined }
     const reply = await this.#run(() =>
-      this.#redis.mecharimRead(this.#inboxKey(recipient), String(options.visibilityMs), String(options.limit)),
+      this.#redis.mecharimRead(this.#inboxKey(recipient), this.#dueKey(recipient), String(options.visibilityMs), String(options.limit)),
     )
-    const delivered: DeliveredMessage[] = []
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      delivered.push({ ...(JSON.parse(String(reply[i])) as Message), delivery_count: Number(reply[i + 1]) })
+    // Measured by Redis's clock as it ran the script: counted from the reply, the wake-up is never early.
+    const dueInMs = Number(reply[0])
+    const nextDueAt = dueInMs >= 0 ? Date.now() + dueInMs : undefined
+    const messages: DeliveredMessage[] = []
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      messages.push({ ...(JSON.parse(String(reply[i])) as Message), delivery_count: Number(reply[i + 1]) })
     }
-    return delivered
+    return { messages, nextDueAt }
   }
 
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
     checkAckIds(recipient, ids)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), ...ids))
+    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), this.#dueKey(recipient), ...ids))
   }
 
   onArrival(recipient: string, listener: () => void): () => void {
@@ -173,7 +179,12 @@ export class RedisTransport implements Transport {
     if (subscriber.status === 'ready' && channels.length > 0) await subscriber.unsubscribe(...channels).catch(() => undefined)
   }
 
-  /** Subscribes to the recipient's channel on its first listener; ioredis resubscribes after a reconnect by itself. */
+  /**
+   * Subscribes to the recipient's channel on its first listener; ioredis resubscribes after a reconnect
+   * by itself. Once a subscription is live the listeners are called once: an accept published before
+   * it (between a reader's read and its SUBSCRIBE, or while disconnected) reached nobody, and readers
+   * no longer re-read every second to find it.
+   */
   #listen(recipient: string): void {
     const subscriber = this.#subscriber
     if (subscriber === undefined || this.#closed) return
@@ -189,7 +200,7 @@ export class RedisTransport implements Transport {
       return
     }
     this.#channels.set(recipient, undefined)
-    if (subscriber.status === 'ready') subscriber.subscribe(this.#arrivalsChannel(recipient)).catch(() => undefined)
+    if (subscriber.status === 'ready') subscriber.subscribe(this.#arrivalsChannel(recipient)).then(() => this.#dispatch(recipient), () => undefined)
   }
 
   /** The recipient's last listener left: unsubscribe later, unless a listener comes back first. */
@@ -207,7 +218,9 @@ export class RedisTransport implements Transport {
   readonly #onReady = (): void => {
     const subscriber = this.#subscriber
     if (subscriber === undefined || subscriber.status !== 'ready' || this.#channels.size === 0) return
-    subscriber.subscribe(...[...this.#channels.keys()].map((recipient) => this.#arrivalsChannel(recipient))).catch(() => undefined)
+    const recipients = [...this.#channels.keys()]
+    subscriber.subscribe(...recipients.map((recipient) => this.#arrivalsChannel(recipient)))
+      .then(() => { for (const recipient of recipients) this.#dispatch(recipient) }, () => undefined)
   }
 
   readonly #onMessage = (channel: string): void => {
@@ -234,6 +247,10 @@ export class RedisTransport implements Transport {
     return `${this.#prefix}inbox:${recipient}`
   }
 
+  #dueKey(recipient: string): string {
+    return `${this.#prefix}inbox-due:${recipient}`
+  }
+
   #arrivalsChannel(recipient: string): string {
     return `${this.#prefix}arrivals:${recipient}`
   }
@@ -247,6 +264,6 @@ interface TransportCommands {
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
     deadlineMs: string,
   ): Promise<[string, (string | number)?]>
-  mecharimRead(inboxKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
-  mecharimAck(inboxKey: string, inboxIdsKey: string, ...ids: string[]): Promise<number>
+  mecharimRead(inboxKey: string, dueKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
+  mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, ...ids: string[]): Promise<number>
 }

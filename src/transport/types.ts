@@ -64,13 +64,32 @@ export interface ReadOptions {
   now: number
 }
 
+export interface ReadResult {
+  /** Visible now, oldest first (redeliveries included). */
+  messages: DeliveredMessage[]
+  /**
+   * When (unix ms, the caller's clock) the earliest delivered-but-unacknowledged message becomes
+   * visible again, so that a waiting reader can sleep until then instead of polling; `now` or earlier
+   * when more may be visible already (the read returned `limit` messages); undefined when nothing is
+   * in flight (then only an arrival makes anything visible).
+   */
+  nextDueAt: number | undefined
+}
+
 export interface Transport {
   accept(input: AcceptInput): Promise<AcceptResult>
-  /** Non-blocking: messages visible now, oldest first (redeliveries included). Long-polling is the caller's. */
-  read(recipient: string, options: ReadOptions): Promise<DeliveredMessage[]>
+  /**
+   * Non-blocking: messages visible now, and when the next redelivery falls due, in one round trip.
+   * Waiting is the caller's (gateway/wait-for-messages.ts).
+   */
+  read(recipient: string, options: ReadOptions): Promise<ReadResult>
   /** Acknowledge delivered messages by id; unknown or undelivered ids are ignored. Returns how many were removed. */
   ack(recipient: string, ids: readonly string[]): Promise<number>
-  /** Called (best effort, possibly from another process) when a message for `recipient` is accepted. */
+  /**
+   * Called (best effort, possibly from another process) when a message for `recipient` is accepted.
+   * May also be called when none was: when the announcements become live (an accept announced before
+   * could have been missed), so a listener reads again rather than trusting it to mean a message.
+   */
   onArrival(recipient: string, listener: () => void): () => void
   ping(): Promise<void>
   close(): Promise<void>

@@ -90,7 +90,7 @@ function linesThenStop(lines: number, controller: AbortController): Output & { t
 
 async function pending(mecha: string): Promise<string[]> {
   // Read straight from the transport as if an hour had passed: every unacknowledged message is due again.
-  const messages = await t.stores.transport.read(mecha, { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
+  const messages = (await t.stores.transport.read(mecha, { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })).messages
   return messages.map((m) => m.id)
 }
 
@@ -404,7 +404,7 @@ describe('listen across the maximum connection age (MECHA_WS_MAX_AGE_SECONDS=1)'
     expect(result).toMatchObject({ code: 0, stderr: '' })
     expect(result.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(ids)
     expect(sockets.length).toBeGreaterThanOrEqual(3)
-    const left = await aged.stores.transport.read('aged-listener', { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
+    const { messages: left } = await aged.stores.transport.read('aged-listener', { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
     expect(left).toEqual([])
   }, 40_000)
 })

@@ -47,7 +47,7 @@ function watch(): { reconnecting: ReconnectingEvent[]; reconnected: ConnectionRe
 
 async function pending(mecha: string): Promise<string[]> {
   // As if an hour had passed: every unacknowledged message is due again.
-  const messages = await h.t.stores.transport.read(mecha, { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
+  const { messages } = await h.t.stores.transport.read(mecha, { limit: 100, visibilityMs: 1, now: Date.now() + 3600_000 })
   return messages.map((m) => m.id)
 }
 

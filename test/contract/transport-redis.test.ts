@@ -153,6 +153,7 @@ describeWithRedis('RedisTransport', () => {
       expect(await transport.ack('beta', msgs.map((m) => m.id))).toBe(2)
       expect(await redis.xlen(`${prefix}inbox:beta`)).toBe(0)
       expect(await redis.hlen(`${prefix}inbox-ids:beta`)).toBe(0)
+      expect(await redis.zcard(`${prefix}inbox-due:beta`), 'the delivery-time index').toBe(0)
       expect(await redis.xpending(`${prefix}inbox:beta`, 'mecharim')).toEqual([0, null, null, null])
       const ttl = await redis.ttl((await redis.keys(`${prefix}nonce:*`))[0] ?? '')
       expect(ttl).toBeGreaterThan(0)

@@ -50,6 +50,8 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
     // Refusal suites send far more failed authentications from 127.0.0.1 than the default 30 per
     // minute: failures are still counted, the throttle only trips where a test sets its own limit.
     MECHA_AUTH_FAILURE_LIMIT: '1000',
+    // Test Redis servers run without persistence (startRedis): they give `memory`, and say so.
+    MECHA_DURABILITY: 'memory',
     ...env,
   })
   const masterKey = options.masterKey ?? randomBytes(32)
@@ -68,7 +70,7 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
   // As server.ts does: MECHA_OPERATOR_VERIFIER loads a custom verifier module.
   const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
   const authenticator = new OperatorAuthenticator(config.operatorTokens, verifier, { authFailures: gateway.deps.authFailures })
-  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores), rateLimiter: stores.rateLimiter }, { logStream })
+  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter }, { logStream })
   await app.ready()
   return {
     app, config, store, stores, masterKey, dataDir, logs,

@@ -63,5 +63,5 @@ export async function gatewayHarness(env: Env = {}): Promise<GatewayHarness> {
 
 /** Read an inbox through the transport directly (what was really delivered, bypassing the gateway). */
 export async function delivered(h: GatewayHarness, mecha: string): Promise<{ id: string; from: string; payload: unknown }[]> {
-  return h.t.stores.transport.read(mecha, { limit: 100, visibilityMs: 60_000, now: Date.now() })
+  return (await h.t.stores.transport.read(mecha, { limit: 100, visibilityMs: 60_000, now: Date.now() })).messages
 }

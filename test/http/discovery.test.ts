@@ -112,6 +112,9 @@ describe('GET /healthz and /readyz', () => {
     expect(JSON.parse((await get('/healthz')).text)).toEqual({ status: 'ok' })
     const ready = await get('/readyz')
     expect(ready.status).toBe(200)
-    expect(JSON.parse(ready.text)).toEqual({ status: 'ready', checks: [{ name: 'store', ok: true }, { name: 'replay_cache', ok: true }, { name: 'transport', ok: true }] })
+    expect(JSON.parse(ready.text)).toEqual({
+      status: 'ready', checks: [{ name: 'store', ok: true }, { name: 'replay_cache', ok: true }, { name: 'transport', ok: true }],
+      durability: { level: 'everysec', required: 'memory', store: 'embedded', detail: expect.stringContaining('overlapping sync') },
+    })
   })
 })

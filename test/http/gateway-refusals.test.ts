@@ -182,7 +182,7 @@ describe('401 signature_required', () => {
   it('a bearer-only request with a key that requires a signature', async () => {
     expectRefused(await h.send(strict, MESSAGE), 401, 'signature_required')
     expect((await h.send(strict, { ...MESSAGE, to: 'gamma' }, { auth: 'hmac-sha256' })).status).toBe(202)
-    await h.t.stores.transport.read('gamma', { limit: 10, visibilityMs: 1, now: Date.now() }).then((m) => h.t.stores.transport.ack('gamma', m.map((x) => x.id)))
+    await h.t.stores.transport.read('gamma', { limit: 10, visibilityMs: 1, now: Date.now() }).then((r) => h.t.stores.transport.ack('gamma', r.messages.map((x) => x.id)))
   })
 })
 

@@ -23,7 +23,7 @@ describe('embedded mode: a restart does not reopen a replay window', () => {
     try {
       const replay = await t.app.inject({ method: 'POST', url: '/v1/messages', headers, payload: body })
       expect({ status: replay.statusCode, reason: replay.json().reason }).toEqual({ status: 401, reason: 'replayed_nonce' })
-      expect((await t.stores.transport.read('beta', { limit: 10, visibilityMs: 1000, now: Date.now() })).map((m) => m.payload)).toEqual(['once'])
+      expect((await t.stores.transport.read('beta', { limit: 10, visibilityMs: 1000, now: Date.now() })).messages.map((m) => m.payload)).toEqual(['once'])
     } finally {
       await t.close()
     }

@@ -54,6 +54,8 @@ describeWithRedis('rate limits on Redis: two processes share every budget', () =
       MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON,
       // The failed-authentication test gives its client its own address through X-Forwarded-For.
       MECHA_TRUST_PROXY: 'true', MECHA_AUTH_FAILURE_LIMIT: '4', MECHA_AUTH_FAILURE_WINDOW_SECONDS: '60',
+      // This Redis runs without persistence.
+      MECHA_DURABILITY: 'memory',
     }
     ;[a, b] = await Promise.all([spawnService(env, cwd), spawnService(env, cwd)])
     // alpha sends, and reads its own inbox: one mecha is enough.

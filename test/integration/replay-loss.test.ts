@@ -111,7 +111,7 @@ describeWithRedis('replay cache: losses of Redis writes', () => {
   it('refuses to start on a Redis with maxmemory-policy volatile-lru, saying how to fix it', async () => {
     const redis = await startRedis({ args: ['--maxmemory-policy', 'volatile-lru'] })
     try {
-      const config = loadConfig({ REDIS_URL: redis.url, MECHA_REDIS_PREFIX: 'lru:', MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON })
+      const config = loadConfig({ REDIS_URL: redis.url, MECHA_REDIS_PREFIX: 'lru:', MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON, MECHA_DURABILITY: 'memory' })
       await expect(openStores(config)).rejects.toThrow(/maxmemory-policy is volatile-lru.*CONFIG SET maxmemory-policy noeviction/)
     } finally {
       await redis.stop()

@@ -31,12 +31,12 @@ describeWithRedis('Redis accept deadline (regression: a 503 during a hang became
 
   it('an accept that reaches Redis after its deadline writes nothing', async () => {
     await expect(transport.accept(input(Date.now() - 5000, 'late'))).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(await transport.read('b', { limit: 10, visibilityMs: 1000, now: Date.now() })).toEqual([])
+    expect((await transport.read('b', { limit: 10, visibilityMs: 1000, now: Date.now() })).messages).toEqual([])
     expect(await redis.exists('deadline:nonce:mkaaaaaaaaaaaaaaaaaaaaaaaa:nonce-late-xxxxxxxxxxxxxxxxxxxx')).toBe(0)
   })
 
   it('an accept within its deadline is stored', async () => {
     expect((await transport.accept(input(Date.now(), 'on-time'))).outcome).toBe('accepted')
-    expect((await transport.read('b', { limit: 10, visibilityMs: 1000, now: Date.now() })).map((m) => m.id)).toEqual(['on-time'])
+    expect((await transport.read('b', { limit: 10, visibilityMs: 1000, now: Date.now() })).messages.map((m) => m.id)).toEqual(['on-time'])
   })
 })

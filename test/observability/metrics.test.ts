@@ -171,7 +171,7 @@ describe('dependency errors', () => {
       name, reason: `${name}_unavailable` as const, ping: async (): Promise<void> => { throw new Error('down') },
     }))
     const app = await buildApp(t.config, {
-      store: t.store, controlPlane: new ControlPlane({ store: t.store, sealer }), authenticator: new OperatorAuthenticator(t.config.operatorTokens), gateway, probes: failing, rateLimiter: t.stores.rateLimiter,
+      store: t.store, controlPlane: new ControlPlane({ store: t.store, sealer }), authenticator: new OperatorAuthenticator(t.config.operatorTokens), gateway, probes: failing, durability: t.stores.durability, rateLimiter: t.stores.rateLimiter,
     })
     try {
       const res = await app.inject({ method: 'GET', url: '/readyz' })

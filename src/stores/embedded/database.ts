@@ -9,15 +9,32 @@ import { open, type RootDatabase } from 'lmdb'
  */
 export interface EmbeddedDatabase {
   readonly root: RootDatabase
+  /** True when every commit is fsynced before its promise resolves (as the environment reports it). */
+  readonly synchronousCommit: boolean
   close(): Promise<void>
 }
 
-export function openEmbeddedDatabase(dataDir: string): EmbeddedDatabase {
+export interface EmbeddedDatabaseOptions {
+  /**
+   * Fsync every commit before its promise resolves (MECHA_DURABILITY=fsync). Otherwise lmdb's default
+   * overlapping sync (Linux, macOS): a commit resolves once visible, and is flushed just after, in
+   * parallel with the next transactions; a host crash can lose those few milliseconds.
+   */
+  synchronousCommit?: boolean
+}
+
+export function openEmbeddedDatabase(dataDir: string, options: EmbeddedDatabaseOptions = {}): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const root = open({ path: join(dataDir, 'mecharim.mdb'), maxDbs: 16, compression: false })
+  const root = open({
+    path: join(dataDir, 'mecharim.mdb'), maxDbs: 16, compression: false,
+    ...(options.synchronousCommit === true ? { overlappingSync: false } : {}),
+  })
   let closed = false
   return {
     root,
+    // lmdb-js keeps the flag the environment was actually opened with (an environment already open
+    // in this process keeps its own), so this is what commits do, not what was asked.
+    synchronousCommit: (root as RootDatabase & { overlappingSync?: boolean }).overlappingSync === false,
     async close(): Promise<void> {
       if (closed) return
       closed = true

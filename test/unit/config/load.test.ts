@@ -134,6 +134,7 @@ describe('config: bad values name their variable', () => {
     [{ MECHA_PUBLIC_URL: 'not a url' }, 'MECHA_PUBLIC_URL is not a URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis://'],
     [{ MECHA_MASTER_KEY: 'short' }, 'MECHA_MASTER_KEY must be 32 bytes'],
+    [{ MECHA_DURABILITY: 'always' }, 'MECHA_DURABILITY must be one of fsync, everysec, memory, got "always"'],
   ])('%j', (env, message) => {
     const problems = problemsOf(env as Record<string, string>)
     expect(problems.join('\n')).toContain(message)
