@@ -79,7 +79,7 @@ describe('with MECHA_ALLOW_DEV_SENDER_HEADER=1', () => {
 
 describe('configuration', () => {
   it('refuses the flag with NODE_ENV=production, naming the variable', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', MECHA_ALLOW_DEV_SENDER_HEADER: '1', MECHA_MASTER_KEY: 'a'.repeat(64), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [`adm_${'a'.repeat(40)}`]: 'alice' }) }))
+    expect(() => loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_ALLOW_DEV_SENDER_HEADER: '1', MECHA_MASTER_KEY: 'a'.repeat(64), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [`adm_${'a'.repeat(40)}`]: 'alice' }) }))
       .toThrow(/MECHA_ALLOW_DEV_SENDER_HEADER=1 is refused with NODE_ENV=production/)
   })
 

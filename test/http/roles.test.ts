@@ -75,13 +75,13 @@ describeWithRedis('MECHA_ROLE=control and MECHA_ROLE=gateway on one Redis', () =
 
 describe('MECHA_ROLE configuration', () => {
   it('a gateway-role process starts in production without operator tokens', () => {
-    const config = loadConfig({ NODE_ENV: 'production', MECHA_ROLE: 'gateway', MECHA_MASTER_KEY: 'a'.repeat(64) })
+    const config = loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_ROLE: 'gateway', MECHA_MASTER_KEY: 'a'.repeat(64) })
     expect(config.role).toBe('gateway')
     expect(config.generateOperatorToken).toBe(false)
   })
 
   it('a control or all-role process still needs them in production', () => {
-    for (const role of ['control', 'all']) expect(() => loadConfig({ NODE_ENV: 'production', MECHA_ROLE: role, MECHA_MASTER_KEY: 'a'.repeat(64) })).toThrow(/no operator tokens configured/)
+    for (const role of ['control', 'all']) expect(() => loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_ROLE: role, MECHA_MASTER_KEY: 'a'.repeat(64) })).toThrow(/no operator tokens configured/)
   })
 
   it('an unknown role stops the process, naming the variable', () => {

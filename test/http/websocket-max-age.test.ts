@@ -19,7 +19,7 @@ describe('GET /v1/connect at MECHA_WS_MAX_AGE_SECONDS', () => {
     socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as { type: string }))
     const closed = await new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
     expect(frames.map((f) => f.type)).toEqual(['ready', 'closing'])
-    expect(frames[1]).toEqual({ type: 'closing', reason: 'reauthenticate', detail: expect.stringContaining('MECHA_WS_MAX_AGE_SECONDS') })
+    expect(frames[1]).toEqual({ type: 'closing', reason: 'reauthenticate', detail: expect.stringContaining('MECHA_WS_MAX_AGE_SECONDS'), request_id: expect.stringMatching(/^req_/) })
     expect(closed).toEqual({ code: 1008, reason: 'reauthenticate' })
   })
 })

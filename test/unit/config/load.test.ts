@@ -77,7 +77,7 @@ describe('config: NODE_ENV', () => {
     expect(loadConfig({ NODE_ENV: nodeEnv })).toMatchObject({ production: false, environment: nodeEnv })
   })
   it('production runs production mode', () => {
-    const config = loadConfig({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
+    const config = loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'ops' }) })
     expect(config).toMatchObject({ production: true, environment: 'production' })
   })
   // Regression: NODE_ENV=prod or Production silently ran development mode (issue 11).

@@ -35,7 +35,7 @@ describe('the failed-authentication guard in development', () => {
   it('configuration: 300 for loopback in development while unset; the configured value otherwise', () => {
     expect(loadConfig({}).authFailureLoopbackLimit).toBe(300)
     expect(loadConfig({ MECHA_AUTH_FAILURE_LIMIT: '7' }).authFailureLoopbackLimit).toBe(7)
-    const prod = loadConfig({ NODE_ENV: 'production', MECHA_MASTER_KEY: 'a'.repeat(64), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [`adm_${'a'.repeat(40)}`]: 'alice' }) })
+    const prod = loadConfig({ NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'a'.repeat(64), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [`adm_${'a'.repeat(40)}`]: 'alice' }) })
     expect(prod.authFailureLoopbackLimit).toBe(prod.authFailureLimit)
   })
 })
