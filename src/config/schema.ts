@@ -28,7 +28,7 @@ export const VARIABLES = [
   { name: 'MECHA_MAX_FUTURE_SKEW_SECONDS', default: '30', description: 'How far ahead of server time a Mecha-Timestamp may be (0 to MECHA_TIMESTAMP_WINDOW_SECONDS). Also the margin after a replay-cache loss: requests signed before `epoch + this` are refused, so a fast client clock cannot carry a pre-loss request past the epoch.' },
   { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
-  { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
+  { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a sender\'s Idempotency-Key is remembered (with the acceptance and a digest of the request) for idempotent retries.' },
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
   { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },

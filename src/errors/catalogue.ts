@@ -109,6 +109,8 @@ export const CATALOGUE = {
     'Send the whole request promptly (within MECHA_REQUEST_TIMEOUT_SECONDS, default 45), on a new connection: this one was closed.'),
   message_too_large: entry('RESOURCE_EXHAUSTED', 413, 'The message exceeds the key\'s max_message_bytes.',
     'Send a smaller payload or ask an operator to raise permissions.max_message_bytes.'),
+  idempotency_key_reused: entry('CONFLICT', 409, 'The Idempotency-Key was already used by this sender for a different request (method, path or body); nothing was delivered.',
+    'Use a new Idempotency-Key for a new message; retry a message only with the exact request first sent under its key.'),
   inbox_full: entry('RESOURCE_EXHAUSTED', 429, 'The recipient\'s inbox holds the maximum number of unacknowledged messages.',
     'Retry after Retry-After seconds; the recipient must acknowledge messages to make room.'),
   rate_limited: entry('RESOURCE_EXHAUSTED', 429, 'Too many requests.', 'Wait for the number of seconds in Retry-After.'),
@@ -117,7 +119,7 @@ export const CATALOGUE = {
   replay_cache_unavailable: entry('UNAVAILABLE', 503, 'The replay cache cannot be reached; nothing was accepted.', 'Retry later with a fresh nonce.'),
   replay_cache_unsafe: entry('UNAVAILABLE', 503, 'The replay cache\'s Redis may evict nonces (its maxmemory-policy is not noeviction), so replays cannot be ruled out; nothing was accepted.',
     'Retry later with a fresh nonce; operators: `CONFIG SET maxmemory-policy noeviction` (and CONFIG REWRITE), or `maxmemory-policy noeviction` in redis.conf or the managed service\'s parameter group. /readyz names the policy found.'),
-  transport_unavailable: entry('UNAVAILABLE', 503, 'The Mechagram transport cannot be reached; the request is not known to have been accepted.', 'Retry later with a fresh nonce, and with the same `id`: a message whose accept was cut off may have been stored, and the `id` makes the retry return it instead of storing it twice.'),
+  transport_unavailable: entry('UNAVAILABLE', 503, 'The Mechagram transport cannot be reached; the request is not known to have been accepted.', 'Retry later with a fresh nonce, and with the same Idempotency-Key and body: a message whose accept was cut off may have been stored, and the key makes the retry return it instead of storing it twice.'),
   verifier_unavailable: entry('UNAVAILABLE', 503, 'The operator token verifier failed; nothing was changed.', 'Retry later; operators should check the MECHA_OPERATOR_VERIFIER backend.'),
   internal_error: entry('INTERNAL', 500, 'An unexpected error occurred.', 'Report the request_id to the operators.'),
 } as const satisfies Record<string, CatalogueEntry>

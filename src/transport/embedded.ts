@@ -5,10 +5,10 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { EmbeddedNonces } from '../replay/embedded.js'
 import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/types.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
-import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
+import { acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions, duplicateIdFault } from './checks.js'
 import {
   DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type MessageAcceptance, type ReadOptions, type Transport,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -25,8 +25,10 @@ interface InboxEntry {
   delivery_count: number
 }
 
+/** The acceptance and the request's digest: never the message (a retry is answered, not re-delivered). */
 interface IdempotencyRecord {
-  message: Message
+  acceptance: MessageAcceptance
+  requestSha256: string
   expiresAt: number
 }
 
@@ -38,9 +40,12 @@ type MetaKey = 'seq' | ['count', string]
  *
  * - `inbox`: [recipient, seq] -> { message, visible_at, delivery_count }, seq increasing, so a
  *   recipient's range is oldest first.
- * - `inbox-ids`: [recipient, message id, seq] -> true (two senders may use the same client id).
+ * - `inbox-ids`: [recipient, message id, seq] -> true. Ids are the gateway's and unique per inbox (an
+ *   accept refuses one already there); the seq in the key is what ack needs.
  * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] -> unacknowledged messages (the inbox limit).
- * - `idem`: [from, id] -> { message, expiresAt }, and `idem-expiry`: [expiresAt, from, id] -> true.
+ * - `idempotency`: [from, idempotency key] -> { acceptance, requestSha256, expiresAt }, and
+ *   `idempotency-expiry`: [expiresAt, from, key] -> true. (The `idem` databases of earlier versions,
+ *   which held whole messages, are no longer read.)
  * - the nonce databases of replay/embedded.ts: accept claims its nonce in its own transaction.
  *
  * Every write is one transaction and resolves after it committed (durable). A timer sweeps expired
@@ -70,8 +75,8 @@ export class EmbeddedTransport implements Transport {
     this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })
     this.#inboxIds = db.root.openDB<true, [string, string, number]>({ name: 'inbox-ids' })
     this.#meta = db.root.openDB<number, MetaKey>({ name: 'inbox-meta' })
-    this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idem' })
-    this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idem-expiry' })
+    this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idempotency' })
+    this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idempotency-expiry' })
     // One listener per waiting long-poll: there is no leak to warn about.
     this.#arrivals.setMaxListeners(0)
     // A failed sweep is retried by the next one; a broken database shows up on requests, not here.
@@ -83,13 +88,19 @@ export class EmbeddedTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     const { claim, message } = input
-    const result = await this.#write((): AcceptResult => {
+    const result = await this.#write((): AcceptResult | { outcome: 'id_taken' } => {
+      if (this.#holds(message.to, message.id)) return { outcome: 'id_taken' }
       const claimed = this.#nonces.claimInTransaction(claim)
       if (claimed.outcome !== 'fresh') return claimed
-      const idemKey: [string, string] = [message.from, message.id]
-      if (input.idempotent) {
+      const idempotency = input.idempotency
+      const idemKey: [string, string] | undefined = idempotency === null ? undefined : [message.from, idempotency.key]
+      if (idempotency !== null && idemKey !== undefined) {
         const original = this.#idem.get(idemKey)
-        if (original !== undefined && original.expiresAt > claim.now) return { outcome: 'duplicate', message: original.message }
+        if (original !== undefined && original.expiresAt > claim.now) {
+          return original.requestSha256 === idempotency.requestSha256
+            ? { outcome: 'duplicate', acceptance: original.acceptance }
+            : { outcome: 'idempotency_key_reused' }
+        }
       }
       const countKey: MetaKey = ['count', message.to]
       const count = this.#meta.get(countKey) ?? 0
@@ -99,13 +110,14 @@ export class EmbeddedTransport implements Transport {
       void this.#meta.put(countKey, count + 1)
       void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0 })
       void this.#inboxIds.put([message.to, message.id, seq], true)
-      if (input.idempotent) {
+      if (idempotency !== null && idemKey !== undefined) {
         const expiresAt = claim.now + input.idempotencyTtlSeconds * 1000
-        void this.#idem.put(idemKey, { message, expiresAt })
-        void this.#idemExpiry.put([expiresAt, message.from, message.id], true)
+        void this.#idem.put(idemKey, { acceptance: acceptanceOf(message), requestSha256: idempotency.requestSha256, expiresAt })
+        void this.#idemExpiry.put([expiresAt, ...idemKey], true)
       }
       return { outcome: 'accepted', message }
     })
+    if (result.outcome === 'id_taken') throw duplicateIdFault(message)
     if (result.outcome === 'accepted') this.#arrivals.emit(message.to)
     return result
   }
@@ -179,6 +191,12 @@ export class EmbeddedTransport implements Transport {
     this.#arrivals.removeAllListeners()
   }
 
+  /** The recipient's inbox holds a message with this id. */
+  #holds(recipient: string, id: string): boolean {
+    for (const _ of this.#inboxIds.getKeys({ start: [recipient, id], end: [recipient, id, RANGE_END], limit: 1 })) return true
+    return false
+  }
+
   /** Entries of `recipient` deliverable at `now`, oldest first, at most `limit`. */
   #due(recipient: string, now: number, limit: number): { seq: number; entry: InboxEntry }[] {
     const due: { seq: number; entry: InboxEntry }[] = []
@@ -195,11 +213,11 @@ export class EmbeddedTransport implements Transport {
     for (;;) {
       const batch = await this.#db.root.transaction(() => {
         const due = Array.from(this.#idemExpiry.getKeys({ end: [Math.floor(now) + 1], limit: SWEEP_BATCH }))
-        for (const [expiresAt, from, id] of due) {
-          void this.#idemExpiry.remove([expiresAt, from, id])
+        for (const [expiresAt, from, key] of due) {
+          void this.#idemExpiry.remove([expiresAt, from, key])
           // Re-used after it expired: the newer record has its own, later, expiry entry.
-          if (this.#idem.get([from, id])?.expiresAt !== expiresAt) continue
-          void this.#idem.remove([from, id])
+          if (this.#idem.get([from, key])?.expiresAt !== expiresAt) continue
+          void this.#idem.remove([from, key])
           removed++
         }
         return due.length

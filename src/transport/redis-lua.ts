@@ -24,6 +24,8 @@ export const OUTCOME = {
   replayed: 'replayed',
   beforeEpoch: 'before_epoch',
   inboxFull: 'inbox_full',
+  idempotencyKeyReused: 'idempotency_key_reused',
+  idTaken: 'id_taken',
   late: 'late',
 } as const
 
@@ -68,31 +70,38 @@ return {'${OUTCOME.fresh}'}
 
 /**
  * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
- * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] '1' when
- *       idempotent, [6] idempotency TTL, [7] inbox limit, [8] message JSON, [9] message id, [10] the
- *       recipient's arrivals channel, [11] recipient, [12] deadline (unix ms, the gateway's clock).
- * Reply: {'accepted'} | {'duplicate', original JSON} | {'replayed'} | {'before_epoch', epoch} | {'inbox_full'}
- *        | {'late'}.
+ * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] the
+ *       request's SHA-256 when it carries an Idempotency-Key, else '', [6] idempotency TTL, [7] inbox
+ *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
+ *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
+ *       (`{"acceptance":{...},"request_sha256":"..."}`).
+ * Reply: {'accepted'} | {'duplicate', the record JSON} | {'idempotency_key_reused'} | {'replayed'}
+ *        | {'before_epoch', epoch} | {'inbox_full'} | {'id_taken'} | {'late'}.
  *
  * The deadline guards against a hung Redis: a command the gateway already answered 503 for (its command
  * timed out) may still sit in Redis's socket buffer and run when Redis resumes. Past the deadline the
  * script writes nothing, so a 503 never turns into a delivery later. Redis's clock (TIME) is compared
  * with the gateway's: hosts must be NTP-synchronised, as the timestamp window already requires.
  *
- * The order is the spec's: the nonce first (a duplicate or a refusal for a full inbox still burns it:
- * the request was authenticated and answered), then the idempotency record, then the inbox limit.
- * The stream holds only unacknowledged messages (ack deletes entries), so its length is the count the
- * limit is about. The id map value is a space-separated list of entry ids: two senders may use the
- * same client id towards one recipient, and acknowledging that id must be able to remove both.
+ * An id already in the inbox is a gateway fault (ids are assigned by it), answered before anything is
+ * written. Then the spec's order: the nonce first (a duplicate, a reused key or a full inbox still burns
+ * it: the request was authenticated and answered), then the idempotency record, then the inbox limit.
+ * The record holds the acceptance and the request digest, never the message. The stream holds only
+ * unacknowledged messages (ack deletes entries), so its length is the count the limit is about.
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
 if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
+if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return {'${OUTCOME.idTaken}'} end
 local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if refused then return refused end
-local idempotent = ARGV[5] == '1'
+local idempotent = ARGV[5] ~= ''
 if idempotent then
   local original = redis.call('GET', KEYS[3])
-  if original then return {'${OUTCOME.duplicate}', original} end
+  if original then
+    local record = cjson.decode(original)
+    if record.request_sha256 ~= ARGV[5] then return {'${OUTCOME.idempotencyKeyReused}'} end
+    return {'${OUTCOME.duplicate}', original}
+  end
 end
 if redis.call('EXISTS', KEYS[4]) == 1 then
   if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}'} end
@@ -100,10 +109,8 @@ else
   redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM')
 end
 local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8])
-local entries = redis.call('HGET', KEYS[5], ARGV[9])
-if entries then entry = entries .. ' ' .. entry end
 redis.call('HSET', KEYS[5], ARGV[9], entry)
-if idempotent then redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[6]) end
+if idempotent then redis.call('SET', KEYS[3], ARGV[13], 'EX', ARGV[6]) end
 redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
 `

@@ -4,11 +4,11 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
 import type { ReplayRules } from '../replay/types.js'
 import { runRedis } from '../stores/redis/run.js'
-import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
+import { acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions, duplicateIdFault } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import {
   DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type Transport,
+  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type MessageAcceptance, type ReadOptions, type Transport,
 } from './types.js'
 
 /**
@@ -18,9 +18,13 @@ import {
  *   holds the message JSON. An acknowledged entry is XACKed and XDELed, so the stream holds only
  *   unacknowledged messages and its length is what the inbox limit (default 10 000) counts. An empty
  *   stream keeps its key and group (a few hundred bytes per recipient that ever received a message).
- * - `inbox-ids:<mecha>`: hash, message id -> stream entry id(s), removed on ack.
- * - `idem:<from>:<id>`: the original message JSON of an idempotent accept, expiring after the
- *   idempotency TTL (MECHA_IDEMPOTENCY_TTL_SECONDS, a day by default).
+ * - `inbox-ids:<mecha>`: hash, message id -> stream entry id, removed on ack. Ids are the gateway's and
+ *   unique per inbox (an accept refuses one already there). Entries written by earlier versions may
+ *   hold several space-separated entry ids; ack still reads that form.
+ * - `idempotency:<from>:<key>`: `{"acceptance": {...}, "request_sha256": "<hex>"}` of an accept that
+ *   carried an Idempotency-Key, expiring after MECHA_IDEMPOTENCY_TTL_SECONDS (a day by default). A
+ *   mecha id has no `:`, so the key cannot be confused across senders. (Earlier versions' `idem:` keys,
+ *   which held whole messages, are no longer read and expire by themselves.)
  * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
  *   expires after the claim's TTL, a little longer than the timestamp window.
  * - channel `arrivals:<mecha>`: every accept publishes to its recipient's channel, to wake long-polls
@@ -88,13 +92,16 @@ export class RedisTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     this.#replay.assertSafe()
-    const { claim, message } = input
+    const { claim, message, idempotency } = input
+    const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
         replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
-        this.#key(`idem:${message.from}:${message.id}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
-        ...claimArgs(claim, this.#replay), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
+        // Without a key the record key is never read or written; it still names a key of this sender.
+        this.#key(`idempotency:${message.from}:${idempotency?.key ?? ''}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
+        ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
         JSON.stringify(message), message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        record,
       ),
     )
     switch (outcome) {
@@ -102,7 +109,11 @@ export class RedisTransport implements Transport {
         if (this.#subscriber === undefined) this.#dispatch(message.to)
         return { outcome: 'accepted', message }
       case OUTCOME.duplicate:
-        return { outcome: 'duplicate', message: JSON.parse(String(detail)) as Message }
+        return { outcome: 'duplicate', acceptance: (JSON.parse(String(detail)) as { acceptance: MessageAcceptance }).acceptance }
+      case OUTCOME.idempotencyKeyReused:
+        return { outcome: 'idempotency_key_reused' }
+      case OUTCOME.idTaken:
+        throw duplicateIdFault(message)
       case OUTCOME.replayed:
         return { outcome: 'replayed' }
       case OUTCOME.beforeEpoch:
@@ -243,9 +254,9 @@ export class RedisTransport implements Transport {
 interface TransportCommands {
   mecharimAccept(
     epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string,
-    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, idempotent: string, idempotencyTtlSeconds: string,
+    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, idempotencyTtlSeconds: string,
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
-    deadlineMs: string,
+    deadlineMs: string, idempotencyRecordJson: string,
   ): Promise<[string, (string | number)?]>
   mecharimRead(inboxKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
   mecharimAck(inboxKey: string, inboxIdsKey: string, ...ids: string[]): Promise<number>

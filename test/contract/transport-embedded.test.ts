@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { EmbeddedReplayCache } from '../../src/replay/embedded.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../src/stores/embedded/database.js'
 import { EmbeddedTransport } from '../../src/transport/embedded.js'
-import { acceptInput, claim, message, transportContract, type TransportUnderTest } from './transport.contract.js'
+import { acceptInput, claim, idempotency, message, transportContract, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   dir: string
@@ -75,8 +75,8 @@ describe('EmbeddedTransport sweep', () => {
     const shortNonce = claim({ now, ttlSeconds: 1 })
     const longNonce = claim({ now, ttlSeconds: 600 })
     expect((await cache.claim(shortNonce)).outcome).toBe('fresh')
-    const original = message('alpha', 'beta', { id: 'client-1' })
-    expect((await transport.accept(acceptInput(original, { claim: longNonce, idempotent: true, idempotencyTtlSeconds: 2 }))).outcome)
+    const original = message('alpha', 'beta', { idempotency_key: 'client-1' })
+    expect((await transport.accept(acceptInput(original, { claim: longNonce, idempotency: idempotency('client-1'), idempotencyTtlSeconds: 2 }))).outcome)
       .toBe('accepted')
 
     expect(await transport.sweep(now), 'nothing has expired yet').toBe(0)
@@ -86,8 +86,8 @@ describe('EmbeddedTransport sweep', () => {
     const later = now + 3000
     expect((await cache.claim({ ...shortNonce, now: later })).outcome).toBe('fresh')
     expect((await cache.claim({ ...longNonce, now: later })).outcome, 'the long nonce is kept').toBe('replayed')
-    const retry = message('alpha', 'beta', { id: 'client-1' })
-    expect((await transport.accept(acceptInput(retry, { claim: claim({ now: later }), idempotent: true }))).outcome)
+    const retry = message('alpha', 'beta', { idempotency_key: 'client-1' })
+    expect((await transport.accept(acceptInput(retry, { claim: claim({ now: later }), idempotency: idempotency('client-1') }))).outcome)
       .toBe('accepted')
   })
 

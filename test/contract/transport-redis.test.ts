@@ -6,7 +6,7 @@ import { RedisTransport } from '../../src/transport/redis.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
 import { startedRedisReplayCache } from '../helpers/replay.js'
 import { sharedRedis } from '../helpers/shared-redis.js'
-import { acceptInput, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
+import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   prefix: string
@@ -156,6 +156,20 @@ describeWithRedis('RedisTransport', () => {
       expect(await redis.xpending(`${prefix}inbox:beta`, 'mecharim')).toEqual([0, null, null, null])
       const ttl = await redis.ttl((await redis.keys(`${prefix}nonce:*`))[0] ?? '')
       expect(ttl).toBeGreaterThan(0)
+    })
+
+    it('keeps the acceptance and the request digest in an idempotency record, never the message', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const transport = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
+      transports.push(transport)
+      const msg = message('alpha', 'beta', { idempotency_key: 'order-9', payload: { secret: 'x'.repeat(1000) } })
+      await transport.accept(acceptInput(msg, { idempotency: idempotency('order-9', 'c'.repeat(64)) }))
+      const keys = await redis.keys(`${prefix}idem*`)
+      expect(keys).toEqual([`${prefix}idempotency:alpha:order-9`])
+      const record = JSON.parse((await redis.get(keys[0] ?? '')) ?? 'null')
+      expect(record).toEqual({ acceptance: acceptance(msg), request_sha256: 'c'.repeat(64) })
+      expect(await redis.ttl(keys[0] ?? '')).toBeGreaterThan(0)
     })
   })
 })
