@@ -28,7 +28,10 @@ export const VARIABLES = [
   { name: 'MECHA_MAX_FUTURE_SKEW_SECONDS', default: '30', description: 'How far ahead of server time a Mecha-Timestamp may be (0 to MECHA_TIMESTAMP_WINDOW_SECONDS). Also the margin after a replay-cache loss: requests signed before `epoch + this` are refused, so a fast client clock cannot carry a pre-loss request past the epoch.' },
   { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
+  { name: 'MECHA_INBOX_MAX_BYTES', default: '67108864', description: 'Bytes of unacknowledged messages (as stored, JSON) one inbox may hold, beside MECHA_INBOX_LIMIT; beyond it senders get 429 `inbox_full`. At least 65536.' },
+  { name: 'MECHA_INBOX_SENDER_SHARE', default: '0.5', description: 'Share (above 0, at most 1) of an inbox\'s MECHA_INBOX_LIMIT and MECHA_INBOX_MAX_BYTES one sender may hold; beyond it that sender gets 429 `sender_share_exceeded` while other senders still get through. 1 turns the share off.' },
   { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a sender\'s Idempotency-Key is remembered (with the acceptance and a digest of the request) for idempotent retries.' },
+  { name: 'MECHA_DEFAULT_KEY_RATE_LIMIT', default: '100/1', description: 'The `rate_limit` a key is issued with when the request gives none, as `<requests>/<seconds>`; `rate_limit: null` on issue is the operator\'s explicit choice of no limit. `off`: keys issued without one are not limited.' },
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
   { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
@@ -99,6 +102,12 @@ export interface Config {
   readonly shutdownGraceSeconds: number
   readonly visibilityTimeoutSeconds: number
   readonly inboxLimit: number
+  /** MECHA_INBOX_MAX_BYTES. */
+  readonly inboxMaxBytes: number
+  /** MECHA_INBOX_SENDER_SHARE, in (0, 1]. */
+  readonly inboxSenderShare: number
+  /** MECHA_DEFAULT_KEY_RATE_LIMIT: given to keys issued without `rate_limit`; null for `off`. */
+  readonly defaultKeyRateLimit: { readonly requests: number; readonly per_seconds: number } | null
   readonly idempotencyTtlSeconds: number
   readonly keyCacheTtlSeconds: number
   readonly trustProxy: boolean | string[]

@@ -111,8 +111,10 @@ export const CATALOGUE = {
     'Send a smaller payload or ask an operator to raise permissions.max_message_bytes.'),
   idempotency_key_reused: entry('CONFLICT', 409, 'The Idempotency-Key was already used by this sender for a different request (method, path or body); nothing was delivered.',
     'Use a new Idempotency-Key for a new message; retry a message only with the exact request first sent under its key.'),
-  inbox_full: entry('RESOURCE_EXHAUSTED', 429, 'The recipient\'s inbox holds the maximum number of unacknowledged messages.',
+  inbox_full: entry('RESOURCE_EXHAUSTED', 429, 'The recipient\'s inbox holds the maximum number (MECHA_INBOX_LIMIT) or bytes (MECHA_INBOX_MAX_BYTES) of unacknowledged messages.',
     'Retry after Retry-After seconds; the recipient must acknowledge messages to make room.'),
+  sender_share_exceeded: entry('RESOURCE_EXHAUSTED', 429, 'This sender holds its share (MECHA_INBOX_SENDER_SHARE) of the recipient\'s unacknowledged messages or bytes; other senders still get through.',
+    'Retry after Retry-After seconds; the recipient must acknowledge this sender\'s messages to make room.'),
   rate_limited: entry('RESOURCE_EXHAUSTED', 429, 'Too many requests.', 'Wait for the number of seconds in Retry-After.'),
   // --- faults ---
   store_unavailable: entry('UNAVAILABLE', 503, 'The key store cannot be reached.', 'Retry later; operators should check the store (Redis or the data directory).'),

@@ -1,5 +1,8 @@
 /** The argument checks every Transport implementation runs, so each refuses the same misuse with the same message. */
-import type { AcceptInput, Message, MessageAcceptance, ReadOptions } from './types.js'
+import {
+  DEFAULT_INBOX_LIMIT, DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_SENDER_SHARE,
+  type AcceptInput, type InboxBudgetOptions, type Message, type MessageAcceptance, type ReadOptions,
+} from './types.js'
 
 /** A listener's failure is not the sender's: arrival announcements are best effort. */
 export function callListener(listener: () => void): void {
@@ -10,9 +13,55 @@ export function callListener(listener: () => void): void {
   }
 }
 
-export function checkInboxLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`expected inboxLimit to be a positive integer, got ${limit}`)
-  return limit
+/** An inbox's budgets, checked, with each sender's share of them worked out once. */
+export interface InboxBudget {
+  messages: number
+  bytes: number
+  senderMessages: number
+  senderBytes: number
+}
+
+/**
+ * The budgets every transport enforces alike. A sender's share is rounded down but never below one
+ * message (or the largest message's bytes would never fit), so a share of 1 is the whole inbox.
+ */
+export function inboxBudget(options: InboxBudgetOptions): InboxBudget {
+  const messages = options.inboxLimit ?? DEFAULT_INBOX_LIMIT
+  const bytes = options.inboxMaxBytes ?? DEFAULT_INBOX_MAX_BYTES
+  const share = options.senderShare ?? DEFAULT_INBOX_SENDER_SHARE
+  if (!Number.isSafeInteger(messages) || messages <= 0) throw new RangeError(`expected inboxLimit to be a positive integer, got ${messages}`)
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`expected inboxMaxBytes to be a positive integer, got ${bytes}`)
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) throw new RangeError(`expected senderShare to be above 0 and at most 1, got ${share}`)
+  return {
+    messages, bytes, senderMessages: Math.max(1, Math.floor(messages * share)), senderBytes: Math.max(1, Math.floor(bytes * share)),
+  }
+}
+
+/** What an inbox holds now, in all and from one sender. */
+export interface InboxUsage {
+  messages: number
+  bytes: number
+  senderMessages: number
+  senderBytes: number
+}
+
+/**
+ * Whether one more message of `size` bytes fits: the inbox as a whole first (full is full, for every
+ * sender; with a share of 1 it is the only answer), then the sender's share of it. The Redis accept
+ * script (redis-lua.ts) applies the same rule in Lua, in the same order; the contract suite holds both
+ * to it.
+ */
+export function budgetRefusal(budget: InboxBudget, usage: InboxUsage, size: number): { outcome: 'inbox_full' | 'sender_share_exceeded'; by: 'messages' | 'bytes' } | undefined {
+  if (usage.messages + 1 > budget.messages) return { outcome: 'inbox_full', by: 'messages' }
+  if (usage.bytes + size > budget.bytes) return { outcome: 'inbox_full', by: 'bytes' }
+  if (usage.senderMessages + 1 > budget.senderMessages) return { outcome: 'sender_share_exceeded', by: 'messages' }
+  if (usage.senderBytes + size > budget.senderBytes) return { outcome: 'sender_share_exceeded', by: 'bytes' }
+  return undefined
+}
+
+/** What a message counts against the byte budgets: its stored form, UTF-8 JSON. */
+export function storedBytes(messageJson: string): number {
+  return Buffer.byteLength(messageJson, 'utf8')
 }
 
 export function checkAcceptInput(input: AcceptInput): void {

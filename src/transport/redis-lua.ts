@@ -24,6 +24,7 @@ export const OUTCOME = {
   replayed: 'replayed',
   beforeEpoch: 'before_epoch',
   inboxFull: 'inbox_full',
+  senderShareExceeded: 'sender_share_exceeded',
   idempotencyKeyReused: 'idempotency_key_reused',
   idTaken: 'id_taken',
   late: 'late',
@@ -69,14 +70,17 @@ return {'${OUTCOME.fresh}'}
 `
 
 /**
- * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
+ * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map,
+ *       [6] recipient usage hash.
  * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] the
  *       request's SHA-256 when it carries an Idempotency-Key, else '', [6] idempotency TTL, [7] inbox
  *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
  *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
- *       (`{"acceptance":{...},"request_sha256":"..."}`).
+ *       (`{"acceptance":{...},"request_sha256":"..."}`), [14] the message's stored bytes, [15] sender,
+ *       [16] inbox byte budget, [17] a sender's share of messages, [18] a sender's share of bytes.
  * Reply: {'accepted'} | {'duplicate', the record JSON} | {'idempotency_key_reused'} | {'replayed'}
- *        | {'before_epoch', epoch} | {'inbox_full'} | {'id_taken'} | {'late'}.
+ *        | {'before_epoch', epoch} | {'sender_share_exceeded', 'messages'|'bytes'}
+ *        | {'inbox_full', 'messages'|'bytes'} | {'id_taken'} | {'late'}.
  *
  * The deadline guards against a hung Redis: a command the gateway already answered 503 for (its command
  * timed out) may still sit in Redis's socket buffer and run when Redis resumes. Past the deadline the
@@ -87,7 +91,11 @@ return {'${OUTCOME.fresh}'}
  * written. Then the spec's order: the nonce first (a duplicate, a reused key or a full inbox still burns
  * it: the request was authenticated and answered), then the idempotency record, then the inbox limit.
  * The record holds the acceptance and the request digest, never the message. The stream holds only
- * unacknowledged messages (ack deletes entries), so its length is the count the limit is about.
+ * unacknowledged messages (ack deletes entries), so its length is the count the limit is about; the
+ * usage hash holds `bytes` (the inbox's) and `m:<from>` / `b:<from>` (each sender's messages and bytes),
+ * moved by accept and ack, so every budget is decided in this one script, on keys of one recipient.
+ * The budget rule is budgetRefusal's (checks.ts): the inbox first, then the sender's share of it. Each entry
+ * carries its sender (`f`) and bytes (`n`) beside the message (`m`), for the ack to give them back.
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
 if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
@@ -103,13 +111,20 @@ if idempotent then
     return {'${OUTCOME.duplicate}', original}
   end
 end
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}'} end
-else
-  redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM')
-end
-local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8])
+local size = tonumber(ARGV[14])
+local usage = redis.call('HMGET', KEYS[6], 'bytes', 'm:' .. ARGV[15], 'b:' .. ARGV[15])
+local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
+local exists = redis.call('EXISTS', KEYS[4]) == 1
+if exists and redis.call('XLEN', KEYS[4]) + 1 > tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}', 'messages'} end
+if bytes + size > tonumber(ARGV[16]) then return {'${OUTCOME.inboxFull}', 'bytes'} end
+if sender_messages + 1 > tonumber(ARGV[17]) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
+if sender_bytes + size > tonumber(ARGV[18]) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
+if not exists then redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM') end
+local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8], 'f', ARGV[15], 'n', ARGV[14])
 redis.call('HSET', KEYS[5], ARGV[9], entry)
+redis.call('HINCRBY', KEYS[6], 'bytes', size)
+redis.call('HINCRBY', KEYS[6], 'm:' .. ARGV[15], 1)
+redis.call('HINCRBY', KEYS[6], 'b:' .. ARGV[15], size)
 if idempotent then redis.call('SET', KEYS[3], ARGV[13], 'EX', ARGV[6]) end
 redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
@@ -165,15 +180,33 @@ return out
 `
 
 /**
- * KEYS: [1] recipient stream, [2] recipient id map. ARGV: message ids.
+ * KEYS: [1] recipient stream, [2] recipient id map, [3] recipient usage hash. ARGV: message ids.
  * Reply: how many entries were removed.
  *
  * Only delivered entries (in the group's pending list) are removed: acknowledging a message nobody has
  * read yet, or an unknown id, changes nothing. Removed entries are deleted from the stream, so memory
- * is held only by unacknowledged messages.
+ * is held only by unacknowledged messages, and their bytes and sender's count go back to the usage
+ * hash (a counter at 0 is deleted, so an empty inbox leaves no hash). An entry from before the byte
+ * budgets has no `f`/`n` fields and was never counted there.
  */
 export const ACK = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function release(field, delta)
+  if redis.call('HINCRBY', KEYS[3], field, -delta) <= 0 then redis.call('HDEL', KEYS[3], field) end
+end
+local function give_back(entry)
+  local found = redis.call('XRANGE', KEYS[1], entry, entry)
+  if #found == 0 then return end
+  local fields = found[1][2]
+  local from, size
+  for i = 1, #fields, 2 do
+    if fields[i] == 'f' then from = fields[i + 1] elseif fields[i] == 'n' then size = tonumber(fields[i + 1]) end
+  end
+  if from == nil or size == nil then return end
+  release('bytes', size)
+  release('m:' .. from, 1)
+  release('b:' .. from, size)
+end
 local removed = 0
 for _, id in ipairs(ARGV) do
   local entries = redis.call('HGET', KEYS[2], id)
@@ -181,6 +214,7 @@ for _, id in ipairs(ARGV) do
     local kept = {}
     for entry in string.gmatch(entries, '%S+') do
       if #redis.call('XPENDING', KEYS[1], '${GROUP}', entry, entry, 1) > 0 then
+        give_back(entry)
         redis.call('XACK', KEYS[1], '${GROUP}', entry)
         redis.call('XDEL', KEYS[1], entry)
         removed = removed + 1

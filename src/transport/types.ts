@@ -72,8 +72,23 @@ export type AcceptResult =
   | { outcome: 'replayed' }
   /** The request was signed before the replay cache's memory begins (it came back empty): refuse. */
   | { outcome: 'before_epoch'; epoch: number }
-  /** The recipient's inbox holds the maximum number of unacknowledged messages. */
-  | { outcome: 'inbox_full' }
+  /** The recipient's inbox would hold more than its limit of unacknowledged messages, or of their bytes. */
+  | { outcome: 'inbox_full'; by: BudgetKind }
+  /** The sender would hold more than its share of the recipient's inbox (messages or bytes); other senders still get through. */
+  | { outcome: 'sender_share_exceeded'; by: BudgetKind }
+
+/** Which budget of an inbox refused: its message count or its bytes. */
+export type BudgetKind = 'messages' | 'bytes'
+
+/** The limits of one inbox (MECHA_INBOX_LIMIT, MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE). */
+export interface InboxBudgetOptions {
+  /** Unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT). */
+  inboxLimit?: number
+  /** Bytes of unacknowledged messages, as stored (UTF-8 JSON), one inbox may hold (default DEFAULT_INBOX_MAX_BYTES). */
+  inboxMaxBytes?: number
+  /** Share, in (0, 1], of both that one sender may hold (default DEFAULT_INBOX_SENDER_SHARE). */
+  senderShare?: number
+}
 
 export interface ReadOptions {
   limit: number
@@ -97,3 +112,7 @@ export interface Transport {
 
 /** Unacknowledged messages one inbox may hold; beyond it, accept answers `inbox_full`. */
 export const DEFAULT_INBOX_LIMIT = 10_000
+/** Bytes of unacknowledged messages one inbox may hold: 64 MiB. */
+export const DEFAULT_INBOX_MAX_BYTES = 64 * 1024 * 1024
+/** The share of an inbox's budgets one sender may hold. */
+export const DEFAULT_INBOX_SENDER_SHARE = 0.5

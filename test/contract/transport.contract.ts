@@ -9,9 +9,16 @@ export interface TransportUnderTest {
   replayCache: ReplayCache
 }
 
+/** The transport's inbox budgets (MECHA_INBOX_LIMIT, MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE). */
+export interface InboxBudget {
+  inboxLimit?: number
+  inboxMaxBytes?: number
+  senderShare?: number
+}
+
 export interface TransportHarness {
   /** A fresh, empty transport (and replay cache). */
-  open(options?: { inboxLimit?: number }): Promise<TransportUnderTest>
+  open(options?: InboxBudget): Promise<TransportUnderTest>
   /** Close and reopen the same backing data (a process restart). */
   reopen(subject: TransportUnderTest): Promise<TransportUnderTest>
   /** Resolves once arrivals accepted anywhere reach this transport's listeners (a live subscription). */
@@ -72,7 +79,7 @@ export function transportContract(name: string, harness: () => TransportHarness)
     let subject: TransportUnderTest
     let transport: Transport
 
-    const open = async (options?: { inboxLimit?: number }): Promise<TransportUnderTest> => {
+    const open = async (options?: InboxBudget): Promise<TransportUnderTest> => {
       const s = await h.open(options)
       opened.push(s)
       return s
@@ -224,11 +231,11 @@ export function transportContract(name: string, harness: () => TransportHarness)
       })
 
       it('refuses when the inbox is full, and an ack makes room', async () => {
-        const small = (await open({ inboxLimit: 3 })).transport
+        const small = (await open({ inboxLimit: 3, senderShare: 1 })).transport
         const msgs = Array.from({ length: 3 }, () => message('alpha', 'beta'))
         for (const msg of msgs) expect((await send(msg, {}, small)).outcome).toBe('accepted')
         const fourth = acceptInput(message('alpha', 'beta'))
-        expect(await small.accept(fourth)).toEqual({ outcome: 'inbox_full' })
+        expect(await small.accept(fourth)).toEqual({ outcome: 'inbox_full', by: 'messages' })
         expect(await small.accept(fourth), 'the refused request spent its nonce').toEqual({ outcome: 'replayed' })
         expect((await send(message('alpha', 'gamma'), {}, small)).outcome, 'other inboxes are not affected').toBe('accepted')
 
@@ -236,6 +243,41 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect(await small.ack('beta', [first?.id ?? ''])).toBe(1)
         expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('accepted')
         expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('inbox_full')
+      })
+
+      it('refuses a sender over its share of the messages while another sender still gets through', async () => {
+        const shared = (await open({ inboxLimit: 4, senderShare: 0.5 })).transport
+        for (let i = 0; i < 2; i++) expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('accepted')
+        expect(await send(message('alpha', 'beta'), {}, shared)).toEqual({ outcome: 'sender_share_exceeded', by: 'messages' })
+        expect((await send(message('gamma', 'beta'), {}, shared)).outcome, 'another sender to the same inbox').toBe('accepted')
+        expect((await send(message('alpha', 'delta'), {}, shared)).outcome, 'the same sender to another inbox').toBe('accepted')
+
+        // An ack gives the sender its share back.
+        const delivered = await read('beta', 10, shared)
+        const fromAlpha = delivered.filter((m) => m.from === 'alpha').map((m) => m.id)
+        expect(await shared.ack('beta', fromAlpha.slice(0, 1))).toBe(1)
+        expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('accepted')
+        expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('sender_share_exceeded')
+      })
+
+      it('keeps a byte budget per inbox and a share of it per sender; an ack gives the bytes back', async () => {
+        const big = (from: string, size = 1000): Message => message(from, 'beta', { payload: 'x'.repeat(size) })
+        const probe = big('alpha')
+        const size = Buffer.byteLength(JSON.stringify(probe))
+        // Four such messages and a little in all; a sender may hold half: two, and a small one.
+        const budget = (await open({ inboxMaxBytes: 4 * size + 600, senderShare: 0.5 })).transport
+        expect((await send(probe, {}, budget)).outcome).toBe('accepted')
+        expect((await send(big('alpha'), {}, budget)).outcome).toBe('accepted')
+        expect(await send(big('alpha'), {}, budget)).toEqual({ outcome: 'sender_share_exceeded', by: 'bytes' })
+        expect((await send(big('alpha', 10), {}, budget)).outcome, 'a small one still fits the share').toBe('accepted')
+        expect((await send(big('gamma'), {}, budget)).outcome).toBe('accepted')
+        expect((await send(big('gamma'), {}, budget)).outcome).toBe('accepted')
+        expect(await send(big('delta'), {}, budget), 'a third sender finds the inbox full by bytes').toEqual({ outcome: 'inbox_full', by: 'bytes' })
+
+        const [first] = await read('beta', 1, budget)
+        expect(first?.id).toBe(probe.id)
+        expect(await budget.ack('beta', [probe.id])).toBe(1)
+        expect((await send(big('delta'), {}, budget)).outcome, 'the acked bytes are free again').toBe('accepted')
       })
     })
 

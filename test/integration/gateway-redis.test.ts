@@ -45,7 +45,8 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     }
     ;[a, b] = await Promise.all([spawnService(env, cwd), spawnService(env, cwd)])
     for (const id of ['alpha', 'beta']) expect((await operator(a, 'POST', '/v1/mechas', { id })).status).toBe(201)
-    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { signature: { required: true, algorithms: ['hmac-sha256'] } })).body
+    // A burst beyond MECHA_DEFAULT_KEY_RATE_LIMIT: this key is unlimited, as an explicit choice.
+    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { signature: { required: true, algorithms: ['hmac-sha256'] }, rate_limit: null })).body
     signer = { keyId: issued.key.id, signingSecret: issued.signing_secret }
     const betaKey = (await operator(b, 'POST', '/v1/mechas/beta/keys', {})).body
     reader = { keyId: betaKey.key.id, token: betaKey.token }

@@ -27,6 +27,8 @@ interface MessageBody {
 }
 
 const INBOX_FULL_RETRY_AFTER_SECONDS = 5
+/** A full inbox, or a sender's full share of it, clears only as the recipient acks: retry later. */
+const retryAfter = { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } }
 
 /**
  * POST /v1/messages: the transport stores the message and claims the nonce in one atomic operation.
@@ -67,7 +69,10 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
     case 'before_epoch':
       return beforeEpoch(ctx)
     case 'inbox_full':
-      return new Problem('inbox_full', `${message.to} has too many unacknowledged messages`, { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } })
+      return new Problem('inbox_full', `${message.to} has too many unacknowledged ${result.by === 'bytes' ? 'bytes (MECHA_INBOX_MAX_BYTES)' : 'messages'}`, retryAfter)
+    case 'sender_share_exceeded':
+      return new Problem('sender_share_exceeded',
+        `${key.mecha} holds its share of ${message.to}'s inbox (${result.by === 'bytes' ? 'bytes' : 'messages'}, MECHA_INBOX_SENDER_SHARE); other senders are not affected`, retryAfter)
   }
 }
 

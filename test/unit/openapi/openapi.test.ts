@@ -265,7 +265,7 @@ const BODY_REASONS: Reason[] = ['bad_digest', 'invalid_request', 'malformed_json
 const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'POST /v1/messages': [
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'sender_mismatch', 'recipient_not_allowed', 'kind_not_allowed', 'unknown_recipient',
-    'message_too_large', 'idempotency_key_reused', 'inbox_full', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+    'message_too_large', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
   ],
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
@@ -562,7 +562,7 @@ describe('openapi.yaml: the runtime gateway', () => {
     const names = new Set<string>(VARIABLES.map((v) => v.name))
     for (const [, name] of text.matchAll(/\b(MECHA_[A-Z_]+)\b/g)) expect(names, `${String(name)} is a configuration variable`).toContain(name)
     let seen = 0
-    for (const [, name, value, unit] of text.matchAll(/`(MECHA_[A-Z_]+)`,? \(?default (\d+)( MiB)?/g)) {
+    for (const [, name, value, unit] of text.matchAll(/`(MECHA_[A-Z_]+)`,? \(?default (\d+(?:\.\d+)?)( MiB)?/g)) {
       const bytes = Number(value) * (unit === ' MiB' ? 1024 * 1024 : 1)
       expect(String(bytes), `${String(name)} default`).toBe(VARIABLES.find((v) => v.name === name)?.default)
       seen++
