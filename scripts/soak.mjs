@@ -281,11 +281,12 @@ async function setUp(base, operatorToken) {
   for (let i = 0; i < SENDERS; i++) {
     const id = `s${i}`
     await operator('/v1/mechas', { id })
-    const token = await operator(`/v1/mechas/${id}/keys`, { label: 'token' })
-    const hmac = await operator(`/v1/mechas/${id}/keys`, { label: 'hmac', signature: { required: true, algorithms: ['hmac-sha256'] } })
+    // Unlimited keys (an explicit null, not MECHA_DEFAULT_KEY_RATE_LIMIT): the soak measures the gateway, not the limiter.
+    const token = await operator(`/v1/mechas/${id}/keys`, { label: 'token', rate_limit: null })
+    const hmac = await operator(`/v1/mechas/${id}/keys`, { label: 'hmac', signature: { required: true, algorithms: ['hmac-sha256'] }, rate_limit: null })
     const pair = generateKeyPairSync('ed25519')
     const ed25519 = await operator(`/v1/mechas/${id}/keys`, {
-      label: 'ed25519', signature: { required: true, algorithms: ['ed25519'] }, public_keys: [pair.publicKey.export({ format: 'jwk' }).x],
+      label: 'ed25519', signature: { required: true, algorithms: ['ed25519'] }, public_keys: [pair.publicKey.export({ format: 'jwk' }).x], rate_limit: null,
     })
     senders.push({
       id,
@@ -298,7 +299,7 @@ async function setUp(base, operatorToken) {
   for (let i = 0; i < RECIPIENTS; i++) {
     const id = `r${i}`
     await operator('/v1/mechas', { id })
-    const key = await operator(`/v1/mechas/${id}/keys`, { label: 'reader' })
+    const key = await operator(`/v1/mechas/${id}/keys`, { label: 'reader', rate_limit: null })
     recipients.push({ id, key: { keyId: key.key.id, token: key.token } })
   }
   return { senders, recipients }

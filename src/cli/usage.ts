@@ -167,7 +167,9 @@ Options:
   send: runtimeCommand('send <to> <kind> [options]', `Send a message to the mecha <to> as the runtime whose key is configured. The gateway
 sets the sender to the key's mecha.`, `  --payload JSON        The payload, a JSON value (default null)
   --payload-file PATH   Read the JSON payload from PATH
-  --id ID               Your message id: repeating a send with the same id is idempotent
+  --idempotency-key KEY Sent as the Idempotency-Key header: repeating the same send with the
+                        same key returns the first acceptance and delivers once; the same
+                        key with another message is refused (idempotency_key_reused)
   --reply-to ID         Id of the message this one answers
   --json                Print the acceptance as JSON
 `),

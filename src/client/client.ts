@@ -2,6 +2,7 @@ import { resolveCredentials, type ResolvedCredentials } from './credentials.js'
 import { describe } from './encoding.js'
 import { MechaError, errorFromResponse, networkError, staleServerTime } from './errors.js'
 import { checkMessageIds } from './ids.js'
+import { IDEMPOTENCY_KEY_RE } from '../idempotency-key.js'
 import { credentialHeaders, newNonce } from './sign.js'
 import { resolveReconnect } from './reconnect.js'
 import type {
@@ -99,7 +100,8 @@ export class MechaClient {
 
   /** POST /v1/messages: hand a message to the gateway. Resolves with the 202 acceptance. */
   async send(message: OutgoingMessage, options: CallOptions = {}): Promise<MessageAccepted> {
-    return this.#call<MessageAccepted>('POST', '/v1/messages', '', messageBody(message), options)
+    const body = messageBody(message)
+    return this.#call<MessageAccepted>('POST', '/v1/messages', '', body, options, 0, message.idempotencyKey)
   }
 
   /**
@@ -162,12 +164,12 @@ export class MechaClient {
     })
   }
 
-  async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0): Promise<T> {
+  async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0, idempotencyKey?: string): Promise<T> {
     const credentials = this.#callCredentials(options)
     // Serialised once: the digest covers exactly the bytes sent, retries included.
     const bytes = body === undefined ? undefined : serialize(body)
     for (let attempt = 0; ; attempt++) {
-      const headers = this.#headers(method, path, query, bytes, credentials)
+      const headers = this.#headers(method, path, query, bytes, credentials, idempotencyKey)
       const answer = await this.#exchange(method, `${path}${query}`, headers, bytes, options.signal, this.#timeoutMs + extraTimeoutMs)
       if (answer.status >= 200 && answer.status < 300) return parseSuccess<T>(answer)
       const error = errorFromResponse(answer.status, answer.headers, answer.text)
@@ -193,9 +195,12 @@ export class MechaClient {
     return resolveCredentials(options.auth, 'auth')
   }
 
-  #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials): Record<string, string> {
+  #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials, idempotencyKey?: string): Record<string, string> {
     const timestamp = Math.floor((this.#now() + this.#clockOffsetMs) / 1000)
-    return credentialHeaders({ method, authority: this.#authority, path, query, ...(body !== undefined ? { body } : {}), timestamp, nonce: newNonce() }, credentials)
+    return credentialHeaders({
+      method, authority: this.#authority, path, query, ...(body !== undefined ? { body } : {}), timestamp, nonce: newNonce(),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    }, credentials)
   }
 
   #learnServerTime(serverTime: number): void {
@@ -269,16 +274,21 @@ function wholeNumber(value: unknown, name: string): number {
 
 function messageBody(message: OutgoingMessage): Record<string, unknown> {
   if (message === null || typeof message !== 'object') throw new TypeError(`expected a message object, got ${describe(message)}`)
-  checkFields(message, new Set(['to', 'kind', 'payload', 'id', 'reply_to', 'from']), 'message')
+  if (Object.hasOwn(message, 'id')) {
+    throw new TypeError('expected no message.id: the gateway assigns message ids; pass idempotencyKey to make a retry idempotent')
+  }
+  checkFields(message, new Set(['to', 'kind', 'payload', 'idempotencyKey', 'reply_to', 'from']), 'message')
   for (const name of ['to', 'kind'] as const) {
     if (typeof message[name] !== 'string' || message[name] === '') throw new TypeError(`expected message.${name} as a non-empty string, got ${describe(message[name])}`)
   }
-  for (const name of ['id', 'reply_to', 'from'] as const) {
+  for (const name of ['reply_to', 'from'] as const) {
     if (message[name] !== undefined && typeof message[name] !== 'string') throw new TypeError(`expected message.${name} as a string, got ${describe(message[name])}`)
+  }
+  if (message.idempotencyKey !== undefined && (typeof message.idempotencyKey !== 'string' || !IDEMPOTENCY_KEY_RE.test(message.idempotencyKey))) {
+    throw new TypeError(`expected message.idempotencyKey as 1 to 128 characters of A-Z a-z 0-9 . _ : -, got ${describe(message.idempotencyKey)}`)
   }
   if (message.payload === undefined) throw new TypeError('expected message.payload as a JSON value, got undefined')
   const body: Record<string, unknown> = { to: message.to, kind: message.kind, payload: message.payload }
-  if (message.id !== undefined) body.id = message.id
   if (message.reply_to !== undefined) body.reply_to = message.reply_to
   if (message.from !== undefined) body.from = message.from
   return body

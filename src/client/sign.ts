@@ -1,9 +1,10 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { serializeContentDigest } from '../crypto/content-digest.js'
 import {
-  MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_TAG, buildSignatureBase, serializeSignature, serializeSignatureInput,
+  MECHA_TAG, buildSignatureBase, coveredComponents, serializeSignature, serializeSignatureInput,
   serializeSignatureParams, type MechaSignatureParams,
 } from '../crypto/signature-base.js'
+import { serializeIdempotencyKey } from '../idempotency-key.js'
 import { resolveCredentials, type ResolvedCredentials } from './credentials.js'
 import { describe, toBase64url } from './encoding.js'
 import type { MechaCredentials } from './types.js'
@@ -26,6 +27,8 @@ export interface RequestToSign {
   timestamp: number
   /** A fresh nonce (Mecha-Nonce); see {@link newNonce}. */
   nonce: string
+  /** Sent as the Idempotency-Key header (POST /v1/messages), covered by the signature. */
+  idempotencyKey?: string
 }
 
 const encoder = new TextEncoder()
@@ -38,7 +41,7 @@ export function newNonce(): string {
 
 /**
  * The credential headers for a request (Mecha-Timestamp, Mecha-Nonce, Authorization, Content-Type,
- * Content-Digest, Signature-Input, Signature), for callers that send requests their own way. With a
+ * Content-Digest, Idempotency-Key, Signature-Input, Signature), for callers that send requests their own way. With a
  * signing credential the request is signed per mecha-v1 (RFC 9421, label `mecha`, tag `mecha-v1`).
  */
 export function signRequest(request: RequestToSign, credentials: MechaCredentials): Record<string, string> {
@@ -52,13 +55,14 @@ export function credentialHeaders(request: RequestToSign, credentials: ResolvedC
   if (credentials.devSender !== undefined) return { 'mecha-dev-sender': credentials.devSender, ...(body !== undefined ? { 'content-type': request.contentType ?? 'application/json' } : {}) }
   const headers: Record<string, string> = { 'mecha-timestamp': String(request.timestamp), 'mecha-nonce': request.nonce }
   if (body !== undefined) headers['content-type'] = request.contentType ?? 'application/json'
+  if (request.idempotencyKey !== undefined) headers['idempotency-key'] = serializeIdempotencyKey(request.idempotencyKey)
   if (credentials.token !== undefined) headers.authorization = `Mecha ${credentials.token}`
   const { signer } = credentials
   if (signer === undefined) return headers
 
   const hasBody = body !== undefined && body.length > 0
   if (hasBody) headers['content-digest'] = serializeContentDigest('sha-256', sha256(body))
-  const components = hasBody ? [...MECHA_COMPONENTS, ...MECHA_BODY_COMPONENTS] : [...MECHA_COMPONENTS]
+  const components = coveredComponents(hasBody, request.idempotencyKey !== undefined)
   const params: MechaSignatureParams = { keyid: credentials.keyId, alg: signer.alg, tag: MECHA_TAG }
   const base = buildSignatureBase(components, serializeSignatureParams(components, params), {
     method: request.method,

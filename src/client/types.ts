@@ -127,8 +127,13 @@ export interface OutgoingMessage {
   kind: string
   /** Any JSON value. */
   payload: unknown
-  /** Your own message id: an idempotency key per sender (a repeat returns the first acceptance). */
-  id?: string
+  /**
+   * Sent as the Idempotency-Key header (and covered by the signature): a retry of the same message with
+   * the same key returns the first acceptance and delivers nothing twice; the same key with another
+   * message is refused (`idempotency_key_reused`). Scoped to the sender; the recipient sees it as
+   * `idempotency_key`. 1 to 128 of A-Z a-z 0-9 . _ : -. The message id is always the gateway's.
+   */
+  idempotencyKey?: string
   /** Id of the message this one answers. */
   reply_to?: string
   /** Must equal the key's mecha when given. */

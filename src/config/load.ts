@@ -145,6 +145,10 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
     durability: parseDurability(value('MECHA_DURABILITY') ?? 'everysec', problems),
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
+    // At least 64 KiB, a default key's largest message (permissions.max_message_bytes).
+    inboxMaxBytes: integer('MECHA_INBOX_MAX_BYTES', 64 * 1024, 2 ** 40),
+    inboxSenderShare: parseShare(value('MECHA_INBOX_SENDER_SHARE') ?? '0.5', problems),
+    defaultKeyRateLimit: parseDefaultKeyRateLimit(value('MECHA_DEFAULT_KEY_RATE_LIMIT') ?? '100/1', problems),
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
     allowDevSenderHeader: parseDevSender(set('MECHA_ALLOW_DEV_SENDER_HEADER'), production, problems, warnings),
@@ -319,15 +323,36 @@ function parseMetrics(raw: string, problems: string[]): Config['metrics'] {
 }
 
 function parseOpenRateLimit(raw: string, problems: string[]): Config['openRateLimit'] {
-  if (raw === 'off') return undefined
+  const rate = parseRate('MECHA_OPEN_RATE_LIMIT', '600/60', raw, problems)
+  return rate === null ? undefined : { limit: rate.requests, windowSeconds: rate.seconds }
+}
+
+function parseDefaultKeyRateLimit(raw: string, problems: string[]): Config['defaultKeyRateLimit'] {
+  const rate = parseRate('MECHA_DEFAULT_KEY_RATE_LIMIT', '100/1', raw, problems)
+  // The ranges are the key schema's rate_limit (src/schemas/common.ts).
+  return rate === null ? null : { requests: rate.requests, per_seconds: rate.seconds }
+}
+
+/** `off`, or `<requests 1-1000000>/<seconds 1-86400>`; null for off (or a problem). */
+function parseRate(name: VariableName, example: string, raw: string, problems: string[]): { requests: number; seconds: number } | null {
+  if (raw === 'off') return null
   const match = /^(\d{1,7})\/(\d{1,5})$/.exec(raw)
-  const limit = Number(match?.[1])
-  const windowSeconds = Number(match?.[2])
-  if (match === null || limit < 1 || limit > 1_000_000 || windowSeconds < 1 || windowSeconds > 86400) {
-    problems.push(`MECHA_OPEN_RATE_LIMIT must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. 600/60), got ${JSON.stringify(raw)}`)
-    return undefined
+  const requests = Number(match?.[1])
+  const seconds = Number(match?.[2])
+  if (match === null || requests < 1 || requests > 1_000_000 || seconds < 1 || seconds > 86400) {
+    problems.push(`${name} must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. ${example}), got ${JSON.stringify(raw)}`)
+    return null
   }
-  return { limit, windowSeconds }
+  return { requests, seconds }
+}
+
+function parseShare(raw: string, problems: string[]): number {
+  const share = /^(0(\.\d+)?|1(\.0+)?)$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(share > 0 && share <= 1)) {
+    problems.push(`MECHA_INBOX_SENDER_SHARE must be a decimal above 0 and at most 1 (e.g. 0.5), got ${JSON.stringify(raw)}`)
+    return 1
+  }
+  return share
 }
 
 function parseTrustProxy(raw: string): boolean | string[] {

@@ -33,7 +33,10 @@ export const VARIABLES = [
   { name: 'MECHA_DURABILITY', default: 'everysec', description: 'The least durability a 202 must have, checked at start against the store (reported in /.well-known/mecharim and /readyz): `fsync` (on disk before the 202: Redis `appendonly yes` + `appendfsync always`; the embedded store commits synchronously), `everysec` (Redis `appendfsync everysec` or better: a host crash may lose about a second), `memory` (accepts a Redis without persistence). The service refuses to start when the store gives less; see docs/security.md.' },
   { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
-  { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a client-supplied message id is remembered per sender for idempotent retries.' },
+  { name: 'MECHA_INBOX_MAX_BYTES', default: '67108864', description: 'Bytes of unacknowledged messages (as stored, JSON) one inbox may hold, beside MECHA_INBOX_LIMIT; beyond it senders get 429 `inbox_full`. At least 65536.' },
+  { name: 'MECHA_INBOX_SENDER_SHARE', default: '0.5', description: 'Share (above 0, at most 1) of an inbox\'s MECHA_INBOX_LIMIT and MECHA_INBOX_MAX_BYTES one sender may hold; beyond it that sender gets 429 `sender_share_exceeded` while other senders still get through. 1 turns the share off.' },
+  { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a sender\'s Idempotency-Key is remembered (with the acceptance and a digest of the request) for idempotent retries.' },
+  { name: 'MECHA_DEFAULT_KEY_RATE_LIMIT', default: '100/1', description: 'The `rate_limit` a key is issued with when the request gives none, as `<requests>/<seconds>`; `rate_limit: null` on issue is the operator\'s explicit choice of no limit. `off`: keys issued without one are not limited.' },
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
   { name: 'MECHA_AUTH_FAILURE_LIMIT', default: '30', description: 'Failed authentications one client address may make per MECHA_AUTH_FAILURE_WINDOW_SECONDS before it gets 429 `rate_limited` (shared across instances on Redis). 0 disables. In development, while unset, loopback clients (127.0.0.0/8, ::1) get 300.' },
   { name: 'MECHA_AUTH_FAILURE_WINDOW_SECONDS', default: '60', description: 'Window of the failed-authentication limit, in seconds.' },
@@ -128,6 +131,12 @@ export interface Config {
   /** The least durability a 202 must have; the stores refuse to open below it. */
   readonly durability: DurabilityLevel
   readonly inboxLimit: number
+  /** MECHA_INBOX_MAX_BYTES. */
+  readonly inboxMaxBytes: number
+  /** MECHA_INBOX_SENDER_SHARE, in (0, 1]. */
+  readonly inboxSenderShare: number
+  /** MECHA_DEFAULT_KEY_RATE_LIMIT: given to keys issued without `rate_limit`; null for `off`. */
+  readonly defaultKeyRateLimit: { readonly requests: number; readonly per_seconds: number } | null
   readonly idempotencyTtlSeconds: number
   readonly keyCacheTtlSeconds: number
   /** MECHA_ALLOW_DEV_SENDER_HEADER=1 (never in production). */

@@ -82,6 +82,12 @@ export interface ControlPlaneOptions {
    * development, where the worked example is meant to be tried). Default `refuse`.
    */
   knownTestKeys?: 'refuse' | 'warn'
+  /**
+   * The `rate_limit` a key is issued with when the request gives none (MECHA_DEFAULT_KEY_RATE_LIMIT),
+   * so that no key can flood by default; `rate_limit: null` on issue stays null (the operator's
+   * explicit choice). Default null: no default limit.
+   */
+  defaultRateLimit?: RateLimit | null
 }
 
 interface FoundTestKey {
@@ -98,6 +104,7 @@ export class ControlPlane {
   readonly #sealer: SecretSealer
   readonly #now: () => number
   readonly #knownTestKeys: 'refuse' | 'warn'
+  readonly #defaultRateLimit: RateLimit | null
 
   constructor(options: ControlPlaneOptions) {
     this.#store = options.store
@@ -106,6 +113,7 @@ export class ControlPlane {
     const knownTestKeys = options.knownTestKeys ?? 'refuse'
     if (knownTestKeys !== 'refuse' && knownTestKeys !== 'warn') throw new TypeError(`expected knownTestKeys to be 'refuse' or 'warn', got ${String(knownTestKeys)}`)
     this.#knownTestKeys = knownTestKeys
+    this.#defaultRateLimit = checkDefaultRateLimit(options.defaultRateLimit ?? null)
   }
 
   // ---------------------------------------------------------------- mechas
@@ -178,7 +186,7 @@ export class ControlPlane {
       permissions: DEFAULT_PERMISSIONS,
       signature: { required: false, algorithms: [] },
       public_keys: [],
-      rate_limit: null,
+      rate_limit: this.#defaultRateLimit,
     })
     const id = newKeyId()
     const { credential, token, signingSecret } = this.#newCredential(id, 1, policy.signature.algorithms)
@@ -467,4 +475,14 @@ function warnTestKeys(actor: Actor, keyId: string, mechaId: string, found: reado
     actor.log?.warn({ key: keyId, mecha: mechaId, public_key: key.publicKey, source: key.source },
       'registered a published test key: anyone can sign as this key (NODE_ENV=production refuses it with known_test_key)')
   }
+}
+
+/** The ranges of the key schema's rate_limit (src/schemas/common.ts), checked at construction. */
+function checkDefaultRateLimit(limit: RateLimit | null): RateLimit | null {
+  if (limit === null) return null
+  const { requests, per_seconds } = limit
+  if (!Number.isSafeInteger(requests) || requests < 1 || requests > 1_000_000 || !Number.isSafeInteger(per_seconds) || per_seconds < 1 || per_seconds > 86400) {
+    throw new RangeError(`expected defaultRateLimit as {requests 1-1000000, per_seconds 1-86400} or null, got ${JSON.stringify(limit)}`)
+  }
+  return { requests, per_seconds }
 }

@@ -2,7 +2,7 @@
  * RFC 9421 HTTP Message Signatures, as profiled by mecha-v1:
  *
  *   Signature-Input: mecha=("@method" "@authority" "@path" "@query" "mecha-timestamp" "mecha-nonce"
- *                           ["content-type" "content-digest"]);keyid="…";alg="hmac-sha256"|"ed25519";tag="mecha-v1"
+ *                           ["content-type" "content-digest"] ["idempotency-key"]);keyid="…";alg="hmac-sha256"|"ed25519";tag="mecha-v1"
  *   Signature: mecha=:<base64>:
  *
  * Layers, each usable alone: {@link parseSignatureHeaders} is plain RFC 9421 for any label;
@@ -31,6 +31,8 @@ export type MechaAlgorithm = (typeof MECHA_ALGORITHMS)[number]
 export const MECHA_COMPONENTS = ['@method', '@authority', '@path', '@query', 'mecha-timestamp', 'mecha-nonce'] as const
 /** Also covered when the request has a body. */
 export const MECHA_BODY_COMPONENTS = ['content-type', 'content-digest'] as const
+/** Also covered when the request sends the header (IETF httpapi Idempotency-Key draft). */
+export const MECHA_IDEMPOTENCY_COMPONENT = 'idempotency-key'
 
 export interface MechaSignatureParams {
   keyid: string
@@ -126,23 +128,32 @@ export function parseMechaSignature(signatureInput: string, signature: string): 
 
 /**
  * The mecha-v1 component-set rule: exactly {@link MECHA_COMPONENTS}, plus {@link MECHA_BODY_COMPONENTS}
- * when the request has a body, in any order, each once. Returns a description of the first problem.
+ * when the request has a body, plus {@link MECHA_IDEMPOTENCY_COMPONENT} when it sends an Idempotency-Key
+ * (a key that is not signed could be changed in transit, turning a retry into a new message), in any
+ * order, each once. Returns a description of the first problem.
  */
-export function checkCoveredComponents(components: readonly string[], hasBody: boolean): string | undefined {
+export function checkCoveredComponents(components: readonly string[], hasBody: boolean, hasIdempotencyKey = false): string | undefined {
   if (!Array.isArray(components)) throw new TypeError(`expected an array of components, got ${typeof components}`)
   if (typeof hasBody !== 'boolean') throw new TypeError(`expected hasBody as a boolean, got ${typeof hasBody}`)
-  const required: readonly string[] = hasBody ? [...MECHA_COMPONENTS, ...MECHA_BODY_COMPONENTS] : MECHA_COMPONENTS
+  if (typeof hasIdempotencyKey !== 'boolean') throw new TypeError(`expected hasIdempotencyKey as a boolean, got ${typeof hasIdempotencyKey}`)
+  const required: readonly string[] = coveredComponents(hasBody, hasIdempotencyKey)
   const seen = new Set<string>()
   for (const component of components) {
     if (seen.has(component)) return `duplicate component "${component}"`
     seen.add(component)
     if (!required.includes(component)) {
-      const why = (MECHA_BODY_COMPONENTS as readonly string[]).includes(component) ? ' (the request has no body)' : ''
+      const why = (MECHA_BODY_COMPONENTS as readonly string[]).includes(component) ? ' (the request has no body)'
+        : component === MECHA_IDEMPOTENCY_COMPONENT ? ' (the request sends no Idempotency-Key)' : ''
       return `unexpected component "${component}"${why}`
     }
   }
   const missing = required.find((component) => !seen.has(component))
   return missing === undefined ? undefined : `missing component "${missing}"`
+}
+
+/** The components a mecha-v1 signature covers, in the canonical order (what signers send). */
+export function coveredComponents(hasBody: boolean, hasIdempotencyKey = false): string[] {
+  return [...MECHA_COMPONENTS, ...(hasBody ? MECHA_BODY_COMPONENTS : []), ...(hasIdempotencyKey ? [MECHA_IDEMPOTENCY_COMPONENT] : [])]
 }
 
 /**

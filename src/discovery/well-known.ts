@@ -1,6 +1,6 @@
 import { CATALOGUE } from '../errors/catalogue.js'
 import type { Config } from '../config/schema.js'
-import { MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_TAG } from '../crypto/signature-base.js'
+import { MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_IDEMPOTENCY_COMPONENT, MECHA_TAG } from '../crypto/signature-base.js'
 import { MAX_CLIENT_FRAME_BYTES } from '../gateway/websocket.js'
 import { ORDER_NOTE, RUNTIME_CHECKS } from './mcp/checks.js'
 import { schemaNames } from '../schemas/registry.js'
@@ -60,6 +60,7 @@ export function discoveryDocument(config: Config, version: string, durability: D
           algorithm_rule: 'alg must be one registered on the key (signature.algorithms).',
           covered_components: [...MECHA_COMPONENTS],
           covered_components_with_body: [...MECHA_COMPONENTS, ...MECHA_BODY_COMPONENTS],
+          covered_when_sent: [MECHA_IDEMPOTENCY_COMPONENT],
           required_parameters: ['keyid', 'alg', 'tag'],
           optional_parameters: { created: 'must equal Mecha-Timestamp', nonce: 'must equal Mecha-Nonce', expires: 'must not be past' },
           authority: config.publicAuthority,
@@ -68,6 +69,7 @@ export function discoveryDocument(config: Config, version: string, durability: D
           digest: { header: 'Content-Digest', standard: 'RFC 9530', algorithms: ['sha-256', 'sha-512'], over: 'the raw body bytes' },
         },
         sender: 'Derived from the key; a message `from`, if present, must equal it.',
+        message_id: 'Assigned by the gateway (msg_<ulid>), unique in the recipient\'s inbox; a body `id` is refused. Send an idempotency key in the Idempotency-Key header (covered by the signature); it is delivered as `idempotency_key`.',
         order_of_checks: RUNTIME_CHECKS.map((c) => ({ ...c, refusals: [...c.refusals] })),
         order_note: ORDER_NOTE,
       },

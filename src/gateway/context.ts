@@ -102,6 +102,8 @@ export interface GatewayContext {
   authenticated: boolean
   /** The nonce has been recorded (or its claim answered): the one-nonce rule's latch. */
   nonceClaimed: boolean
+  /** POST /v1/messages: the sender's Idempotency-Key, once the message-identity step read it. */
+  idempotencyKey?: string
   /** What the route answers once every step passed (the last step of each route sets it). */
   response?: { status: number; body: unknown; headers?: Record<string, string> }
 }

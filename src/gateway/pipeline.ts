@@ -14,6 +14,7 @@ import { checkProof } from './steps/check-proof.js'
 import { claimNonce } from './steps/claim-nonce.js'
 import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDeps } from './steps/hand-off.js'
 import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
+import { checkMessageIdentity } from './steps/message-identity.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
 import { checkBody, checkSchema } from './steps/request-shape.js'
@@ -124,6 +125,9 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'body', phase: 'route', routes: 'all', run: checkBody,
     check: 'The body is JSON (`application/json`) nesting at most the documented depth',
     refusals: ['unsupported_media_type', 'malformed_json', 'payload_too_deep', 'invalid_request'] }),
+  step({ name: 'message-identity', phase: 'route', routes: ['send'], run: checkMessageIdentity,
+    check: 'No body field `id` (the gateway assigns message ids); `Idempotency-Key`, when sent, once and well-formed',
+    refusals: ['invalid_request'] }),
   step({ name: 'schema', phase: 'route', routes: 'all', run: checkSchema,
     check: 'The body and query match the route\'s JSON Schema',
     refusals: ['invalid_request', 'invalid_id'] }),
@@ -140,8 +144,8 @@ export const PIPELINE: readonly PipelineStep[] = [
     check: 'The key\'s rate limit, when it has one',
     refusals: ['rate_limited'] }),
   step({ name: 'hand-off', phase: 'route', routes: ['send'], run: handOff,
-    check: 'Hand-off to the transport, which records the nonce and stores the message in one atomic operation',
-    refusals: ['replayed_nonce', 'stale_timestamp', 'inbox_full', 'transport_unavailable'] }),
+    check: 'Hand-off to the transport, which records the nonce and stores the message in one atomic operation; a retry with the same Idempotency-Key and the same request gets the original acceptance, another request with that key is refused; then the inbox\'s message and byte budgets, and the sender\'s share of them',
+    refusals: ['replayed_nonce', 'stale_timestamp', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'transport_unavailable'] }),
   step({ name: 'read', phase: 'route', routes: ['inbox'], run: readInbox,
     check: 'Read the inbox; while waiting, the connection steps below run, and a refusal ends the wait (nothing is read after it)',
     refusals: ['invalid_key', 'signature_required', 'bad_signature', 'transport_unavailable'] }),

@@ -73,7 +73,7 @@ export const keyIssueRequest = {
     permissions,
     signature: signaturePolicy,
     public_keys: publicKeys,
-    rate_limit: rateLimit,
+    rate_limit: { ...rateLimit, description: 'Omitted: MECHA_DEFAULT_KEY_RATE_LIMIT (default 100 per 1 s). null: no limit, as the operator\'s explicit choice.' },
   },
 } as const
 

@@ -1,6 +1,9 @@
 import { SCHEMA_DIALECT, kind, mechaId } from './common.js'
 
-export const messageId = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'Message id; when the sender supplies one it is an idempotency key per sender.' } as const
+export const messageId = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'Message id, assigned by the gateway (`msg_<ulid>`) and unique in the recipient\'s inbox.' } as const
+
+/** The sender's Idempotency-Key, as delivered (the request header's value without its quotes). */
+export const idempotencyKey = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'The Idempotency-Key the sender sent with the message, if any; scoped to the sender.' } as const
 
 export const messageRequest = {
   $schema: SCHEMA_DIALECT,
@@ -14,7 +17,6 @@ export const messageRequest = {
     kind,
     payload: { description: 'Any JSON value.' },
     from: { ...mechaId, description: 'Optional; must equal the mecha the key acts for (the gateway fills it in).' },
-    id: messageId,
     reply_to: { ...messageId, description: 'Id of the message this one answers.' },
   },
 } as const
@@ -24,7 +26,7 @@ export const message = {
   $id: 'urn:mecharim:schema:message',
   title: 'A delivered message',
   type: 'object',
-  required: ['id', 'from', 'to', 'kind', 'payload', 'reply_to', 'accepted_at', 'delivery_count'],
+  required: ['id', 'from', 'to', 'kind', 'payload', 'reply_to', 'idempotency_key', 'accepted_at', 'delivery_count'],
   properties: {
     id: messageId,
     from: mechaId,
@@ -32,6 +34,7 @@ export const message = {
     kind,
     payload: {},
     reply_to: { anyOf: [messageId, { type: 'null' }] },
+    idempotency_key: { anyOf: [idempotencyKey, { type: 'null' }] },
     accepted_at: { type: 'string', format: 'date-time' },
     delivery_count: { type: 'integer', minimum: 1, description: 'More than 1 when an unacknowledged message is delivered again.' },
   },

@@ -6,7 +6,7 @@ import { RedisReplayCache } from '../replay/redis.js'
 import { MemoryRateLimiter } from '../ratelimit/memory.js'
 import { RedisRateLimiter } from '../ratelimit/redis.js'
 import type { RateLimiter } from '../ratelimit/types.js'
-import type { Transport } from '../transport/types.js'
+import type { InboxBudgetOptions, Transport } from '../transport/types.js'
 import { EmbeddedTransport } from '../transport/embedded.js'
 import { RedisTransport } from '../transport/redis.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database.js'
@@ -69,7 +69,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   }
   const control = new EmbeddedControlStore(embedded)
   const replayCache = new EmbeddedReplayCache(embedded, { maxFutureSkewSeconds: config.maxFutureSkewSeconds })
-  const transport = new EmbeddedTransport(embedded, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
+  const transport = new EmbeddedTransport(embedded, { ...inboxBudgetOf(config), replay: replayCache.rules })
   // Memory of nonces starts now: a request signed after the start is never older than the cache.
   try {
     await replayCache.startEpoch(Date.now())
@@ -118,7 +118,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     maxFutureSkewSeconds: config.maxFutureSkewSeconds,
     ...(log !== undefined ? { onChange: (event) => log(new Error(event.kind === 'unsafe' ? event.message : `replay cache epoch moved to ${event.epoch}: Redis run_id ${event.runId} may have lost writes`)) } : {}),
   })
-  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { inboxLimit: config.inboxLimit, replay: replayCache.rules })
+  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { ...inboxBudgetOf(config), replay: replayCache.rules })
   try {
     await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
     // Refuses to start on a Redis that may evict nonces (redis-safety.ts); moves the epoch after a loss.
@@ -148,4 +148,9 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
       await control.close()
     },
   }
+}
+
+/** The transport's part of the configuration. */
+function inboxBudgetOf(config: Config): InboxBudgetOptions {
+  return { inboxLimit: config.inboxLimit, inboxMaxBytes: config.inboxMaxBytes, senderShare: config.inboxSenderShare }
 }

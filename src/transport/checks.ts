@@ -1,5 +1,8 @@
 /** The argument checks every Transport implementation runs, so each refuses the same misuse with the same message. */
-import type { AcceptInput, ReadOptions } from './types.js'
+import {
+  DEFAULT_INBOX_LIMIT, DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_SENDER_SHARE,
+  type AcceptInput, type InboxBudgetOptions, type Message, type MessageAcceptance, type ReadOptions,
+} from './types.js'
 
 /** A listener's failure is not the sender's: arrival announcements are best effort. */
 export function callListener(listener: () => void): void {
@@ -10,9 +13,55 @@ export function callListener(listener: () => void): void {
   }
 }
 
-export function checkInboxLimit(limit: number): number {
-  if (!Number.isSafeInteger(limit) || limit <= 0) throw new RangeError(`expected inboxLimit to be a positive integer, got ${limit}`)
-  return limit
+/** An inbox's budgets, checked, with each sender's share of them worked out once. */
+export interface InboxBudget {
+  messages: number
+  bytes: number
+  senderMessages: number
+  senderBytes: number
+}
+
+/**
+ * The budgets every transport enforces alike. A sender's share is rounded down but never below one
+ * message (or the largest message's bytes would never fit), so a share of 1 is the whole inbox.
+ */
+export function inboxBudget(options: InboxBudgetOptions): InboxBudget {
+  const messages = options.inboxLimit ?? DEFAULT_INBOX_LIMIT
+  const bytes = options.inboxMaxBytes ?? DEFAULT_INBOX_MAX_BYTES
+  const share = options.senderShare ?? DEFAULT_INBOX_SENDER_SHARE
+  if (!Number.isSafeInteger(messages) || messages <= 0) throw new RangeError(`expected inboxLimit to be a positive integer, got ${messages}`)
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`expected inboxMaxBytes to be a positive integer, got ${bytes}`)
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) throw new RangeError(`expected senderShare to be above 0 and at most 1, got ${share}`)
+  return {
+    messages, bytes, senderMessages: Math.max(1, Math.floor(messages * share)), senderBytes: Math.max(1, Math.floor(bytes * share)),
+  }
+}
+
+/** What an inbox holds now, in all and from one sender. */
+export interface InboxUsage {
+  messages: number
+  bytes: number
+  senderMessages: number
+  senderBytes: number
+}
+
+/**
+ * Whether one more message of `size` bytes fits: the inbox as a whole first (full is full, for every
+ * sender; with a share of 1 it is the only answer), then the sender's share of it. The Redis accept
+ * script (redis-lua.ts) applies the same rule in Lua, in the same order; the contract suite holds both
+ * to it.
+ */
+export function budgetRefusal(budget: InboxBudget, usage: InboxUsage, size: number): { outcome: 'inbox_full' | 'sender_share_exceeded'; by: 'messages' | 'bytes' } | undefined {
+  if (usage.messages + 1 > budget.messages) return { outcome: 'inbox_full', by: 'messages' }
+  if (usage.bytes + size > budget.bytes) return { outcome: 'inbox_full', by: 'bytes' }
+  if (usage.senderMessages + 1 > budget.senderMessages) return { outcome: 'sender_share_exceeded', by: 'messages' }
+  if (usage.senderBytes + size > budget.senderBytes) return { outcome: 'sender_share_exceeded', by: 'bytes' }
+  return undefined
+}
+
+/** What a message counts against the byte budgets: its stored form, UTF-8 JSON. */
+export function storedBytes(messageJson: string): number {
+  return Buffer.byteLength(messageJson, 'utf8')
 }
 
 export function checkAcceptInput(input: AcceptInput): void {
@@ -24,10 +73,40 @@ export function checkAcceptInput(input: AcceptInput): void {
       throw new TypeError(`expected message.${field} to be a non-empty string, got ${JSON.stringify(message[field])}`)
     }
   }
-  if (typeof input.idempotent !== 'boolean') throw new TypeError(`expected input.idempotent to be a boolean, got ${typeof input.idempotent}`)
+  if (message.idempotency_key !== null && (typeof message.idempotency_key !== 'string' || message.idempotency_key === '')) {
+    throw new TypeError(`expected message.idempotency_key to be a non-empty string or null, got ${JSON.stringify(message.idempotency_key)}`)
+  }
+  const idempotency = input.idempotency
+  if (idempotency !== null && typeof idempotency !== 'object') {
+    throw new TypeError(`expected input.idempotency to be an idempotency claim or null, got ${String(idempotency)}`)
+  }
+  if ((idempotency?.key ?? null) !== message.idempotency_key) {
+    throw new TypeError(`expected input.idempotency.key to equal message.idempotency_key (${JSON.stringify(message.idempotency_key)}), got ${JSON.stringify(idempotency?.key ?? null)}`)
+  }
+  if (idempotency !== null) {
+    if (typeof idempotency.requestSha256 !== 'string' || !SHA256_HEX_RE.test(idempotency.requestSha256)) {
+      throw new TypeError(`expected input.idempotency.requestSha256 to be 64 lowercase hex digits, got ${JSON.stringify(idempotency.requestSha256)}`)
+    }
+  }
   if (!Number.isSafeInteger(input.idempotencyTtlSeconds) || input.idempotencyTtlSeconds <= 0) {
     throw new RangeError(`expected input.idempotencyTtlSeconds to be a positive integer, got ${input.idempotencyTtlSeconds}`)
   }
+}
+
+const SHA256_HEX_RE = /^[0-9a-f]{64}$/
+
+/** What an accept answers, and what an idempotency record keeps: never the payload. */
+export function acceptanceOf(message: Message): MessageAcceptance {
+  const { id, from, to, kind, accepted_at } = message
+  return { id, from, to, kind, accepted_at }
+}
+
+/**
+ * The gateway assigns ids (unique by construction): one already in the inbox is a fault, not a refusal.
+ * Nothing was written (the check runs before the nonce claim).
+ */
+export function duplicateIdFault(message: Message): Error {
+  return new Error(`message id ${message.id} is already in the inbox of ${message.to}: ids are assigned by the gateway and must be unique per inbox`)
 }
 
 export function checkReadOptions(recipient: string, options: ReadOptions): void {

@@ -5,10 +5,12 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { EmbeddedNonces } from '../replay/embedded.js'
 import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/types.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
-import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
 import {
-  DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type Message, type ReadOptions, type ReadResult, type Transport,
+  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storedBytes,
+  type InboxBudget,
+} from './checks.js'
+import type {
+  AcceptInput, AcceptResult, DeliveredMessage, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -23,14 +25,18 @@ interface InboxEntry {
   /** Unix ms from which the entry may be delivered (again); 0 until first delivered. */
   visible_at: number
   delivery_count: number
+  /** What it counts against the byte budgets; absent on entries of versions before the budgets. */
+  bytes?: number
 }
 
+/** The acceptance and the request's digest: never the message (a retry is answered, not re-delivered). */
 interface IdempotencyRecord {
-  message: Message
+  acceptance: MessageAcceptance
+  requestSha256: string
   expiresAt: number
 }
 
-type MetaKey = 'seq' | ['count', string]
+type MetaKey = 'seq' | ['count' | 'bytes', string] | ['sender-count' | 'sender-bytes', string, string]
 
 /**
  * The Mechagram transport on LMDB, in the same environment as the control store and the replay cache.
@@ -38,9 +44,14 @@ type MetaKey = 'seq' | ['count', string]
  *
  * - `inbox`: [recipient, seq] -> { message, visible_at, delivery_count }, seq increasing, so a
  *   recipient's range is oldest first.
- * - `inbox-ids`: [recipient, message id, seq] -> true (two senders may use the same client id).
- * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] -> unacknowledged messages (the inbox limit).
- * - `idem`: [from, id] -> { message, expiresAt }, and `idem-expiry`: [expiresAt, from, id] -> true.
+ * - `inbox-ids`: [recipient, message id, seq] -> true. Ids are the gateway's and unique per inbox (an
+ *   accept refuses one already there); the seq in the key is what ack needs.
+ * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] and ['bytes', recipient] -> unacknowledged
+ *   messages and their bytes; ['sender-count' | 'sender-bytes', recipient, from] -> the same per sender
+ *   (the inbox budgets and each sender's share of them). A counter that reaches 0 is removed.
+ * - `idempotency`: [from, idempotency key] -> { acceptance, requestSha256, expiresAt }, and
+ *   `idempotency-expiry`: [expiresAt, from, key] -> true. (The `idem` databases of earlier versions,
+ *   which held whole messages, are no longer read.)
  * - the nonce databases of replay/embedded.ts: accept claims its nonce in its own transaction.
  *
  * Every write is one transaction and resolves after it committed: fsynced first when the database was
@@ -55,24 +66,25 @@ export class EmbeddedTransport implements Transport {
   readonly #meta: Database<number, MetaKey>
   readonly #idem: Database<IdempotencyRecord, [string, string]>
   readonly #idemExpiry: Database<true, [number, string, string]>
-  readonly #inboxLimit: number
+  readonly #budget: InboxBudget
   readonly #arrivals = new EventEmitter()
   readonly #sweeper: NodeJS.Timeout
 
   /**
-   * @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT).
+   * @param options.inboxLimit, options.inboxMaxBytes, options.senderShare the inbox budgets
+   *   (InboxBudgetOptions; defaults 10 000 messages, 64 MiB, half of each per sender).
    * @param options.replay the rules of the replay cache on the same database (its `rules`), so an
    *   accept's claim and a claim through the cache use one future-skew value.
    */
-  constructor(db: EmbeddedDatabase, options: { inboxLimit?: number; replay?: ReplayRules } = {}) {
-    this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
+  constructor(db: EmbeddedDatabase, options: InboxBudgetOptions & { replay?: ReplayRules } = {}) {
+    this.#budget = inboxBudget(options)
     this.#db = db
     this.#nonces = new EmbeddedNonces(db, { maxFutureSkewSeconds: options.replay?.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS })
     this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })
     this.#inboxIds = db.root.openDB<true, [string, string, number]>({ name: 'inbox-ids' })
     this.#meta = db.root.openDB<number, MetaKey>({ name: 'inbox-meta' })
-    this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idem' })
-    this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idem-expiry' })
+    this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idempotency' })
+    this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idempotency-expiry' })
     // One listener per waiting long-poll: there is no leak to warn about.
     this.#arrivals.setMaxListeners(0)
     // A failed sweep is retried by the next one; a broken database shows up on requests, not here.
@@ -84,29 +96,41 @@ export class EmbeddedTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     const { claim, message } = input
-    const result = await this.#write((): AcceptResult => {
+    const result = await this.#write((): AcceptResult | { outcome: 'id_taken' } => {
+      if (this.#holds(message.to, message.id)) return { outcome: 'id_taken' }
       const claimed = this.#nonces.claimInTransaction(claim)
       if (claimed.outcome !== 'fresh') return claimed
-      const idemKey: [string, string] = [message.from, message.id]
-      if (input.idempotent) {
+      const idempotency = input.idempotency
+      const idemKey: [string, string] | undefined = idempotency === null ? undefined : [message.from, idempotency.key]
+      if (idempotency !== null && idemKey !== undefined) {
         const original = this.#idem.get(idemKey)
-        if (original !== undefined && original.expiresAt > claim.now) return { outcome: 'duplicate', message: original.message }
+        if (original !== undefined && original.expiresAt > claim.now) {
+          return original.requestSha256 === idempotency.requestSha256
+            ? { outcome: 'duplicate', acceptance: original.acceptance }
+            : { outcome: 'idempotency_key_reused' }
+        }
       }
-      const countKey: MetaKey = ['count', message.to]
-      const count = this.#meta.get(countKey) ?? 0
-      if (count >= this.#inboxLimit) return { outcome: 'inbox_full' }
+      const bytes = storedBytes(JSON.stringify(message))
+      const counters = usageKeys(message.to, message.from)
+      const usage = {
+        messages: this.#meta.get(counters.messages) ?? 0, bytes: this.#meta.get(counters.bytes) ?? 0,
+        senderMessages: this.#meta.get(counters.senderMessages) ?? 0, senderBytes: this.#meta.get(counters.senderBytes) ?? 0,
+      }
+      const refused = budgetRefusal(this.#budget, usage, bytes)
+      if (refused !== undefined) return refused
       const seq = (this.#meta.get('seq') ?? 0) + 1
       void this.#meta.put('seq', seq)
-      void this.#meta.put(countKey, count + 1)
-      void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0 })
+      this.#count(counters, 1, bytes)
+      void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0, bytes })
       void this.#inboxIds.put([message.to, message.id, seq], true)
-      if (input.idempotent) {
+      if (idempotency !== null && idemKey !== undefined) {
         const expiresAt = claim.now + input.idempotencyTtlSeconds * 1000
-        void this.#idem.put(idemKey, { message, expiresAt })
-        void this.#idemExpiry.put([expiresAt, message.from, message.id], true)
+        void this.#idem.put(idemKey, { acceptance: acceptanceOf(message), requestSha256: idempotency.requestSha256, expiresAt })
+        void this.#idemExpiry.put([expiresAt, ...idemKey], true)
       }
       return { outcome: 'accepted', message }
     })
+    if (result.outcome === 'id_taken') throw duplicateIdFault(message)
     if (result.outcome === 'accepted') this.#arrivals.emit(message.to)
     return result
   }
@@ -145,13 +169,12 @@ export class EmbeddedTransport implements Transport {
           void this.#inboxIds.remove(key)
           if (entry === undefined) continue
           void this.#inbox.remove([recipient, key[2]])
+          const counters = usageKeys(recipient, entry.message.from)
+          // An entry from before the byte budgets counted only towards the inbox's message count.
+          if (entry.bytes === undefined) this.#add(counters.messages, -1)
+          else this.#count(counters, -1, -entry.bytes)
           removed++
         }
-      }
-      if (removed > 0) {
-        const countKey: MetaKey = ['count', recipient]
-        const left = (this.#meta.get(countKey) ?? removed) - removed
-        void (left > 0 ? this.#meta.put(countKey, left) : this.#meta.remove(countKey))
       }
       return removed
     })
@@ -186,6 +209,25 @@ export class EmbeddedTransport implements Transport {
     this.#arrivals.removeAllListeners()
   }
 
+  /** Moves an inbox's counters and its sender's by one message of `bytes` (negative to release). */
+  #count(counters: UsageKeys, messages: number, bytes: number): void {
+    this.#add(counters.messages, messages)
+    this.#add(counters.bytes, bytes)
+    this.#add(counters.senderMessages, messages)
+    this.#add(counters.senderBytes, bytes)
+  }
+
+  #add(key: MetaKey, delta: number): void {
+    const value = (this.#meta.get(key) ?? 0) + delta
+    void (value > 0 ? this.#meta.put(key, value) : this.#meta.remove(key))
+  }
+
+  /** The recipient's inbox holds a message with this id. */
+  #holds(recipient: string, id: string): boolean {
+    for (const _ of this.#inboxIds.getKeys({ start: [recipient, id], end: [recipient, id, RANGE_END], limit: 1 })) return true
+    return false
+  }
+
   /**
    * Entries of `recipient` deliverable at `now`, oldest first, at most `limit`; and, when the whole
    * range was seen (fewer than `limit` due), the earliest time an in-flight entry becomes visible again.
@@ -209,11 +251,11 @@ export class EmbeddedTransport implements Transport {
     for (;;) {
       const batch = await this.#db.root.transaction(() => {
         const due = Array.from(this.#idemExpiry.getKeys({ end: [Math.floor(now) + 1], limit: SWEEP_BATCH }))
-        for (const [expiresAt, from, id] of due) {
-          void this.#idemExpiry.remove([expiresAt, from, id])
+        for (const [expiresAt, from, key] of due) {
+          void this.#idemExpiry.remove([expiresAt, from, key])
           // Re-used after it expired: the newer record has its own, later, expiry entry.
-          if (this.#idem.get([from, id])?.expiresAt !== expiresAt) continue
-          void this.#idem.remove([from, id])
+          if (this.#idem.get([from, key])?.expiresAt !== expiresAt) continue
+          void this.#idem.remove([from, key])
           removed++
         }
         return due.length
@@ -236,5 +278,19 @@ export class EmbeddedTransport implements Transport {
     } catch (err) {
       throw new DependencyUnavailableError('transport', err)
     }
+  }
+}
+
+interface UsageKeys {
+  messages: MetaKey
+  bytes: MetaKey
+  senderMessages: MetaKey
+  senderBytes: MetaKey
+}
+
+function usageKeys(recipient: string, from: string): UsageKeys {
+  return {
+    messages: ['count', recipient], bytes: ['bytes', recipient],
+    senderMessages: ['sender-count', recipient, from], senderBytes: ['sender-bytes', recipient, from],
   }
 }

@@ -24,6 +24,9 @@ export const OUTCOME = {
   replayed: 'replayed',
   beforeEpoch: 'before_epoch',
   inboxFull: 'inbox_full',
+  senderShareExceeded: 'sender_share_exceeded',
+  idempotencyKeyReused: 'idempotency_key_reused',
+  idTaken: 'id_taken',
   late: 'late',
 } as const
 
@@ -67,43 +70,62 @@ return {'${OUTCOME.fresh}'}
 `
 
 /**
- * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map.
- * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] '1' when
- *       idempotent, [6] idempotency TTL, [7] inbox limit, [8] message JSON, [9] message id, [10] the
- *       recipient's arrivals channel, [11] recipient, [12] deadline (unix ms, the gateway's clock).
- * Reply: {'accepted'} | {'duplicate', original JSON} | {'replayed'} | {'before_epoch', epoch} | {'inbox_full'}
- *        | {'late'}.
+ * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map,
+ *       [6] recipient usage hash.
+ * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] the
+ *       request's SHA-256 when it carries an Idempotency-Key, else '', [6] idempotency TTL, [7] inbox
+ *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
+ *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
+ *       (`{"acceptance":{...},"request_sha256":"..."}`), [14] the message's stored bytes, [15] sender,
+ *       [16] inbox byte budget, [17] a sender's share of messages, [18] a sender's share of bytes.
+ * Reply: {'accepted'} | {'duplicate', the record JSON} | {'idempotency_key_reused'} | {'replayed'}
+ *        | {'before_epoch', epoch} | {'sender_share_exceeded', 'messages'|'bytes'}
+ *        | {'inbox_full', 'messages'|'bytes'} | {'id_taken'} | {'late'}.
  *
  * The deadline guards against a hung Redis: a command the gateway already answered 503 for (its command
  * timed out) may still sit in Redis's socket buffer and run when Redis resumes. Past the deadline the
  * script writes nothing, so a 503 never turns into a delivery later. Redis's clock (TIME) is compared
  * with the gateway's: hosts must be NTP-synchronised, as the timestamp window already requires.
  *
- * The order is the spec's: the nonce first (a duplicate or a refusal for a full inbox still burns it:
- * the request was authenticated and answered), then the idempotency record, then the inbox limit.
- * The stream holds only unacknowledged messages (ack deletes entries), so its length is the count the
- * limit is about. The id map value is a space-separated list of entry ids: two senders may use the
- * same client id towards one recipient, and acknowledging that id must be able to remove both.
+ * An id already in the inbox is a gateway fault (ids are assigned by it), answered before anything is
+ * written. Then the spec's order: the nonce first (a duplicate, a reused key or a full inbox still burns
+ * it: the request was authenticated and answered), then the idempotency record, then the inbox limit.
+ * The record holds the acceptance and the request digest, never the message. The stream holds only
+ * unacknowledged messages (ack deletes entries), so its length is the count the limit is about; the
+ * usage hash holds `bytes` (the inbox's) and `m:<from>` / `b:<from>` (each sender's messages and bytes),
+ * moved by accept and ack, so every budget is decided in this one script, on keys of one recipient.
+ * The budget rule is budgetRefusal's (checks.ts): the inbox first, then the sender's share of it. Each entry
+ * carries its sender (`f`) and bytes (`n`) beside the message (`m`), for the ack to give them back.
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
 if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
+if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return {'${OUTCOME.idTaken}'} end
 local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 if refused then return refused end
-local idempotent = ARGV[5] == '1'
+local idempotent = ARGV[5] ~= ''
 if idempotent then
   local original = redis.call('GET', KEYS[3])
-  if original then return {'${OUTCOME.duplicate}', original} end
+  if original then
+    local record = cjson.decode(original)
+    if record.request_sha256 ~= ARGV[5] then return {'${OUTCOME.idempotencyKeyReused}'} end
+    return {'${OUTCOME.duplicate}', original}
+  end
 end
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  if redis.call('XLEN', KEYS[4]) >= tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}'} end
-else
-  redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM')
-end
-local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8])
-local entries = redis.call('HGET', KEYS[5], ARGV[9])
-if entries then entry = entries .. ' ' .. entry end
+local size = tonumber(ARGV[14])
+local usage = redis.call('HMGET', KEYS[6], 'bytes', 'm:' .. ARGV[15], 'b:' .. ARGV[15])
+local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
+local exists = redis.call('EXISTS', KEYS[4]) == 1
+if exists and redis.call('XLEN', KEYS[4]) + 1 > tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}', 'messages'} end
+if bytes + size > tonumber(ARGV[16]) then return {'${OUTCOME.inboxFull}', 'bytes'} end
+if sender_messages + 1 > tonumber(ARGV[17]) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
+if sender_bytes + size > tonumber(ARGV[18]) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
+if not exists then redis.call('XGROUP', 'CREATE', KEYS[4], '${GROUP}', '0', 'MKSTREAM') end
+local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8], 'f', ARGV[15], 'n', ARGV[14])
 redis.call('HSET', KEYS[5], ARGV[9], entry)
-if idempotent then redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[6]) end
+redis.call('HINCRBY', KEYS[6], 'bytes', size)
+redis.call('HINCRBY', KEYS[6], 'm:' .. ARGV[15], 1)
+redis.call('HINCRBY', KEYS[6], 'b:' .. ARGV[15], size)
+if idempotent then redis.call('SET', KEYS[3], ARGV[13], 'EX', ARGV[6]) end
 redis.call('PUBLISH', ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
 `
@@ -196,15 +218,33 @@ return out
 `
 
 /**
- * KEYS: [1] recipient stream, [2] recipient id map, [3] delivery-time index. ARGV: message ids.
+ * KEYS: [1] recipient stream, [2] recipient id map, [3] delivery-time index, [4] recipient usage hash. ARGV: message ids.
  * Reply: how many entries were removed.
  *
  * Only delivered entries (in the group's pending list) are removed: acknowledging a message nobody has
  * read yet, or an unknown id, changes nothing. Removed entries are deleted from the stream, so memory
- * is held only by unacknowledged messages.
+ * is held only by unacknowledged messages, and their bytes and sender's count go back to the usage
+ * hash (a counter at 0 is deleted, so an empty inbox leaves no hash). An entry from before the byte
+ * budgets has no `f`/`n` fields and was never counted there.
  */
 export const ACK = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function release(field, delta)
+  if redis.call('HINCRBY', KEYS[4], field, -delta) <= 0 then redis.call('HDEL', KEYS[4], field) end
+end
+local function give_back(entry)
+  local found = redis.call('XRANGE', KEYS[1], entry, entry)
+  if #found == 0 then return end
+  local fields = found[1][2]
+  local from, size
+  for i = 1, #fields, 2 do
+    if fields[i] == 'f' then from = fields[i + 1] elseif fields[i] == 'n' then size = tonumber(fields[i + 1]) end
+  end
+  if from == nil or size == nil then return end
+  release('bytes', size)
+  release('m:' .. from, 1)
+  release('b:' .. from, size)
+end
 local removed = 0
 for _, id in ipairs(ARGV) do
   local entries = redis.call('HGET', KEYS[2], id)
@@ -212,6 +252,7 @@ for _, id in ipairs(ARGV) do
     local kept = {}
     for entry in string.gmatch(entries, '%S+') do
       if #redis.call('XPENDING', KEYS[1], '${GROUP}', entry, entry, 1) > 0 then
+        give_back(entry)
         redis.call('XACK', KEYS[1], '${GROUP}', entry)
         redis.call('XDEL', KEYS[1], entry)
         redis.call('ZREM', KEYS[3], entry)

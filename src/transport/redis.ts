@@ -4,26 +4,34 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
 import type { ReplayRules } from '../replay/types.js'
 import { runRedis } from '../stores/redis/run.js'
-import { callListener, checkAcceptInput, checkAckIds, checkInboxLimit, checkReadOptions } from './checks.js'
-import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import {
-  DEFAULT_INBOX_LIMIT,
-  type AcceptInput, type AcceptResult, type DeliveredMessage, type Message, type ReadOptions, type ReadResult, type Transport,
+  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storedBytes, type InboxBudget,
+} from './checks.js'
+import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
+import type {
+  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
 } from './types.js'
 
 /**
  * The Mechagram transport on Redis Streams. Key layout, all under `prefix`:
  *
  * - `inbox:<mecha>`: a stream per recipient, consumer group `mecharim`, one consumer `inbox`. Field `m`
- *   holds the message JSON. An acknowledged entry is XACKed and XDELed, so the stream holds only
+ *   holds the message JSON, `f` its sender and `n` its bytes (for the budgets). An acknowledged entry is XACKed and XDELed, so the stream holds only
  *   unacknowledged messages and its length is what the inbox limit (default 10 000) counts. An empty
  *   stream keeps its key and group (a few hundred bytes per recipient that ever received a message).
- * - `inbox-ids:<mecha>`: hash, message id -> stream entry id(s), removed on ack.
+ * - `inbox-ids:<mecha>`: hash, message id -> stream entry id, removed on ack. Ids are the gateway's and
+ *   unique per inbox (an accept refuses one already there). Entries written by earlier versions may
+ *   hold several space-separated entry ids; ack still reads that form.
+ * - `idempotency:<from>:<key>`: `{"acceptance": {...}, "request_sha256": "<hex>"}` of an accept that
+ *   carried an Idempotency-Key, expiring after MECHA_IDEMPOTENCY_TTL_SECONDS (a day by default). A
+ *   mecha id has no `:`, so the key cannot be confused across senders. (Earlier versions' `idem:` keys,
+ *   which held whole messages, are no longer read and expire by themselves.)
  * - `inbox-due:<mecha>`: sorted set, delivered entry id -> when (Redis's clock) it was last delivered,
  *   removed on ack: tells a read when the next redelivery falls due (READ in redis-lua.ts). Entries
  *   delivered before it existed are found by the waiting readers' safety read instead.
- * - `idem:<from>:<id>`: the original message JSON of an idempotent accept, expiring after the
- *   idempotency TTL (MECHA_IDEMPOTENCY_TTL_SECONDS, a day by default).
+ * - `inbox-usage:<mecha>`: hash, `bytes` -> bytes of unacknowledged messages, `m:<from>` / `b:<from>` ->
+ *   each sender's messages and bytes in the inbox (MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE).
+ *   Emptied, and so deleted, when the inbox is.
  * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
  *   expires after the claim's TTL, a little longer than the timestamp window.
  * - channel `arrivals:<mecha>`: every accept publishes to its recipient's channel, to wake long-polls
@@ -31,7 +39,7 @@ import {
  *   so an accept nobody waits for sends nothing to any gateway (and N gateways do not each receive
  *   every message).
  *
- * Memory is therefore bounded by (recipients x inbox limit x message size) plus nonces for one TTL plus
+ * Memory is therefore bounded by (recipients x MECHA_INBOX_MAX_BYTES) plus nonces for one TTL plus
  * idempotency records for one idempotency TTL. Redis must run with `maxmemory-policy noeviction`:
  * evicting a nonce reopens a replay window and evicting a stream loses messages.
  *
@@ -53,7 +61,7 @@ export class RedisTransport implements Transport {
   readonly #redis: Redis & TransportCommands
   readonly #subscriber: Redis | undefined
   readonly #prefix: string
-  readonly #inboxLimit: number
+  readonly #budget: InboxBudget
   readonly #replay: ReplayRules
   readonly #listeners = new Map<string, Set<() => void>>()
   /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
@@ -66,18 +74,19 @@ export class RedisTransport implements Transport {
    * @param subscriber a connection in subscriber mode for arrival announcements from every process;
    *   without it, listeners hear only of messages this instance accepts.
    * @param prefix key prefix, the same for every process sharing the inboxes.
-   * @param options.inboxLimit unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT).
+   * @param options.inboxLimit, options.inboxMaxBytes, options.senderShare the inbox budgets
+   *   (InboxBudgetOptions; defaults 10 000 messages, 64 MiB, half of each per sender).
    * @param options.replay the `rules` of the RedisReplayCache on the same Redis and prefix: an accept
    *   claims its nonce under the cache's future skew, and fails closed whenever the cache does.
    */
-  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: { inboxLimit?: number; replay: ReplayRules }) {
+  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: InboxBudgetOptions & { replay: ReplayRules }) {
     checkPrefix(prefix)
-    this.#inboxLimit = checkInboxLimit(options.inboxLimit ?? DEFAULT_INBOX_LIMIT)
+    this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
-    redis.defineCommand('mecharimAccept', { numberOfKeys: 5, lua: ACCEPT })
+    redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
-    redis.defineCommand('mecharimAck', { numberOfKeys: 3, lua: ACK })
+    redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })
     this.#redis = redis as Redis & TransportCommands
     this.#subscriber = subscriber
     this.#prefix = prefix
@@ -91,13 +100,19 @@ export class RedisTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     this.#replay.assertSafe()
-    const { claim, message } = input
+    const { claim, message, idempotency } = input
+    const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
+    const json = JSON.stringify(message)
+    const budget = this.#budget
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
         replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
-        this.#key(`idem:${message.from}:${message.id}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
-        ...claimArgs(claim, this.#replay), input.idempotent ? '1' : '0', String(input.idempotencyTtlSeconds), String(this.#inboxLimit),
-        JSON.stringify(message), message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        // Without a key the record key is never read or written; it still names a key of this sender.
+        this.#key(`idempotency:${message.from}:${idempotency?.key ?? ''}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
+        this.#key(`inbox-usage:${message.to}`),
+        ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
+        json, message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        record, String(storedBytes(json)), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
       ),
     )
     switch (outcome) {
@@ -105,13 +120,19 @@ export class RedisTransport implements Transport {
         if (this.#subscriber === undefined) this.#dispatch(message.to)
         return { outcome: 'accepted', message }
       case OUTCOME.duplicate:
-        return { outcome: 'duplicate', message: JSON.parse(String(detail)) as Message }
+        return { outcome: 'duplicate', acceptance: (JSON.parse(String(detail)) as { acceptance: MessageAcceptance }).acceptance }
+      case OUTCOME.idempotencyKeyReused:
+        return { outcome: 'idempotency_key_reused' }
+      case OUTCOME.idTaken:
+        throw duplicateIdFault(message)
       case OUTCOME.replayed:
         return { outcome: 'replayed' }
       case OUTCOME.beforeEpoch:
         return { outcome: 'before_epoch', epoch: Number(detail) }
       case OUTCOME.inboxFull:
-        return { outcome: 'inbox_full' }
+        return { outcome: 'inbox_full', by: budgetKind(detail) }
+      case OUTCOME.senderShareExceeded:
+        return { outcome: 'sender_share_exceeded', by: budgetKind(detail) }
       case OUTCOME.late:
         throw new DependencyUnavailableError('transport', new Error('the accept ran after its deadline: nothing was stored'))
       default:
@@ -138,7 +159,7 @@ export class RedisTransport implements Transport {
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
     checkAckIds(recipient, ids)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), this.#dueKey(recipient), ...ids))
+    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), this.#dueKey(recipient), this.#key(`inbox-usage:${recipient}`), ...ids))
   }
 
   onArrival(recipient: string, listener: () => void): () => void {
@@ -256,14 +277,20 @@ export class RedisTransport implements Transport {
   }
 }
 
+function budgetKind(detail: string | number | undefined): BudgetKind {
+  if (detail === 'messages' || detail === 'bytes') return detail
+  throw new DependencyUnavailableError('transport', new Error(`unexpected budget in the accept reply: ${JSON.stringify(detail)}`))
+}
+
 /** The scripts from redis-lua.ts, as `defineCommand` adds them to the client. */
 interface TransportCommands {
   mecharimAccept(
-    epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string,
-    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, idempotent: string, idempotencyTtlSeconds: string,
+    epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string, usageKey: string,
+    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, idempotencyTtlSeconds: string,
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
-    deadlineMs: string,
+    deadlineMs: string, idempotencyRecordJson: string, messageBytes: string, sender: string,
+    inboxMaxBytes: string, senderMaxMessages: string, senderMaxBytes: string,
   ): Promise<[string, (string | number)?]>
   mecharimRead(inboxKey: string, dueKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
-  mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, ...ids: string[]): Promise<number>
+  mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, usageKey: string, ...ids: string[]): Promise<number>
 }

@@ -10,12 +10,15 @@
 
 /** A message as stored and delivered. */
 export interface Message {
+  /** Assigned by the gateway (`msg_<ulid>`), unique in the recipient's inbox: what the recipient acks. */
   id: string
   from: string
   to: string
   kind: string
   payload: unknown
   reply_to: string | null
+  /** The sender's Idempotency-Key, when it sent one: a recipient deduplicates by (from, idempotency_key). */
+  idempotency_key: string | null
   /** RFC 3339, set by the gateway when it accepted the message. */
   accepted_at: string
 }
@@ -37,24 +40,55 @@ export interface NonceClaim {
   now: number
 }
 
+/** What a 202 answers; all an idempotency record keeps of the message. */
+export type MessageAcceptance = Pick<Message, 'id' | 'from' | 'to' | 'kind' | 'accepted_at'>
+
+/** The sender's Idempotency-Key and the fingerprint of its request (IETF httpapi idempotency-key draft). */
+export interface IdempotencyClaim {
+  /** The key, scoped to the sender (`message.from`). */
+  key: string
+  /** SHA-256 (64 lowercase hex digits) of the request: method, path and body bytes. */
+  requestSha256: string
+}
+
 export interface AcceptInput {
   claim: NonceClaim
   message: Message
-  /** Set when the client supplied `id`: a second accept with the same (from, id) returns the first. */
-  idempotent: boolean
+  /**
+   * Set when the request carried an Idempotency-Key: a second accept with the same (from, key) and the
+   * same request digest returns the first acceptance; with another digest it is refused.
+   */
+  idempotency: IdempotencyClaim | null
   /** How long an idempotency record is kept. */
   idempotencyTtlSeconds: number
 }
 
 export type AcceptResult =
   | { outcome: 'accepted'; message: Message }
-  /** Same sender and client id as an earlier accept: nothing stored, the original returned. */
-  | { outcome: 'duplicate'; message: Message }
+  /** Same sender, key and request as an earlier accept: nothing stored, the original acceptance returned. */
+  | { outcome: 'duplicate'; acceptance: MessageAcceptance }
+  /** Same sender and key as an earlier accept, but another request: nothing stored. */
+  | { outcome: 'idempotency_key_reused' }
   | { outcome: 'replayed' }
   /** The request was signed before the replay cache's memory begins (it came back empty): refuse. */
   | { outcome: 'before_epoch'; epoch: number }
-  /** The recipient's inbox holds the maximum number of unacknowledged messages. */
-  | { outcome: 'inbox_full' }
+  /** The recipient's inbox would hold more than its limit of unacknowledged messages, or of their bytes. */
+  | { outcome: 'inbox_full'; by: BudgetKind }
+  /** The sender would hold more than its share of the recipient's inbox (messages or bytes); other senders still get through. */
+  | { outcome: 'sender_share_exceeded'; by: BudgetKind }
+
+/** Which budget of an inbox refused: its message count or its bytes. */
+export type BudgetKind = 'messages' | 'bytes'
+
+/** The limits of one inbox (MECHA_INBOX_LIMIT, MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE). */
+export interface InboxBudgetOptions {
+  /** Unacknowledged messages one inbox may hold (default DEFAULT_INBOX_LIMIT). */
+  inboxLimit?: number
+  /** Bytes of unacknowledged messages, as stored (UTF-8 JSON), one inbox may hold (default DEFAULT_INBOX_MAX_BYTES). */
+  inboxMaxBytes?: number
+  /** Share, in (0, 1], of both that one sender may hold (default DEFAULT_INBOX_SENDER_SHARE). */
+  senderShare?: number
+}
 
 export interface ReadOptions {
   limit: number
@@ -97,3 +131,7 @@ export interface Transport {
 
 /** Unacknowledged messages one inbox may hold; beyond it, accept answers `inbox_full`. */
 export const DEFAULT_INBOX_LIMIT = 10_000
+/** Bytes of unacknowledged messages one inbox may hold: 64 MiB. */
+export const DEFAULT_INBOX_MAX_BYTES = 64 * 1024 * 1024
+/** The share of an inbox's budgets one sender may hold. */
+export const DEFAULT_INBOX_SENDER_SHARE = 0.5

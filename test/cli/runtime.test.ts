@@ -135,15 +135,25 @@ describe('send', () => {
     expect(result.stdout).toMatch(/^Accepted message msg_\w+ from alpha to beta \(kind note\) at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\.\n$/)
   })
 
-  it('signs with --signing-secret-file and MECHA_KEY_ID; --id, --reply-to, --payload-file, --json', async () => {
+  it('signs with --signing-secret-file and MECHA_KEY_ID; --idempotency-key, --reply-to, --payload-file, --json', async () => {
     const issued = await issue('alpha', { signature: { algorithms: ['hmac-sha256'], required: true } })
     const payloadFile = join(dir, 'payload.json')
     writeFileSync(payloadFile, '{"task":"build","n":[1,2]}')
     const env = { MECHA_KEY_ID: issued.keyId }
-    const result = await cli(['send', 'beta', 'task.create', '--payload-file', payloadFile, '--id', 'cli-1', '--reply-to', 'earlier-1', '--json',
-      '--signing-secret-file', secretFile('hmac.secret', issued.signingSecret ?? '')], env)
+    const args = ['send', 'beta', 'task.create', '--payload-file', payloadFile, '--idempotency-key', 'cli-1', '--reply-to', 'earlier-1', '--json',
+      '--signing-secret-file', secretFile('hmac.secret', issued.signingSecret ?? '')]
+    const result = await cli(args, env)
     expect(result.code).toBe(0)
-    expect(JSON.parse(result.stdout)).toMatchObject({ id: 'cli-1', from: 'alpha', to: 'beta', kind: 'task.create' })
+    const accepted = JSON.parse(result.stdout) as { id: string }
+    expect(accepted).toMatchObject({ id: expect.stringMatching(/^msg_/), from: 'alpha', to: 'beta', kind: 'task.create' })
+    const repeated = await cli(args, env)
+    expect(JSON.parse(repeated.stdout), 'the same send again: the first acceptance').toEqual(accepted)
+  })
+
+  it('refuses --id, pointing to --idempotency-key', async () => {
+    const result = await cli(['send', 'beta', 'note', '--id', 'cli-2'], tokenEnv(await issue('alpha')))
+    expect(result.code).not.toBe(0)
+    expect(result.stderr).toMatch(/--idempotency-key/)
   })
 
   it('signs with MECHA_SIGNING_SECRET together with the token', async () => {

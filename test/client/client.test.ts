@@ -64,9 +64,18 @@ describe('signatures made by the SDK', () => {
     credentials = await h.runtime('tamperer', 'hmac-sha256', { signature: { required: true } })
   })
 
-  it('verify on the gateway (202) with an id and reply_to', async () => {
-    const accepted = await h.client(credentials).send({ to: 'tamper-target', kind: 'note', payload: [1, 2, 3], id: 'client-id-1', reply_to: 'earlier.1' })
-    expect(accepted).toMatchObject({ id: 'client-id-1', from: 'tamperer' })
+  it('verify on the gateway (202) with an idempotency key (covered) and reply_to; a retry returns the first acceptance', async () => {
+    const message = { to: 'tamper-target', kind: 'note', payload: [1, 2, 3], idempotencyKey: 'client-key-1', reply_to: 'earlier.1' }
+    const accepted = await h.client(credentials).send(message)
+    expect(accepted).toMatchObject({ id: expect.stringMatching(/^msg_/), from: 'tamperer' })
+    expect(await h.client(credentials).send(message)).toEqual(accepted)
+    const reused = await rejection(h.client(credentials).send({ ...message, payload: 'other' }))
+    expect(reused).toMatchObject({ status: 409, code: 'CONFLICT', reason: 'idempotency_key_reused' })
+  })
+
+  it('refuses a message id before sending: ids are the gateway\'s', async () => {
+    const client = h.client(credentials)
+    await expect(client.send({ to: 'tamper-target', kind: 'note', payload: 1, id: 'mine' } as never)).rejects.toThrow(/idempotencyKey/)
   })
 
   it('cover the body bytes: a body changed in flight is refused as bad_digest', async () => {

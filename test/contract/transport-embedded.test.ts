@@ -5,27 +5,27 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { EmbeddedReplayCache } from '../../src/replay/embedded.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../src/stores/embedded/database.js'
 import { EmbeddedTransport } from '../../src/transport/embedded.js'
-import { acceptInput, claim, message, transportContract, type TransportUnderTest } from './transport.contract.js'
+import { acceptInput, claim, idempotency, message, transportContract, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   dir: string
   db: EmbeddedDatabase
-  inboxLimit: number | undefined
+  budget: InboxBudget | undefined
 }
 
 transportContract('embedded (LMDB)', () => {
   const dirs: string[] = []
   const opened = new WeakMap<TransportUnderTest, Opened>()
-  const openAt = (dir: string, inboxLimit: number | undefined): TransportUnderTest => {
+  const openAt = (dir: string, budget: InboxBudget | undefined): TransportUnderTest => {
     const db = openEmbeddedDatabase(dir)
     // Future skew 0: the contract's epoch rows are about the epoch itself (the skew has its rows in
     // the replay-cache contract).
     const replayCache = new EmbeddedReplayCache(db, { maxFutureSkewSeconds: 0 })
     const subject = {
-      transport: new EmbeddedTransport(db, { replay: replayCache.rules, ...(inboxLimit === undefined ? {} : { inboxLimit }) }),
+      transport: new EmbeddedTransport(db, { replay: replayCache.rules, ...budget }),
       replayCache,
     }
-    opened.set(subject, { dir, db, inboxLimit })
+    opened.set(subject, { dir, db, budget })
     return subject
   }
   const close = async (subject: TransportUnderTest): Promise<Opened> => {
@@ -39,11 +39,11 @@ transportContract('embedded (LMDB)', () => {
     async open(options) {
       const dir = mkdtempSync(join(tmpdir(), 'mecharim-transport-'))
       dirs.push(dir)
-      return openAt(dir, options?.inboxLimit)
+      return openAt(dir, options)
     },
     async reopen(subject) {
       const o = await close(subject)
-      return openAt(o.dir, o.inboxLimit)
+      return openAt(o.dir, o.budget)
     },
     // Arrivals are in-process: listeners hear of a commit as soon as accept resolves.
     async arrivalsLive() {},
@@ -75,8 +75,8 @@ describe('EmbeddedTransport sweep', () => {
     const shortNonce = claim({ now, ttlSeconds: 1 })
     const longNonce = claim({ now, ttlSeconds: 600 })
     expect((await cache.claim(shortNonce)).outcome).toBe('fresh')
-    const original = message('alpha', 'beta', { id: 'client-1' })
-    expect((await transport.accept(acceptInput(original, { claim: longNonce, idempotent: true, idempotencyTtlSeconds: 2 }))).outcome)
+    const original = message('alpha', 'beta', { idempotency_key: 'client-1' })
+    expect((await transport.accept(acceptInput(original, { claim: longNonce, idempotency: idempotency('client-1'), idempotencyTtlSeconds: 2 }))).outcome)
       .toBe('accepted')
 
     expect(await transport.sweep(now), 'nothing has expired yet').toBe(0)
@@ -86,8 +86,8 @@ describe('EmbeddedTransport sweep', () => {
     const later = now + 3000
     expect((await cache.claim({ ...shortNonce, now: later })).outcome).toBe('fresh')
     expect((await cache.claim({ ...longNonce, now: later })).outcome, 'the long nonce is kept').toBe('replayed')
-    const retry = message('alpha', 'beta', { id: 'client-1' })
-    expect((await transport.accept(acceptInput(retry, { claim: claim({ now: later }), idempotent: true }))).outcome)
+    const retry = message('alpha', 'beta', { idempotency_key: 'client-1' })
+    expect((await transport.accept(acceptInput(retry, { claim: claim({ now: later }), idempotency: idempotency('client-1') }))).outcome)
       .toBe('accepted')
   })
 

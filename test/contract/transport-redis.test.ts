@@ -6,13 +6,13 @@ import { RedisTransport } from '../../src/transport/redis.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
 import { startedRedisReplayCache } from '../helpers/replay.js'
 import { sharedRedis } from '../helpers/shared-redis.js'
-import { acceptInput, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
+import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   prefix: string
   redis: Redis
   subscriber: Redis | undefined
-  inboxLimit: number | undefined
+  budget: InboxBudget | undefined
 }
 
 /** QUIT needs a live connection: one to a stopped Redis is just dropped. */
@@ -38,15 +38,15 @@ describeWithRedis('RedisTransport', () => {
     const fixture = sharedRedis()
     const opened = new WeakMap<TransportUnderTest, Opened>()
 
-    const openAt = async (prefix: string, inboxLimit: number | undefined, fresh: boolean): Promise<TransportUnderTest> => {
+    const openAt = async (prefix: string, budget: InboxBudget | undefined, fresh: boolean): Promise<TransportUnderTest> => {
       const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect()])
       // Future skew 0, and no epoch yet (the first claim sets it), as the contract's epoch rows expect.
       const replayCache = await startedRedisReplayCache(redis, prefix, { maxFutureSkewSeconds: 0, emptyEpoch: fresh })
       const subject = {
-        transport: new RedisTransport(redis, subscriber, prefix, { replay: replayCache.rules, ...(inboxLimit === undefined ? {} : { inboxLimit }) }),
+        transport: new RedisTransport(redis, subscriber, prefix, { replay: replayCache.rules, ...budget }),
         replayCache,
       }
-      opened.set(subject, { prefix, redis, subscriber, inboxLimit })
+      opened.set(subject, { prefix, redis, subscriber, budget })
       return subject
     }
     const close = async (subject: TransportUnderTest): Promise<Opened> => {
@@ -60,11 +60,11 @@ describeWithRedis('RedisTransport', () => {
     }
     return {
       async open(options) {
-        return openAt(fixture.newPrefix(), options?.inboxLimit, true)
+        return openAt(fixture.newPrefix(), options, true)
       },
       async reopen(subject) {
         const o = await close(subject)
-        return openAt(o.prefix, o.inboxLimit, false)
+        return openAt(o.prefix, o.budget, false)
       },
       async arrivalsLive(subject, recipients) {
         const o = opened.get(subject)
@@ -154,9 +154,24 @@ describeWithRedis('RedisTransport', () => {
       expect(await redis.xlen(`${prefix}inbox:beta`)).toBe(0)
       expect(await redis.hlen(`${prefix}inbox-ids:beta`)).toBe(0)
       expect(await redis.zcard(`${prefix}inbox-due:beta`), 'the delivery-time index').toBe(0)
+      expect(await redis.exists(`${prefix}inbox-usage:beta`), 'the byte and per-sender counters go with the messages').toBe(0)
       expect(await redis.xpending(`${prefix}inbox:beta`, 'mecharim')).toEqual([0, null, null, null])
       const ttl = await redis.ttl((await redis.keys(`${prefix}nonce:*`))[0] ?? '')
       expect(ttl).toBeGreaterThan(0)
+    })
+
+    it('keeps the acceptance and the request digest in an idempotency record, never the message', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const transport = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
+      transports.push(transport)
+      const msg = message('alpha', 'beta', { idempotency_key: 'order-9', payload: { secret: 'x'.repeat(1000) } })
+      await transport.accept(acceptInput(msg, { idempotency: idempotency('order-9', 'c'.repeat(64)) }))
+      const keys = await redis.keys(`${prefix}idem*`)
+      expect(keys).toEqual([`${prefix}idempotency:alpha:order-9`])
+      const record = JSON.parse((await redis.get(keys[0] ?? '')) ?? 'null')
+      expect(record).toEqual({ acceptance: acceptance(msg), request_sha256: 'c'.repeat(64) })
+      expect(await redis.ttl(keys[0] ?? '')).toBeGreaterThan(0)
     })
   })
 })

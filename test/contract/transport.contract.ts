@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReplayCache } from '../../src/replay/types.js'
-import type { AcceptInput, AcceptResult, DeliveredMessage, Message, NonceClaim, Transport } from '../../src/transport/types.js'
+import type { AcceptInput, AcceptResult, DeliveredMessage, IdempotencyClaim, Message, MessageAcceptance, NonceClaim, Transport } from '../../src/transport/types.js'
 
 /** A transport and the replay cache that shares its nonce records. */
 export interface TransportUnderTest {
@@ -9,9 +9,16 @@ export interface TransportUnderTest {
   replayCache: ReplayCache
 }
 
+/** The transport's inbox budgets (MECHA_INBOX_LIMIT, MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE). */
+export interface InboxBudget {
+  inboxLimit?: number
+  inboxMaxBytes?: number
+  senderShare?: number
+}
+
 export interface TransportHarness {
   /** A fresh, empty transport (and replay cache). */
-  open(options?: { inboxLimit?: number }): Promise<TransportUnderTest>
+  open(options?: InboxBudget): Promise<TransportUnderTest>
   /** Close and reopen the same backing data (a process restart). */
   reopen(subject: TransportUnderTest): Promise<TransportUnderTest>
   /** Resolves once arrivals accepted anywhere reach this transport's listeners (a live subscription). */
@@ -35,9 +42,20 @@ export function message(from: string, to: string, overrides: Partial<Message> = 
     kind: 'note',
     payload: { text: 'hello', n: 1, nested: [true, null, 'x'] },
     reply_to: null,
+    idempotency_key: null,
     accepted_at: new Date().toISOString(),
     ...overrides,
   }
+}
+
+/** What a 202 answers for a message (and what an idempotent retry gets back). */
+export function acceptance(msg: Message): MessageAcceptance {
+  return { id: msg.id, from: msg.from, to: msg.to, kind: msg.kind, accepted_at: msg.accepted_at }
+}
+
+/** An idempotency claim: the sender's key and the SHA-256 (hex) of its request. */
+export function idempotency(key: string, requestSha256: string = 'a'.repeat(64)): IdempotencyClaim {
+  return { key, requestSha256 }
 }
 
 export function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
@@ -46,7 +64,7 @@ export function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
 }
 
 export function acceptInput(msg: Message, overrides: Partial<AcceptInput> = {}): AcceptInput {
-  return { claim: claim(), message: msg, idempotent: false, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...overrides }
+  return { claim: claim(), message: msg, idempotency: null, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...overrides }
 }
 
 export async function sleep(ms: number): Promise<void> {
@@ -61,7 +79,7 @@ export function transportContract(name: string, harness: () => TransportHarness)
     let subject: TransportUnderTest
     let transport: Transport
 
-    const open = async (options?: { inboxLimit?: number }): Promise<TransportUnderTest> => {
+    const open = async (options?: InboxBudget): Promise<TransportUnderTest> => {
       const s = await h.open(options)
       opened.push(s)
       return s
@@ -158,27 +176,44 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect((await read('beta')).map((m) => m.id)).toEqual([first.message.id])
       })
 
-      it('returns the original for an idempotent duplicate and delivers it once', async () => {
-        const original = message('alpha', 'beta', { id: 'client-1', accepted_at: '2030-01-01T00:00:00.000Z' })
-        expect(await send(original, { idempotent: true })).toEqual({ outcome: 'accepted', message: original })
-        const retry = message('alpha', 'beta', { id: 'client-1', payload: 'changed', accepted_at: '2030-01-01T00:00:05.000Z' })
+      it('returns the original acceptance for the same key and request, and delivers once', async () => {
+        const original = message('alpha', 'beta', { idempotency_key: 'order-1', accepted_at: '2030-01-01T00:00:00.000Z' })
+        expect(await send(original, { idempotency: idempotency('order-1') })).toEqual({ outcome: 'accepted', message: original })
+        const retry = message('alpha', 'beta', { idempotency_key: 'order-1', accepted_at: '2030-01-01T00:00:05.000Z' })
         const nonce = claim()
-        expect(await send(retry, { idempotent: true, claim: nonce })).toEqual({ outcome: 'duplicate', message: original })
+        expect(await send(retry, { idempotency: idempotency('order-1'), claim: nonce })).toEqual({ outcome: 'duplicate', acceptance: acceptance(original) })
         expect(await read('beta')).toEqual([{ ...original, delivery_count: 1 }])
         // The duplicate's request was authenticated: its nonce is spent all the same.
         expect(await send(message('alpha', 'beta'), { claim: nonce })).toEqual({ outcome: 'replayed' })
       })
 
-      it('does not treat the same id from another sender as a duplicate', async () => {
-        const fromAlpha = message('alpha', 'beta', { id: 'shared-id' })
-        const fromGamma = message('gamma', 'beta', { id: 'shared-id' })
-        expect((await send(fromAlpha, { idempotent: true })).outcome).toBe('accepted')
-        expect((await send(fromGamma, { idempotent: true })).outcome).toBe('accepted')
-        expect((await read('beta')).map((m) => m.from)).toEqual(['alpha', 'gamma'])
-        // The id map must keep both entries: keeping one would leave the other redelivered forever.
-        expect(await transport.ack('beta', ['shared-id'])).toBe(2)
+      it('refuses the same key with a different request, stores nothing and spends the nonce', async () => {
+        const original = message('alpha', 'beta', { idempotency_key: 'order-2' })
+        expect((await send(original, { idempotency: idempotency('order-2', 'a'.repeat(64)) })).outcome).toBe('accepted')
+        const other = acceptInput(message('alpha', 'beta', { idempotency_key: 'order-2', payload: 'changed' }), { idempotency: idempotency('order-2', 'b'.repeat(64)) })
+        expect(await transport.accept(other)).toEqual({ outcome: 'idempotency_key_reused' })
+        expect(await transport.accept(other), 'the refused request spent its nonce').toEqual({ outcome: 'replayed' })
+        expect((await read('beta')).map((m) => m.id)).toEqual([original.id])
+      })
+
+      it('keeps the same idempotency key of two senders apart: two messages, and an ack of one leaves the other', async () => {
+        const fromAlpha = message('alpha', 'beta', { idempotency_key: 'shared-key' })
+        const fromGamma = message('gamma', 'beta', { idempotency_key: 'shared-key' })
+        expect((await send(fromAlpha, { idempotency: idempotency('shared-key') })).outcome).toBe('accepted')
+        expect((await send(fromGamma, { idempotency: idempotency('shared-key') })).outcome).toBe('accepted')
+        const delivered = await read('beta')
+        expect(delivered.map((m) => [m.from, m.idempotency_key])).toEqual([['alpha', 'shared-key'], ['gamma', 'shared-key']])
+        expect(new Set(delivered.map((m) => m.id)).size).toBe(2)
+        expect(await transport.ack('beta', [fromAlpha.id])).toBe(1)
         await sleep(PAST_VISIBILITY_MS)
-        expect(await read('beta')).toEqual([])
+        expect(await read('beta')).toEqual([{ ...fromGamma, delivery_count: 2 }])
+      })
+
+      it('refuses to store a message whose id is already in the inbox (ids are unique per inbox)', async () => {
+        const first = message('alpha', 'beta')
+        expect((await send(first)).outcome).toBe('accepted')
+        await expect(send(message('gamma', 'beta', { id: first.id }))).rejects.toThrow(/already/)
+        expect(await read('beta')).toEqual([{ ...first, delivery_count: 1 }])
       })
 
       it('refuses requests signed before the epoch, which the first claim sets', async () => {
@@ -196,11 +231,11 @@ export function transportContract(name: string, harness: () => TransportHarness)
       })
 
       it('refuses when the inbox is full, and an ack makes room', async () => {
-        const small = (await open({ inboxLimit: 3 })).transport
+        const small = (await open({ inboxLimit: 3, senderShare: 1 })).transport
         const msgs = Array.from({ length: 3 }, () => message('alpha', 'beta'))
         for (const msg of msgs) expect((await send(msg, {}, small)).outcome).toBe('accepted')
         const fourth = acceptInput(message('alpha', 'beta'))
-        expect(await small.accept(fourth)).toEqual({ outcome: 'inbox_full' })
+        expect(await small.accept(fourth)).toEqual({ outcome: 'inbox_full', by: 'messages' })
         expect(await small.accept(fourth), 'the refused request spent its nonce').toEqual({ outcome: 'replayed' })
         expect((await send(message('alpha', 'gamma'), {}, small)).outcome, 'other inboxes are not affected').toBe('accepted')
 
@@ -208,6 +243,41 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect(await small.ack('beta', [first?.id ?? ''])).toBe(1)
         expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('accepted')
         expect((await send(message('alpha', 'beta'), {}, small)).outcome).toBe('inbox_full')
+      })
+
+      it('refuses a sender over its share of the messages while another sender still gets through', async () => {
+        const shared = (await open({ inboxLimit: 4, senderShare: 0.5 })).transport
+        for (let i = 0; i < 2; i++) expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('accepted')
+        expect(await send(message('alpha', 'beta'), {}, shared)).toEqual({ outcome: 'sender_share_exceeded', by: 'messages' })
+        expect((await send(message('gamma', 'beta'), {}, shared)).outcome, 'another sender to the same inbox').toBe('accepted')
+        expect((await send(message('alpha', 'delta'), {}, shared)).outcome, 'the same sender to another inbox').toBe('accepted')
+
+        // An ack gives the sender its share back.
+        const delivered = await read('beta', 10, shared)
+        const fromAlpha = delivered.filter((m) => m.from === 'alpha').map((m) => m.id)
+        expect(await shared.ack('beta', fromAlpha.slice(0, 1))).toBe(1)
+        expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('accepted')
+        expect((await send(message('alpha', 'beta'), {}, shared)).outcome).toBe('sender_share_exceeded')
+      })
+
+      it('keeps a byte budget per inbox and a share of it per sender; an ack gives the bytes back', async () => {
+        const big = (from: string, size = 1000): Message => message(from, 'beta', { payload: 'x'.repeat(size) })
+        const probe = big('alpha')
+        const size = Buffer.byteLength(JSON.stringify(probe))
+        // Four such messages and a little in all; a sender may hold half: two, and a small one.
+        const budget = (await open({ inboxMaxBytes: 4 * size + 600, senderShare: 0.5 })).transport
+        expect((await send(probe, {}, budget)).outcome).toBe('accepted')
+        expect((await send(big('alpha'), {}, budget)).outcome).toBe('accepted')
+        expect(await send(big('alpha'), {}, budget)).toEqual({ outcome: 'sender_share_exceeded', by: 'bytes' })
+        expect((await send(big('alpha', 10), {}, budget)).outcome, 'a small one still fits the share').toBe('accepted')
+        expect((await send(big('gamma'), {}, budget)).outcome).toBe('accepted')
+        expect((await send(big('gamma'), {}, budget)).outcome).toBe('accepted')
+        expect(await send(big('delta'), {}, budget), 'a third sender finds the inbox full by bytes').toEqual({ outcome: 'inbox_full', by: 'bytes' })
+
+        const [first] = await read('beta', 1, budget)
+        expect(first?.id).toBe(probe.id)
+        expect(await budget.ack('beta', [probe.id])).toBe(1)
+        expect((await send(big('delta'), {}, budget)).outcome, 'the acked bytes are free again').toBe('accepted')
       })
     })
 

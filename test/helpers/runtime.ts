@@ -60,7 +60,9 @@ export function runtimeHeaders(options: RuntimeRequestOptions): Record<string, s
   if (alg !== '') {
     // A Content-Digest given in extraHeaders is signed as given (several members, a wrong one).
     if (body !== undefined) headers['content-digest'] ??= `sha-256=:${createHash('sha256').update(body).digest('base64')}:`
-    const components = options.components ?? [...MECHA_COMPONENTS, ...(body !== undefined ? MECHA_BODY_COMPONENTS : [])]
+    const components = options.components ?? [
+      ...MECHA_COMPONENTS, ...(body !== undefined ? MECHA_BODY_COMPONENTS : []), ...(headers['idempotency-key'] !== undefined ? ['idempotency-key'] : []),
+    ]
     const params: MechaSignatureParams = { keyid: options.credentials.keyId, alg, tag: 'mecha-v1', ...options.params }
     const q = options.url.indexOf('?')
     const base = buildSignatureBase(components, serializeSignatureParams(components, params), {

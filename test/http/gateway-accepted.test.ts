@@ -48,14 +48,15 @@ describe('accepted: every credential mode reaches the recipient', () => {
 })
 
 describe('accepted: idempotent retries', () => {
-  it('the same client id with a fresh nonce returns the original acceptance and delivers once', async () => {
-    const first = await h.send(alpha, { to: 'beta', kind: 'k', payload: 'x', id: 'order-42' })
-    const retry = await h.send(alpha, { to: 'beta', kind: 'k', payload: 'x', id: 'order-42' })
+  it('the same Idempotency-Key and request with a fresh nonce returns the original acceptance and delivers once', async () => {
+    const options = { extraHeaders: { 'idempotency-key': '"order-42"' } }
+    const first = await h.send(alpha, { to: 'beta', kind: 'k', payload: 'x' }, options)
+    const retry = await h.send(alpha, { to: 'beta', kind: 'k', payload: 'x' }, options)
     expect(first.status).toBe(202)
     expect(retry.status).toBe(202)
     expect(retry.body).toEqual(first.body)
     expect(retry.headers.get('mecha-idempotent-replay')).toBe('true')
-    expect((await drain('beta', beta)).map((m) => m.id)).toEqual(['order-42'])
+    expect((await drain('beta', beta)).map((m) => m.id)).toEqual([first.body.id])
   })
 })
 

@@ -83,7 +83,8 @@ describe('429 rate_limited: a key with a rate limit', () => {
 describe('202: a key without a rate limit is not limited', () => {
   it('30 messages in a row are all accepted, with no rate-limit round trip', async () => {
     const g = await harness()
-    const unlimited = await g.issue('alpha')
+    // Issued with an explicit null: without one it would get MECHA_DEFAULT_KEY_RATE_LIMIT.
+    const unlimited = await g.issue('alpha', { rate_limit: null })
     const hit = vi.spyOn(g.t.stores.rateLimiter, 'hit')
     for (let n = 0; n < 30; n++) expect((await g.send(unlimited, { ...MESSAGE, payload: { n } })).status).toBe(202)
     expect(hit).not.toHaveBeenCalled()
@@ -159,7 +160,7 @@ describe('429 rate_limited: too many failed authentications from one address', (
 
   it('MECHA_AUTH_FAILURE_LIMIT=0 turns the throttle off', async () => {
     const g = await harness({ ...AUTH_FAILURES, MECHA_AUTH_FAILURE_LIMIT: '0' })
-    const key = await g.issue('alpha')
+    const key = await g.issue('alpha', { rate_limit: null })
     const hit = vi.spyOn(g.t.stores.rateLimiter, 'hit')
     for (let i = 0; i < 10; i++) expect((await fetch(`${g.base}/v1/whoami`)).status).toBe(401)
     expect((await g.call({ method: 'GET', url: '/v1/whoami', credentials: key })).status).toBe(200)

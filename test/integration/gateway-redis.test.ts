@@ -25,9 +25,9 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   }).then(async (res) => ({ status: res.status, body: await res.json() }))
 
-  const runtime = async (svc: ServiceProcess, method: string, url: string, credentials: RuntimeCredentials, body?: object) => {
+  const runtime = async (svc: ServiceProcess, method: string, url: string, credentials: RuntimeCredentials, body?: object, extraHeaders: Record<string, string> = {}) => {
     const text = body === undefined ? undefined : JSON.stringify(body)
-    const headers = runtimeHeaders({ method, url, credentials, authority: AUTHORITY, auth: credentials.signingSecret !== undefined ? 'hmac-sha256' : 'token', ...(text !== undefined ? { body: text } : {}) })
+    const headers = runtimeHeaders({ method, url, credentials, authority: AUTHORITY, auth: credentials.signingSecret !== undefined ? 'hmac-sha256' : 'token', extraHeaders, ...(text !== undefined ? { body: text } : {}) })
     const res = await fetch(`${svc.url}${url}`, { method, headers, ...(text !== undefined ? { body: text } : {}) })
     return { status: res.status, body: await res.json() }
   }
@@ -46,7 +46,8 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
     }
     ;[a, b] = await Promise.all([spawnService(env, cwd), spawnService(env, cwd)])
     for (const id of ['alpha', 'beta']) expect((await operator(a, 'POST', '/v1/mechas', { id })).status).toBe(201)
-    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { signature: { required: true, algorithms: ['hmac-sha256'] } })).body
+    // A burst beyond MECHA_DEFAULT_KEY_RATE_LIMIT: this key is unlimited, as an explicit choice.
+    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { signature: { required: true, algorithms: ['hmac-sha256'] }, rate_limit: null })).body
     signer = { keyId: issued.key.id, signingSecret: issued.signing_secret }
     const betaKey = (await operator(b, 'POST', '/v1/mechas/beta/keys', {})).body
     reader = { keyId: betaKey.key.id, token: betaKey.token }
@@ -144,11 +145,13 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
    * A Redis killed mid-burst can have run an accept whose reply it never sent (appendfsync always writes
    * the AOF before replies): the gateway cannot tell that from a refused accept and answers 503, so a
    * 503 means "not known to be accepted". The guarantee is no loss and no duplicate for a sender that
-   * retries a 503 with the same `id`: the retry is accepted, or answered with the original acceptance.
+   * retries a 503 with the same Idempotency-Key and body: the retry is accepted, or answered with the
+   * original acceptance.
    */
-  it('Redis killed during a burst: every 202 is delivered; a 503 retried with its id is delivered exactly once', async () => {
+  it('Redis killed during a burst: every 202 is delivered; a 503 retried with its Idempotency-Key is delivered exactly once', async () => {
     const burst = `burst-${Date.now()}`
-    const send = (i: number, svc: ServiceProcess) => runtime(svc, 'POST', '/v1/messages', signer, { id: `${burst}-${i}`, to: 'beta', kind: 'burst', payload: i })
+    const send = (i: number, svc: ServiceProcess) =>
+      runtime(svc, 'POST', '/v1/messages', signer, { to: 'beta', kind: 'burst', payload: i }, { 'idempotency-key': `"${burst}-${i}"` })
     const sends = Array.from({ length: 120 }, (_, i) => (async () => {
       await new Promise((r) => setTimeout(r, i * 2))
       const res = await send(i, i % 2 === 0 ? a : b)
@@ -167,7 +170,7 @@ describeWithRedis('gateway on Redis: two processes sharing one Redis', () => {
       if ((await fetch(`${a.url}/readyz`)).status === 200 && (await fetch(`${b.url}/readyz`)).status === 200) break
       await new Promise((r) => setTimeout(r, 100))
     }
-    // The sender retries every 503 with the same id (and a fresh nonce).
+    // The sender retries every 503 with the same Idempotency-Key and body (and a fresh nonce).
     // The restart moved the replay epoch (new run_id): requests signed in its first second
     // (MECHA_MAX_FUTURE_SKEW_SECONDS=1) are refused as stale_timestamp, and re-signed.
     for (const r of refused) {

@@ -25,6 +25,8 @@ const SEND_OPTIONS = {
   ...RUNTIME_OPTIONS,
   payload: { type: 'string' },
   'payload-file': { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  // Refused with a pointer to --idempotency-key (message ids are the gateway's).
   id: { type: 'string' },
   'reply-to': { type: 'string' },
   json: { type: 'boolean' },
@@ -50,10 +52,11 @@ export function send(io: RuntimeIo): Promise<number> {
     const { values, positionals } = parseRuntime(io.argv, SEND_OPTIONS)
     if (values.help === true) return printUsage(io, USAGE.send)
     const [to, kind] = expectPositionals(positionals, ['to', 'kind'])
+    if (values.id !== undefined) throw new UsageError('--id is gone: the gateway assigns message ids; use --idempotency-key KEY to make a repeated send idempotent')
     const payload = await readPayload(values.payload, values['payload-file'])
     const client = await runtimeClient(io, values)
     const accepted = await sdk(() => client.send({
-      to, kind, payload, ...(values.id !== undefined ? { id: values.id } : {}), ...(values['reply-to'] !== undefined ? { reply_to: values['reply-to'] } : {}),
+      to, kind, payload, ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}), ...(values['reply-to'] !== undefined ? { reply_to: values['reply-to'] } : {}),
     }))
     if (values.json === true) return printJson(io, accepted)
     io.stdout.write(`Accepted message ${accepted.id} from ${accepted.from} to ${accepted.to} (kind ${accepted.kind}) at ${formatTime(accepted.accepted_at)}.\n`)

@@ -5,6 +5,7 @@ import type { OpenSockets } from '../open-sockets.js'
 import { waitForMessages } from '../wait-for-messages.js'
 import { required, type AuthorizationWatch, type GatewayContext, type StepResult } from '../context.js'
 import { beforeEpoch, nonceClaim, replayedNonce } from './claim-nonce.js'
+import { requestSha256 } from './message-identity.js'
 
 /** The last step of each runtime route: what it does once every check passed. */
 export interface HandOffDeps {
@@ -22,42 +23,56 @@ interface MessageBody {
   to: string
   kind: string
   payload: unknown
-  id?: string
   reply_to?: string
 }
 
 const INBOX_FULL_RETRY_AFTER_SECONDS = 5
+/** A full inbox, or a sender's full share of it, clears only as the recipient acks: retry later. */
+const retryAfter = { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } }
 
-/** POST /v1/messages: the transport stores the message and claims the nonce in one atomic operation. */
+/**
+ * POST /v1/messages: the transport stores the message and claims the nonce in one atomic operation.
+ * The id is always the gateway's (`msg_<ulid>`); the sender's Idempotency-Key travels beside it.
+ */
 export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
   const key = required(ctx.key, 'key')
   const body = ctx.request.json as MessageBody
+  const idempotencyKey = ctx.idempotencyKey ?? null
   const message: Message = {
-    id: body.id ?? `msg_${newEventId(ctx.now).toLowerCase()}`,
+    id: `msg_${newEventId(ctx.now).toLowerCase()}`,
     from: key.mecha,
     to: body.to,
     kind: body.kind,
     payload: body.payload,
     reply_to: body.reply_to ?? null,
+    idempotency_key: idempotencyKey,
     accepted_at: new Date(ctx.now).toISOString(),
   }
   ctx.nonceClaimed = true
   const result = await deps.transport.accept({
-    claim: nonceClaim(ctx, deps), message, idempotent: body.id !== undefined, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
+    claim: nonceClaim(ctx, deps), message, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
+    idempotency: idempotencyKey === null ? null : { key: idempotencyKey, requestSha256: requestSha256(ctx.request) },
   })
   switch (result.outcome) {
-    case 'accepted':
-    case 'duplicate': {
+    case 'accepted': {
       const { id, from, to, kind, accepted_at } = result.message
-      ctx.response = { status: 202, body: { id, from, to, kind, accepted_at }, ...(result.outcome === 'duplicate' ? { headers: { 'mecha-idempotent-replay': 'true' } } : {}) }
+      ctx.response = { status: 202, body: { id, from, to, kind, accepted_at } }
       return undefined
     }
+    case 'duplicate':
+      ctx.response = { status: 202, body: result.acceptance, headers: { 'mecha-idempotent-replay': 'true' } }
+      return undefined
+    case 'idempotency_key_reused':
+      return new Problem('idempotency_key_reused', `${key.mecha} already sent a different request with Idempotency-Key ${JSON.stringify(idempotencyKey)}; nothing was delivered`)
     case 'replayed':
       return replayedNonce()
     case 'before_epoch':
       return beforeEpoch(ctx)
     case 'inbox_full':
-      return new Problem('inbox_full', `${message.to} has too many unacknowledged messages`, { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } })
+      return new Problem('inbox_full', `${message.to} has too many unacknowledged ${result.by === 'bytes' ? 'bytes (MECHA_INBOX_MAX_BYTES)' : 'messages'}`, retryAfter)
+    case 'sender_share_exceeded':
+      return new Problem('sender_share_exceeded',
+        `${key.mecha} holds its share of ${message.to}'s inbox (${result.by === 'bytes' ? 'bytes' : 'messages'}, MECHA_INBOX_SENDER_SHARE); other senders are not affected`, retryAfter)
   }
 }
 

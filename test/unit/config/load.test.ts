@@ -164,6 +164,39 @@ describe('config: MECHA_OPEN_RATE_LIMIT', () => {
   })
 })
 
+describe('config: inbox budgets', () => {
+  it('defaults to 64 MiB per inbox and half of it, and of MECHA_INBOX_LIMIT, per sender', () => {
+    const config = loadConfig({})
+    expect([config.inboxMaxBytes, config.inboxSenderShare]).toEqual([64 * 1024 * 1024, 0.5])
+  })
+  it('reads MECHA_INBOX_MAX_BYTES and MECHA_INBOX_SENDER_SHARE', () => {
+    const config = loadConfig({ MECHA_INBOX_MAX_BYTES: '1048576', MECHA_INBOX_SENDER_SHARE: '1' })
+    expect([config.inboxMaxBytes, config.inboxSenderShare]).toEqual([1048576, 1])
+    expect(loadConfig({ MECHA_INBOX_SENDER_SHARE: '0.25' }).inboxSenderShare).toBe(0.25)
+  })
+  it.each(['0', '1.5', '-0.1', 'half'])('refuses MECHA_INBOX_SENDER_SHARE=%j, naming the variable', (raw) => {
+    expect(problemsOf({ MECHA_INBOX_SENDER_SHARE: raw }).join('\n')).toMatch(/^MECHA_INBOX_SENDER_SHARE/)
+  })
+  it('refuses a byte budget below the largest message', () => {
+    expect(problemsOf({ MECHA_INBOX_MAX_BYTES: '1000' }).join('\n')).toMatch(/^MECHA_INBOX_MAX_BYTES/)
+  })
+})
+
+describe('config: MECHA_DEFAULT_KEY_RATE_LIMIT', () => {
+  it('defaults to 100 requests per second', () => {
+    expect(loadConfig({}).defaultKeyRateLimit).toEqual({ requests: 100, per_seconds: 1 })
+  })
+  it('reads <requests>/<seconds>, and off (keys issued without one are not limited)', () => {
+    expect(loadConfig({ MECHA_DEFAULT_KEY_RATE_LIMIT: '20/60' }).defaultKeyRateLimit).toEqual({ requests: 20, per_seconds: 60 })
+    expect(loadConfig({ MECHA_DEFAULT_KEY_RATE_LIMIT: 'off' }).defaultKeyRateLimit).toBeNull()
+  })
+  it.each(['100', '0/1', '10/86401', 'on'])('refuses %j, naming the variable', (raw) => {
+    expect(problemsOf({ MECHA_DEFAULT_KEY_RATE_LIMIT: raw })).toEqual([
+      `MECHA_DEFAULT_KEY_RATE_LIMIT must be off or <requests 1-1000000>/<seconds 1-86400> (e.g. 100/1), got ${JSON.stringify(raw)}`,
+    ])
+  })
+})
+
 describe('config: MECHA_METRICS', () => {
   const production = { NODE_ENV: 'production', MECHA_TLS: 'proxy', MECHA_MASTER_KEY: 'ab'.repeat(32), MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice' }) }
   it('defaults to the main listener in development', () => {

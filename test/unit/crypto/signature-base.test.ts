@@ -162,6 +162,12 @@ describe('checkCoveredComponents (mecha-v1 set rule)', () => {
     expect(checkCoveredComponents([...COMPONENTS, '@method'], false)).toBe('duplicate component "@method"')
     expect(checkCoveredComponents([...BODY_COMPONENTS, 'content-digest'], true)).toBe('duplicate component "content-digest"')
   })
+  it('requires idempotency-key exactly when the request sends an Idempotency-Key', () => {
+    expect(checkCoveredComponents([...BODY_COMPONENTS, 'idempotency-key'], true, true)).toBeUndefined()
+    expect(checkCoveredComponents(['idempotency-key', ...COMPONENTS], false, true)).toBeUndefined()
+    expect(checkCoveredComponents(BODY_COMPONENTS, true, true)).toBe('missing component "idempotency-key"')
+    expect(checkCoveredComponents([...BODY_COMPONENTS, 'idempotency-key'], true, false)).toBe('unexpected component "idempotency-key" (the request sends no Idempotency-Key)')
+  })
 })
 
 describe('buildSignatureBase', () => {

@@ -265,7 +265,7 @@ const BODY_REASONS: Reason[] = ['bad_digest', 'invalid_request', 'malformed_json
 const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'POST /v1/messages': [
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'sender_mismatch', 'recipient_not_allowed', 'kind_not_allowed', 'unknown_recipient',
-    'message_too_large', 'inbox_full', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+    'message_too_large', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
   ],
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
@@ -496,7 +496,11 @@ describe('openapi.yaml: the runtime gateway', () => {
     const parameters = (doc.components as Json).parameters as Record<string, Json>
     for (const o of runtimeOps()) {
       const refs = (o.op.parameters ?? []).map((p) => (p as { $ref?: string }).$ref)
-      const expected = { ...CREDENTIAL_PARAMETERS, ...(o.op.requestBody !== undefined ? { ContentDigest: { name: 'Content-Digest', required: false } } : {}) }
+      const expected = {
+        ...CREDENTIAL_PARAMETERS, ...(o.op.requestBody !== undefined ? { ContentDigest: { name: 'Content-Digest', required: false } } : {}),
+        // The sender's idempotency key (IETF httpapi draft), on the one route that stores something.
+        ...(label(o) === 'POST /v1/messages' ? { IdempotencyKey: { name: 'Idempotency-Key', required: false } } : {}),
+      }
       for (const [component, { name, required }] of Object.entries(expected)) {
         expect(refs, `${label(o)} ${name}`).toContain(`#/components/parameters/${component}`)
         expect(parameters[component], component).toMatchObject({ name, in: 'header', required })
@@ -558,7 +562,7 @@ describe('openapi.yaml: the runtime gateway', () => {
     const names = new Set<string>(VARIABLES.map((v) => v.name))
     for (const [, name] of text.matchAll(/\b(MECHA_[A-Z_]+)\b/g)) expect(names, `${String(name)} is a configuration variable`).toContain(name)
     let seen = 0
-    for (const [, name, value, unit] of text.matchAll(/`(MECHA_[A-Z_]+)`,? \(?default (\d+)( MiB)?/g)) {
+    for (const [, name, value, unit] of text.matchAll(/`(MECHA_[A-Z_]+)`,? \(?default (\d+(?:\.\d+)?)( MiB)?/g)) {
       const bytes = Number(value) * (unit === ' MiB' ? 1024 * 1024 : 1)
       expect(String(bytes), `${String(name)} default`).toBe(VARIABLES.find((v) => v.name === name)?.default)
       seen++
@@ -867,13 +871,14 @@ describe('openapi.yaml: the routes the app registers', () => {
     })
 
     it('answers the documented statuses and bodies', async () => {
-      const body = JSON.stringify({ to: recipient.mecha, kind: 'task.request', payload: { n: 1 }, id: 'openapi-probe-1' })
-      const accepted = await call({ method: 'POST', url: '/v1/messages', body, credentials: sender })
+      const body = JSON.stringify({ to: recipient.mecha, kind: 'task.request', payload: { n: 1 } })
+      const idempotent = { 'idempotency-key': '"openapi-probe-1"' }
+      const accepted = await call({ method: 'POST', url: '/v1/messages', body, credentials: sender, extraHeaders: idempotent })
       expect(accepted.status, accepted.body).toBe(202)
       expect(accepted.headers['mecha-idempotent-replay']).toBeUndefined()
       expect(schemaErrors(documentedSchema('POST /v1/messages', '202'), accepted.json())).toBe('')
-      // An idempotent retry: a fresh nonce, the same id.
-      const replay = await call({ method: 'POST', url: '/v1/messages', body, credentials: sender })
+      // An idempotent retry: a fresh nonce, the same Idempotency-Key and body.
+      const replay = await call({ method: 'POST', url: '/v1/messages', body, credentials: sender, extraHeaders: idempotent })
       expect(replay.status).toBe(202)
       expect(replay.headers['mecha-idempotent-replay']).toBe('true')
       expect(replay.json()).toEqual(accepted.json())
@@ -881,9 +886,9 @@ describe('openapi.yaml: the routes the app registers', () => {
       const inbox = await call({ method: 'GET', url: '/v1/inbox?wait=0&limit=10', credentials: recipient })
       expect(inbox.status, inbox.body).toBe(200)
       expect(schemaErrors(documentedSchema('GET /v1/inbox', '200'), inbox.json())).toBe('')
-      expect(inbox.json().messages).toEqual([expect.objectContaining({ id: 'openapi-probe-1', from: sender.mecha, delivery_count: 1 })])
+      expect(inbox.json().messages).toEqual([expect.objectContaining({ id: accepted.json().id, from: sender.mecha, idempotency_key: 'openapi-probe-1', delivery_count: 1 })])
 
-      const ack = await call({ method: 'POST', url: '/v1/inbox/ack', body: JSON.stringify({ ids: ['openapi-probe-1'] }), credentials: recipient })
+      const ack = await call({ method: 'POST', url: '/v1/inbox/ack', body: JSON.stringify({ ids: [accepted.json().id] }), credentials: recipient })
       expect(ack.status, ack.body).toBe(200)
       expect(schemaErrors(documentedSchema('POST /v1/inbox/ack', '200'), ack.json())).toBe('')
       expect(ack.json()).toEqual({ acknowledged: 1 })
