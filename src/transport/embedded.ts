@@ -10,7 +10,7 @@ import {
   type InboxBudget,
 } from './checks.js'
 import type {
-  AcceptInput, AcceptResult, DeliveredMessage, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
+  AcceptInput, AcceptResult, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
