@@ -66,4 +66,14 @@ describe('mecharim serve on a port already in use', () => {
     expect(code).toBe(1)
     expect(stderr.text).toContain(`mecharim: port ${port} on 127.0.0.1 is already in use (another mecharim still running?): stop that process, or set PORT to a free port`)
   })
+
+  it('names MECHA_METRICS when the metrics listener\'s port is the one in use', async () => {
+    const stderr = capture()
+    const code = await serve({
+      argv: [], env: { PORT: '0', HOST: '127.0.0.1', MECHA_METRICS: `port:${port}`, MECHA_DATA_DIR: join(dir, 'metrics'), LOG_LEVEL: 'silent' },
+      stdout: capture(), stderr, signals: new EventEmitter(), envFile: join(dir, 'none.env'),
+    })
+    expect(code).toBe(1)
+    expect(stderr.text).toContain(`mecharim: port ${port} on 127.0.0.1 is already in use (another mecharim still running?): stop that process, or set MECHA_METRICS=port:<n> to a free port`)
+  })
 })
