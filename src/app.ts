@@ -116,7 +116,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     // Errors raised before routing (a malformed percent-encoding, an over-long path parameter) bypass
     // the error handler: render them from the same catalogue.
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(request, reply, toProblem(error).problem)
+      void sendProblem(request, reply, toProblem(error, request).problem)
     },
   })
 

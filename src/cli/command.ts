@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { Env } from '../config/load.js'
 import { fetchTrusting } from '../client/private-ca.js'
 import { UsageError } from './args.js'
+import { serverUrl } from './base-url.js'
 import { CliHttpError, CliNetworkError, ControlPlaneClient, type FetchFn } from './http.js'
 
 export interface Output {
@@ -27,8 +28,6 @@ export class CliError extends Error {
     this.name = 'CliError'
   }
 }
-
-export const DEFAULT_URL = 'http://127.0.0.1:8080'
 
 /** Run a command body, turning the expected failures into a message and an exit code. */
 export async function runCommand(io: CommandIo, usage: string, body: () => Promise<number>): Promise<number> {
@@ -59,8 +58,7 @@ export function printJson(io: CommandIo, body: unknown): number {
 
 /** A client for the control plane chosen by --url / MECHA_URL, authenticated by the operator token. */
 export async function connect(io: CommandIo, values: { url?: string; 'token-file'?: string }): Promise<ControlPlaneClient> {
-  const baseUrl = values.url ?? nonEmpty(io.env.MECHA_URL) ?? DEFAULT_URL
-  if (!URL.canParse(baseUrl)) throw new UsageError(`--url / MECHA_URL is not a URL: ${JSON.stringify(baseUrl)}`)
+  const baseUrl = serverUrl(values.url, io.env, { mountPoint: true })
   const token = await operatorToken(io, values['token-file'])
   const url = new URL(baseUrl)
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {

@@ -4,6 +4,7 @@ import { isOperatorName } from '../config/load.js'
 import { OPERATOR_SCOPES, type OperatorIdentity, type OperatorScope, type StaticOperatorToken } from '../config/schema.js'
 import { constantTimeEqual } from '../crypto/compare.js'
 import { sha256 } from '../crypto/digest.js'
+import { looksLikeMechaKeyToken, mechaKeyOnControlPlane, refusedOperatorTokenHint } from '../errors/credential-hints.js'
 import { Problem } from '../errors/problem.js'
 import { UNTHROTTLED, operatorTokenIdentity, throttledRefusal, type AuthFailureGuard, type AuthFailureLog } from '../ratelimit/auth-failures.js'
 
@@ -92,7 +93,7 @@ export class OperatorAuthenticator {
     }
     if (identity === null) {
       await admitted.failed(log)
-      return new Problem('invalid_operator_token')
+      return new Problem('invalid_operator_token', refusedOperatorTokenHint(token))
     }
     admitted.succeeded()
     return identity
@@ -119,7 +120,10 @@ function bearerToken(presented: PresentedAuthorization): string | Problem {
   if (presented.header === undefined || presented.header === '') return new Problem('missing_credentials')
   if (presented.count > 1) return new Problem('malformed_credentials', 'the authorization header is sent more than once')
   const match = /^Bearer +(\S+)$/i.exec(presented.header)
-  if (match === null) return new Problem('malformed_credentials', 'expected `Authorization: Bearer <operator token>`')
+  if (match === null) {
+    const mecha = /^Mecha +(\S+)$/i.exec(presented.header)
+    return new Problem('malformed_credentials', mecha !== null && looksLikeMechaKeyToken(mecha[1] as string) ? mechaKeyOnControlPlane() : 'expected `Authorization: Bearer <operator token>`')
+  }
   return match[1] as string
 }
 

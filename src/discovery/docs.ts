@@ -20,7 +20,7 @@ const ASSET_ROUTE = '/docs/static/'
  * parties, which the Content-Security-Policy enforces.
  */
 export async function docsRoutes(app: FastifyInstance, options: DocsOptions): Promise<void> {
-  const document = openapiDocument(options.openapiYaml)
+  const document = thisServerFirst(openapiDocument(options.openapiYaml))
 
   // Added before the UI registers so that its routes (and @fastify/static's) inherit the hook.
   app.addHook('onSend', async (request, reply) => {
@@ -42,8 +42,48 @@ export async function docsRoutes(app: FastifyInstance, options: DocsOptions): Pr
       // A credential typed into "Authorize" lives in page memory only, never in localStorage.
       persistAuthorization: false,
       withCredentials: false,
+      requestInterceptor: addRuntimeHeaders,
     },
   })
+}
+
+/**
+ * Runs in the page, not here: @fastify/swagger-ui writes its source into the page's initializer
+ * script, so it must stay self-contained (no imports, no closure, no helper). A request that
+ * carries a Mecha key gets the `Mecha ` scheme (the Authorize box takes the token alone) and a
+ * current Mecha-Timestamp and a fresh random Mecha-Nonce (18 bytes, base64url), replacing the
+ * parameter fields: a person cannot type a nonce that was never used, nor the time to the second.
+ * It is sent with the token alone.
+ */
+export function addRuntimeHeaders(request: { [field: string]: unknown }): { [field: string]: unknown } {
+  const headers = request.headers as Record<string, string> | undefined
+  if (headers === undefined) return request
+  const find = (wanted: string): string | undefined => Object.keys(headers).find((name) => name.toLowerCase() === wanted)
+  const authorization = find('authorization')
+  if (authorization === undefined) return request
+  if (/^mecha_/.test(headers[authorization] ?? '')) headers[authorization] = `Mecha ${headers[authorization] ?? ''}`
+  if (!/^(mecha|bearer) +mecha_/i.test(headers[authorization] ?? '')) return request
+  // The page cannot sign: the example values Swagger UI prefills into these fields would be refused
+  // (a signature over another timestamp and nonce, a digest of another body). Token only.
+  for (const name of Object.keys(headers)) {
+    if (['signature', 'signature-input', 'content-digest'].includes(name.toLowerCase())) delete headers[name]
+  }
+  const bytes = new Uint8Array(18)
+  crypto.getRandomValues(bytes)
+  headers[find('mecha-timestamp') ?? 'Mecha-Timestamp'] = String(Math.floor(Date.now() / 1000))
+  headers[find('mecha-nonce') ?? 'Mecha-Nonce'] = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_')
+  return request
+}
+
+/**
+ * "Try it out" goes to the origin that served the page first (a relative server URL), then to the
+ * servers the document lists: the committed document names the development listener, which is not
+ * where a deployed page lives.
+ */
+function thisServerFirst(document: StaticDocumentSpec['document']): StaticDocumentSpec['document'] {
+  const servers = (document as { servers?: unknown }).servers
+  const listed = Array.isArray(servers) ? servers as unknown[] : []
+  return { ...document, servers: [{ url: '/', description: 'This server (the origin of this page)' }, ...listed] } as StaticDocumentSpec['document']
 }
 
 /** The parsed OpenAPI document; anything else stops the process at start-up. */

@@ -31,7 +31,8 @@ export function discoveryDocument(config: Config, version: string, durability: D
       access: s.access,
       ...(s.scope !== undefined ? { scope: s.scope } : {}),
       methods: [s.method],
-      url: `${base}${template(s.url)}${s.prefix === true ? '/…' : ''}`,
+      // A prefix surface (the docs page, its assets below it) is listed by the URL a client opens.
+      url: `${base}${template(s.url)}`,
       description: s.description,
     })),
     authentication: {

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import type { Reason } from './catalogue.js'
 import { DependencyUnavailableError, ReplayCacheUnsafeError, type Dependency } from './faults.js'
 import { Problem, PROBLEM_CONTENT_TYPE } from './problem.js'
+import { unsupportedMediaType } from './unsupported-media-type.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,7 +22,6 @@ const DEPENDENCY_REASONS: Record<Dependency, Reason> = {
 
 /** Fastify's own client errors, by code, mapped onto the catalogue. */
 const FASTIFY_CODES: Record<string, Reason> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'empty_body',
   FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
@@ -33,8 +33,13 @@ const FASTIFY_CODES: Record<string, Reason> = {
 /** Fields that carry identifiers: a malformed one is `invalid_id` rather than the generic `invalid_request`. */
 const ID_FIELD_RE = /(^|\/)(id|keyId|to|from|mecha|reply_to)$/
 
+/** What a request sent that a refusal may name (a 415 names the Content-Type received). */
+export interface RefusedRequest {
+  headers: Record<string, string | string[] | undefined>
+}
+
 /** Turn anything thrown into a catalogue Problem; faults keep their cause for the log only. */
-export function toProblem(error: unknown): { problem: Problem; fault: boolean } {
+export function toProblem(error: unknown, request?: RefusedRequest): { problem: Problem; fault: boolean } {
   if (error instanceof Problem) return { problem: error, fault: false }
   if (error instanceof ReplayCacheUnsafeError) return { problem: new Problem('replay_cache_unsafe', error.publicDetail), fault: true }
   if (error instanceof DependencyUnavailableError) return { problem: new Problem(DEPENDENCY_REASONS[error.dependency]), fault: true }
@@ -46,11 +51,16 @@ export function toProblem(error: unknown): { problem: Problem; fault: boolean } 
     }
     return { problem: new Problem('invalid_request', `${fe.validationContext ?? 'request'}${fe.message?.replace(/^(body|querystring|params|headers)/, '') ?? ''}`), fault: false }
   }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { problem: unsupportedMediaType(headerValue(request?.headers['content-type'])), fault: false }
   if (typeof fe.code === 'string' && FASTIFY_CODES[fe.code] !== undefined) return { problem: new Problem(FASTIFY_CODES[fe.code] as Reason), fault: false }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { problem: new Problem(fe.statusCode === 404 ? 'route_not_found' : fe.statusCode === 413 ? 'body_too_large' : 'invalid_request'), fault: false }
   }
   return { problem: new Problem('internal_error'), fault: true }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
@@ -62,7 +72,7 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
 /** One error handler and one not-found handler for the whole app: every refusal is problem+json. */
 export const problemHandler = fp(async function problemHandler(app: FastifyInstance): Promise<void> {
   app.setErrorHandler(async (error, request, reply) => {
-    const { problem, fault } = toProblem(error)
+    const { problem, fault } = toProblem(error, request)
     if (fault) request.log.error({ err: error, reason: problem.reason }, 'request failed')
     return sendProblem(request, reply, problem)
   })

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { Problem } from '../errors/problem.js'
+import { unsupportedMediaType } from '../errors/unsupported-media-type.js'
 import { parseJsonBody } from '../http/json-body.js'
 import type { Transport } from '../transport/types.js'
 import { PipelineAdapter } from './adapter.js'
@@ -52,7 +52,7 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
     const raw = body as Buffer
     request.rawBody = raw
-    if (raw.length > 0) request.bodyProblem = new Problem('unsupported_media_type', `expected Content-Type: application/json, got ${request.headers['content-type'] ?? 'none'}`)
+    if (raw.length > 0) request.bodyProblem = unsupportedMediaType(request.headers['content-type'])
     done(null, undefined)
   })
 

@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { readOpenapiYaml } from '../../src/discovery/routes.js'
-import { testApp, type TestApp } from '../helpers/app.js'
+import { OPERATORS, testApp, type TestApp } from '../helpers/app.js'
 
 /** Debian's Chromium: no browser is ever downloaded for tests. */
 const CHROMIUM = '/usr/bin/chromium'
@@ -132,6 +132,56 @@ describeWithChromium('GET /docs in a real browser', () => {
     expect(JSON.stringify(await page.context().cookies())).not.toContain(typed)
     // Authorizing is local to the page: nothing was sent anywhere.
     expect(seen.requests.filter((url) => url.includes(typed))).toEqual([])
+    await page.close()
+  }, BROWSER_TIMEOUT_MS)
+
+  // Issue 11: Authorize showed "unsupported scheme 'mecha'", so no runtime route could be tried, and
+  // nothing said that a runtime request also needs a fresh timestamp and nonce.
+  it('lets a person try a runtime route with a Mecha key: the page adds a fresh timestamp and nonce', async () => {
+    await t.app.inject({ method: 'POST', url: '/v1/mechas', headers: { authorization: `Bearer ${OPERATORS.admin}` }, payload: { id: 'docs-bot' } })
+    const issued = await t.app.inject({ method: 'POST', url: '/v1/mechas/docs-bot/keys', headers: { authorization: `Bearer ${OPERATORS.admin}` }, payload: {} })
+    const token = (issued.json() as { token: string }).token
+    const { page, seen } = await openDocs()
+    const sent: Record<string, string>[] = []
+    const answered: number[] = []
+    page.on('request', (request) => { if (new URL(request.url()).pathname === '/v1/whoami') sent.push(request.headers()) })
+    page.on('response', (response) => { if (new URL(response.url()).pathname === '/v1/whoami') answered.push(response.status()) })
+
+    await expect.poll(() => page.locator('body').innerText()).toMatch(/fresh `?Mecha-Timestamp`? and `?Mecha-Nonce`?|fills in a current Mecha-Timestamp/)
+    await page.locator('.auth-wrapper .authorize').click()
+    const modal = page.locator('.modal-ux')
+    await modal.waitFor({ state: 'visible' })
+    expect(await modal.innerText()).not.toMatch(/unsupported scheme/i)
+    const mechaKey = modal.locator('.auth-container').filter({ has: page.locator('h4', { hasText: /^mechaKey/ }) })
+    await expect.poll(() => mechaKey.count()).toBe(1)
+    await mechaKey.locator('input').first().fill(token)
+    await mechaKey.locator('button.authorize').click()
+    await modal.locator('button.close-modal').click()
+
+    const operation = page.locator('#operations-runtime-whoami')
+    await operation.locator('.opblock-summary').click()
+    await operation.locator('button.try-out__btn').click()
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      await operation.locator('button.execute').click()
+      await expect.poll(() => sent.length).toBe(attempt)
+      await expect.poll(() => answered.length).toBe(attempt)
+    }
+    const now = Math.floor(Date.now() / 1000)
+    for (const headers of sent) {
+      expect(headers.authorization).toBe(`Mecha ${token}`)
+      expect(Math.abs(Number(headers['mecha-timestamp']) - now)).toBeLessThan(60)
+      expect(headers['mecha-nonce']).toMatch(/^[A-Za-z0-9_-]{22,128}$/)
+      // The example values of the signature fields are not sent: the page cannot sign.
+      expect(headers.signature).toBeUndefined()
+      expect(headers['signature-input']).toBeUndefined()
+    }
+    expect(sent[0]?.['mecha-nonce']).not.toBe(sent[1]?.['mecha-nonce'])
+    // Both answered by the gateway itself, the second with a nonce of its own (no replayed_nonce).
+    expect(answered).toEqual([200, 200])
+    await expect.poll(() => operation.locator('.live-responses-table tbody .response-col_status').first().innerText()).toContain('200')
+    expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([])
+    expect(seen.pageErrors).toEqual([])
+    await page.screenshot({ path: '/tmp/docs-try-runtime.png', fullPage: false })
     await page.close()
   }, BROWSER_TIMEOUT_MS)
 })

@@ -22,6 +22,8 @@ const EXAMPLE = {
   /** The token test vector (a secret of 32 zero bytes). */
   token: 'mecha_mkaaaaaaaaaaaaaaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_nglbnha',
 }
+/** The fixed values of the documented worked example; without them the tool signs for now. */
+const DOCUMENTED = { authority: 'gateway.example.com', timestamp: 1795300000, nonce: 'bWVjaGEtdjEtZXhhbXBsZS1ub25jZSE' }
 const PROTOCOL = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
 const TOOLS = ['describe_authentication', 'list_surfaces', 'get_schema', 'explain_error', 'build_signed_request_example']
 
@@ -96,6 +98,17 @@ describe('the MCP server at /mcp', () => {
     for (const word of ['Mecha-Timestamp', 'Mecha-Nonce', 'mecha-v1', 'Content-Digest', 'replayed_nonce', 'mecha_<key id>']) expect(text(result)).toContain(word)
   })
 
+  // Issue 11: the header read "Authorization: Mecha, Bearer <token>", and nothing said where a key
+  // comes from or that nobody has to sign by hand.
+  it('describe_authentication: the header as sent, who issues keys, and what signs for you', async () => {
+    const said = text(await call('describe_authentication'))
+    expect(said).toContain('Authorization: Mecha <token>')
+    expect(said).toMatch(/Bearer <token> is accepted as an alias/)
+    expect(said).not.toContain('Mecha, Bearer')
+    expect(said).toMatch(/An operator issues Mecha keys[^\n]*mecharim keys issue/)
+    expect(said).toMatch(/SDK \(mecharim\/client\)[^\n]*CLI \(mecharim send, listen, whoami\)[^\n]*sign/)
+  })
+
   it('list_surfaces: every surface with its URL, filtered by access on request', async () => {
     const all = structured<{ surfaces: { access: string; methods: string[]; url: string }[] }>(await call('list_surfaces'))
     expect(all.surfaces).toHaveLength(SURFACES.length)
@@ -138,7 +151,7 @@ describe('the MCP server at /mcp', () => {
 
   it('build_signed_request_example (hmac-sha256): the documented example, verifying with the documented secret', async () => {
     const example = structured<{ signature_base: string; signature: string; example_only: boolean; reproduces_documented_example: boolean; request: { headers: Record<string, string> } }>(
-      await call('build_signed_request_example', { alg: 'hmac-sha256' }))
+      await call('build_signed_request_example', { alg: 'hmac-sha256', ...DOCUMENTED }))
     expect(example.example_only).toBe(true)
     expect(example.reproduces_documented_example).toBe(true)
     expect(PROTOCOL).toContain(example.signature_base)
@@ -148,7 +161,7 @@ describe('the MCP server at /mcp', () => {
   })
 
   it('build_signed_request_example (ed25519): verifies with the RFC 8032 test public key', async () => {
-    const result = await call('build_signed_request_example', { alg: 'ed25519' })
+    const result = await call('build_signed_request_example', { alg: 'ed25519', ...DOCUMENTED })
     const example = structured<{ signature_base: string; signature: string; request: { headers: Record<string, string> } }>(result)
     const key = ed25519PublicKeyObject(Buffer.from(EXAMPLE.publicKey, 'base64url'))
     expect(verifyEd25519(example.signature_base, key, Buffer.from(example.signature, 'base64'))).toBe(true)
@@ -158,12 +171,41 @@ describe('the MCP server at /mcp', () => {
 
   it('build_signed_request_example: a bodiless GET covers six components and still verifies', async () => {
     const example = structured<{ signature_base: string; signature: string; covered_components: string[]; request: { headers: Record<string, string> } }>(
-      await call('build_signed_request_example', { alg: 'hmac-sha256', method: 'GET', path: '/v1/inbox?wait=30' }))
+      await call('build_signed_request_example', { alg: 'hmac-sha256', method: 'GET', path: '/v1/inbox?wait=30', authority: 'gateway.example.com' }))
     expect(example.covered_components).toEqual(['@method', '@authority', '@path', '@query', 'mecha-timestamp', 'mecha-nonce'])
     expect(example.signature_base).toContain('"@query": ?wait=30')
     expect(example.request.headers['content-digest']).toBeUndefined()
     expect(verifyHmacSha256(example.signature_base, Buffer.from(EXAMPLE.secret, 'utf8'), Buffer.from(example.signature, 'base64'))).toBe(true)
     expect(rebuiltBase(example.request.headers, 'GET', '/v1/inbox', '?wait=30')).toBe(example.signature_base)
+  })
+
+  // Issue 11: the example always signed for gateway.example.com at a fixed time in the past, so a
+  // caller could not compare it with a request of their own.
+  it('build_signed_request_example: signs for the caller\'s authority at the current time, with a fresh nonce', async () => {
+    type Example = { signature_base: string; signature: string; reproduces_documented_example: boolean; http: string; request: { authority: string; headers: Record<string, string> } }
+    const before = Math.floor(Date.now() / 1000)
+    const result = await call('build_signed_request_example', { alg: 'hmac-sha256', authority: 'gw.internal:8443' })
+    const example = structured<Example>(result)
+    expect(example.request.authority).toBe('gw.internal:8443')
+    expect(example.signature_base).toContain('"@authority": gw.internal:8443')
+    expect(example.http).toContain('Host: gw.internal:8443')
+    expect(example.reproduces_documented_example).toBe(false)
+    const timestamp = Number(example.request.headers['mecha-timestamp'])
+    expect(timestamp).toBeGreaterThanOrEqual(before)
+    expect(timestamp).toBeLessThanOrEqual(Math.floor(Date.now() / 1000))
+    expect(example.request.headers['mecha-nonce']).toMatch(/^[A-Za-z0-9_-]{22,128}$/)
+    expect(example.request.headers['mecha-nonce']).not.toBe(DOCUMENTED.nonce)
+    expect(rebuiltBase(example.request.headers, 'POST', '/v1/messages', '?', 'gw.internal:8443')).toBe(example.signature_base)
+    expect(verifyHmacSha256(example.signature_base, Buffer.from(EXAMPLE.secret, 'utf8'), Buffer.from(example.signature, 'base64'))).toBe(true)
+    const again = structured<Example>(await call('build_signed_request_example', { alg: 'hmac-sha256', authority: 'gw.internal:8443' }))
+    expect(again.request.headers['mecha-nonce']).not.toBe(example.request.headers['mecha-nonce'])
+    // Without an authority: this server's own.
+    const own = structured<Example>(await call('build_signed_request_example', { alg: 'ed25519' }))
+    expect(own.request.authority).toBe(t.config.publicAuthority)
+    for (const authority of ['gw.internal/v1', 'https://gw.internal', 'user@gw.internal', 'gw internal', 'GW.internal', 'gw.internal:99999', '']) {
+      expect((await call('build_signed_request_example', { alg: 'hmac-sha256', authority })).isError, authority).toBe(true)
+    }
+    expect((await call('build_signed_request_example', { alg: 'hmac-sha256', timestamp: -1 })).isError).toBe(true)
   })
 
   it('build_signed_request_example: refuses a pasted credential without echoing it, and a non-JSON body', async () => {
@@ -266,11 +308,11 @@ describe('what the MCP server says stays true', () => {
 })
 
 /** The signature base rebuilt from the returned headers with the parser the gateway uses. */
-function rebuiltBase(headers: Record<string, string>, method: string, path: string, query: string): string {
+function rebuiltBase(headers: Record<string, string>, method: string, path: string, query: string, authority = 'gateway.example.com'): string {
   const parsed = parseMechaSignature(headers['signature-input'] ?? '', headers.signature ?? '')
   if (!parsed.ok) throw new Error(parsed.detail)
   const built = buildSignatureBase(parsed.value.components, parsed.value.signatureParams, {
-    method, authority: 'gateway.example.com', path, query, header: (name) => headers[name],
+    method, authority, path, query, header: (name) => headers[name],
   })
   if (!built.ok) throw new Error(built.detail)
   return built.value

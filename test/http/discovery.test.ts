@@ -118,3 +118,27 @@ describe('GET /healthz and /readyz', () => {
     })
   })
 })
+
+describe('every URL the well-known document lists resolves', () => {
+  // Issue 11: the docs surface was listed as `/docs/…`, a literal ellipsis, which is a 404.
+  it('answers something other than 404 at each surface, schema and document URL', async () => {
+    const doc = JSON.parse((await get('/.well-known/mecharim')).text)
+    const values: Record<string, string> = { id: 'public-bot', keyId: 'mkaaaaaaaaaaaaaaaaaaaaaaaa', name: Object.keys(SCHEMAS)[0] as string }
+    const local = (url: string): string => {
+      expect(url.startsWith(h.t.config.publicUrl), url).toBe(true)
+      return `${h.base}${url.slice(h.t.config.publicUrl.length)}`.replace(/\{([A-Za-z]+)\}/g, (_, v: string) => values[v] as string)
+    }
+    const listed: { method: string; url: string }[] = [
+      ...doc.surfaces.flatMap((s: { methods: string[]; url: string }) => s.methods.map((method) => ({ method, url: s.url }))),
+      ...Object.values(doc.schemas as Record<string, string>).map((url) => ({ method: 'GET', url })),
+      ...Object.values(doc.documents as Record<string, string>).map((url) => ({ method: 'GET', url })),
+    ]
+    expect(listed.length).toBeGreaterThan(SURFACES.length)
+    for (const { method, url } of listed) {
+      // No credentials: operator and runtime routes answer 401, an open route its content; none 404.
+      const res = await fetch(local(url), { method, ...(method === 'POST' || method === 'PATCH' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}) })
+      await res.arrayBuffer()
+      expect(res.status, `${method} ${url}`).not.toBe(404)
+    }
+  })
+})

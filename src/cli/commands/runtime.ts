@@ -3,7 +3,8 @@ import {
   MechaClient, MechaError, type MechaConnection, type Message, type WebSocketConstructor, type WhoAmI,
 } from '../../client/index.js'
 import { HELP_OPTION, UsageError, expectPositionals, parseCommand, parseWholeNumber } from '../args.js'
-import { CliError, DEFAULT_URL, caFile, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
+import { serverUrl } from '../base-url.js'
+import { CliError, caFile, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
 import { formatList, formatTime, renderFields } from '../format.js'
 import { USAGE } from '../usage.js'
 
@@ -251,8 +252,7 @@ interface RuntimeValues {
 
 /** The SDK client for MECHA_URL / --url with the runtime credentials from the environment and files. */
 async function runtimeClient(io: RuntimeIo, values: RuntimeValues): Promise<MechaClient> {
-  const url = values.url ?? nonEmpty(io.env.MECHA_URL) ?? DEFAULT_URL
-  if (!URL.canParse(url)) throw new UsageError(`--url / MECHA_URL is not a URL: ${JSON.stringify(url)}`)
+  const url = serverUrl(values.url, io.env, { mountPoint: false })
   const token = nonEmpty(io.env.MECHA_TOKEN)
   const keyId = nonEmpty(io.env.MECHA_KEY_ID)
   let signingSecret = nonEmpty(io.env.MECHA_SIGNING_SECRET)

@@ -39,7 +39,7 @@ export function serve(io: ServeIo): Promise<number> {
     try {
       server = await startServer(config)
     } catch (err) {
-      io.stderr.write(`mecharim: failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+      io.stderr.write(`mecharim: ${startFailure(err, config)}\n`)
       return 1
     }
     if (server.generatedOperatorToken !== undefined) {
@@ -50,6 +50,17 @@ export function serve(io: ServeIo): Promise<number> {
     }
     return closeOnSignal(server, io.signals ?? process, io.stderr, config.shutdownGraceSeconds * 1000)
   })
+}
+
+/** Why the server did not start; a port in use names the variable that chose it. */
+function startFailure(err: unknown, config: Config): string {
+  const listen = err as NodeJS.ErrnoException & { port?: number; address?: string }
+  if (listen.code === 'EADDRINUSE') {
+    const metrics = config.metrics.mode === 'port' && listen.port === config.metrics.port
+    const port = listen.port ?? config.port
+    return `port ${port} on ${listen.address ?? config.host} is already in use (another mecharim still running?): stop that process, or set ${metrics ? 'MECHA_METRICS=port:<n>' : 'PORT'} to a free port`
+  }
+  return `failed to start: ${err instanceof Error ? err.message : String(err)}`
 }
 
 /** Beyond the grace, how long closing the stores may take before the process gives up on a clean exit. */

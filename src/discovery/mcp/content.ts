@@ -80,6 +80,8 @@ export function authenticationModel(content: McpContent): Record<string, unknown
     discovery_url: `${content.publicUrl}/.well-known/mecharim`,
     protocol: 'mecharim://docs/protocol.md',
     ...content.authentication,
+    getting_a_key: 'An operator issues Mecha keys on the control plane (`mecharim keys issue <mecha>`, or POST /v1/mechas/{id}/keys): the token and signing secret are shown once, in that answer.',
+    signing_for_you: 'Nobody needs to sign by hand: the SDK (mecharim/client) and the CLI (mecharim send, listen, whoami) add the timestamp, nonce, Content-Digest and signature for you.',
     order_of_checks: RUNTIME_CHECKS.map((c) => ({ ...c, refusals: [...c.refusals] })),
     order_note: ORDER_NOTE,
   }

@@ -5,7 +5,7 @@ import { CATALOGUE, isReason } from '../../errors/catalogue.js'
 import { SCHEMAS, schemaNames, type SchemaName } from '../../schemas/registry.js'
 import { reasonSource } from './checks.js'
 import { authenticationModel, type McpContent } from './content.js'
-import { buildSignedRequestExample, isJsonText } from './signed-example.js'
+import { AUTHORITY_RE, buildSignedRequestExample, isJsonText } from './signed-example.js'
 import { authenticationText, errorText, exampleText, surfacesText } from './text.js'
 
 /** Every tool only reads plain data computed at start-up: it explains, it never acts. */
@@ -98,9 +98,11 @@ function registerTools(server: McpServer, content: McpContent): void {
   server.registerTool('build_signed_request_example', {
     title: 'Build a signed request example',
     description: 'A worked mecha-v1 signed request (signature base, Signature-Input, Signature, Content-Digest) '
-      + 'built with the server\'s own signature code and the PUBLIC test key material of docs/protocol.md. With the '
-      + 'defaults it reproduces the documented worked example exactly. Example only: the keys are public and must '
-      + 'never be used in production. Takes no secret.',
+      + 'built with the server\'s own signature code and the PUBLIC test key material of docs/protocol.md, for the '
+      + 'authority you give (default: this server\'s) at the current time with a fresh nonce. With authority '
+      + 'gateway.example.com, timestamp 1795300000 and nonce bWVjaGEtdjEtZXhhbXBsZS1ub25jZSE it reproduces the documented '
+      + 'worked example exactly. Example only: the keys are public and must never be used in production. Takes no secret; '
+      + 'the SDK (mecharim/client) and the CLI sign real requests for you.',
     inputSchema: {
       alg: z.enum(['hmac-sha256', 'ed25519']).describe('Signature algorithm.'),
       method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional().describe('HTTP method; default POST.'),
@@ -108,15 +110,22 @@ function registerTools(server: McpServer, content: McpContent): void {
         .describe('Path with optional query, e.g. "/v1/inbox?wait=30"; default "/v1/messages".'),
       body: z.union([z.string().max(65536), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional()
         .describe('JSON body (text as sent, or a JSON value). Default: the worked example body for POST /v1/messages, none otherwise.'),
+      authority: z.string().max(261).regex(AUTHORITY_RE).optional()
+        .describe(`The @authority to sign for: lowercase host and optional port, as your client reaches the gateway. Default: this server's.`),
+      timestamp: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe('Mecha-Timestamp in unix seconds; default: now.'),
+      nonce: z.string().regex(/^[A-Za-z0-9_-]{22,128}$/).optional().describe('Mecha-Nonce (22-128 base64url characters); default: fresh random.'),
     },
     annotations: READ_ONLY,
-  }, ({ alg, method, path, body }) => {
+  }, ({ alg, method, path, body, authority, timestamp, nonce }) => {
     const bodyText = body === undefined || typeof body === 'string' ? body : JSON.stringify(body)
     if (carriesCredential(path) || carriesCredential(bodyText)) {
       return failure('Refused: the input looks like it contains a Mecha key or signing secret. This tool never takes secrets; it signs with public test keys only.')
     }
     if (bodyText !== undefined && !isJsonText(bodyText)) return failure('body must be JSON (application/json is the only body type).')
-    const example = buildSignedRequestExample({ alg, method, path, body: bodyText })
+    const example = buildSignedRequestExample({
+      alg, method, path, body: bodyText, authority: authority ?? content.publicAuthority,
+      ...(timestamp !== undefined ? { timestamp } : {}), ...(nonce !== undefined ? { nonce } : {}),
+    })
     return result(exampleText(example, content.publicAuthority), { ...example, this_server_authority: content.publicAuthority })
   })
 }

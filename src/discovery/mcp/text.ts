@@ -28,7 +28,9 @@ export function authenticationText(model: Record<string, unknown>): string {
     `Open surfaces: ${str(at(model, 'open'))}`,
     `Operator (control plane): ${str(at(model, 'operator.header'))}: ${str(at(model, 'operator.scheme'))} <operator token>; scopes ${str(at(model, 'operator.scopes'))}.`,
     `Runtime (gateway): ${r('description')}`,
-    `- Token: ${r('token.header')}: ${r('token.schemes')} <token>; format ${r('token.format')}.`,
+    `- ${str(model.getting_a_key)}`,
+    `- ${str(model.signing_for_you)}`,
+    `- Token: ${r('token.header')}: ${tokenSchemes(at(model, 'runtime.token.schemes'))}; format ${r('token.format')}.`,
     `- ${r('timestamp.header')}: ${r('timestamp.format')}, accepted within +/- ${r('timestamp.window_seconds')} s of server time.`,
     `- ${r('nonce.header')}: ${r('nonce.format')}, ${r('nonce.min_length')}-${r('nonce.max_length')} characters. ${r('nonce.rule')} Remembered ${r('nonce.remembered_seconds')} s.`,
     `- Signature: ${r('signature.standard')}, profile ${r('signature.profile')}, label "${r('signature.label')}", algorithms ${r('signature.algorithms')}. The ${r('signature.algorithm_rule')}`,
@@ -45,6 +47,13 @@ export function authenticationText(model: Record<string, unknown>): string {
     '',
     `Full protocol: resource ${str(model.protocol)}; discovery document: ${str(model.discovery_url)}.`,
   ].join('\n')
+}
+
+/** `Authorization: Mecha <token>`, the first scheme; the others are aliases, not a list to send. */
+function tokenSchemes(schemes: unknown): string {
+  const [first, ...aliases] = Array.isArray(schemes) ? schemes.map(String) : ['Mecha']
+  const alias = aliases.length === 0 ? '' : ` (${aliases.map((a) => `${a} <token>`).join(', ')} is accepted as an alias)`
+  return `${first ?? 'Mecha'} <token>${alias}`
 }
 
 export function surfacesText(surfaces: readonly DiscoverySurface[]): string {
@@ -86,6 +95,6 @@ export function exampleText(example: SignedRequestExample, thisServerAuthority: 
     example.http,
     '',
     `Verify: ${example.how_to_verify}`,
-    `This example signs for @authority ${example.request.authority} (the documented example). Requests to this server sign for ${thisServerAuthority}.`,
+    `This example signs for @authority ${example.request.authority}. Requests to this server sign for ${thisServerAuthority}.`,
   ].join('\n')
 }

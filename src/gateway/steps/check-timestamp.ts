@@ -13,7 +13,12 @@ export function checkTimestamp(ctx: GatewayContext, deps: { windowSeconds: numbe
   const serverTime = Math.floor(ctx.now / 1000)
   const offset = timestamp - serverTime
   if (offset <= deps.maxFutureSkewSeconds && -offset <= deps.windowSeconds) return undefined
-  return staleTimestamp(serverTime, `Mecha-Timestamp is ${offset} s from server time; accepted: ${deps.windowSeconds} s in the past to ${deps.maxFutureSkewSeconds} s ahead`)
+  return staleTimestamp(serverTime, `Mecha-Timestamp is ${offset} s from server time; accepted: ${deps.windowSeconds} s in the past to ${deps.maxFutureSkewSeconds} s ahead${looksLikeMilliseconds(timestamp, serverTime) ? '. It looks like milliseconds; send seconds (e.g. Math.floor(Date.now() / 1000))' : ''}`)
+}
+
+/** Date.now() sent as is: within a day of server time once divided by 1000. */
+function looksLikeMilliseconds(timestamp: number, serverTime: number): boolean {
+  return Math.abs(Math.floor(timestamp / 1000) - serverTime) <= 86_400
 }
 
 export function staleTimestamp(serverTime: number, detail: string): Problem {

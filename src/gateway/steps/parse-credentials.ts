@@ -1,3 +1,4 @@
+import { runtimeTokenRefusal } from '../../errors/credential-hints.js'
 import { Problem } from '../../errors/problem.js'
 import { parseToken } from '../../crypto/token.js'
 import { KEY_ID_RE } from '../../crypto/ids.js'
@@ -31,9 +32,7 @@ export function parseCredentials(ctx: GatewayContext): StepResult {
     const match = AUTHORIZATION_RE.exec(authorization)
     if (match === null) return new Problem('malformed_credentials', 'expected `Authorization: Mecha <token>`')
     const token = parseToken(match[2] as string)
-    if (!token.ok) {
-      return new Problem('malformed_credentials', token.reason === 'checksum' ? 'the token checksum does not match (truncated or mistyped token?)' : 'the token is not a Mecha key token (mecha_...)')
-    }
+    if (!token.ok) return new Problem('malformed_credentials', runtimeTokenRefusal(match[2] as string, token.reason))
     credentials.keyId = token.value.keyId
     credentials.tokenSecret = token.value.secret
   }

@@ -341,7 +341,8 @@ describe('openapi.yaml: document shape', () => {
   it('classifies access: operatorToken with a scope on the control plane, mechaKey or mechaSignature on the runtime routes, open elsewhere', () => {
     const schemes = (doc.components as Json).securitySchemes as Json
     expect(schemes.operatorToken).toMatchObject({ type: 'http', scheme: 'bearer' })
-    expect(schemes.mechaKey).toMatchObject({ type: 'http', scheme: 'Mecha' })
+    // apiKey: Swagger UI (/docs) supports no http scheme but basic and bearer.
+    expect(schemes.mechaKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization' })
     expect(schemes.mechaSignature).toMatchObject({ type: 'apiKey', in: 'header', name: 'Signature' })
     for (const scope of OPERATOR_SCOPES) expect(String((schemes.operatorToken as Json).description)).toContain(scope)
 
