@@ -62,6 +62,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   dataDirs.add(dataDir)
   const env: Record<string, string> = {
     NODE_ENV: 'production',
+    // Plain HTTP on loopback: production accepts it only when told TLS is terminated elsewhere.
+    MECHA_TLS: 'proxy',
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
@@ -72,6 +74,9 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     MECHA_METRICS: settings.metrics,
     // Messages are never acknowledged during a bench: the default 10 000 would turn into 429 inbox_full.
     MECHA_INBOX_LIMIT: '10000000',
+    // ...nor the byte budget (64 MiB) and one sender's half of it: one sender fills the bench inbox.
+    MECHA_INBOX_MAX_BYTES: String(2 ** 40),
+    MECHA_INBOX_SENDER_SHARE: '1',
     MECHA_SHUTDOWN_GRACE_SECONDS: '1',
     // The bench's Redis runs without persistence (it measures the gateway, not the disk).
     ...(settings.redisUrl !== undefined ? { REDIS_URL: settings.redisUrl, MECHA_DURABILITY: 'memory' } : {}),
