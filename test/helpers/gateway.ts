@@ -65,3 +65,10 @@ export async function gatewayHarness(env: Env = {}): Promise<GatewayHarness> {
 export async function delivered(h: GatewayHarness, mecha: string): Promise<{ id: string; from: string; payload: unknown }[]> {
   return (await h.t.stores.transport.read(mecha, { limit: 100, visibilityMs: 60_000, now: Date.now() })).messages
 }
+
+/** Read and acknowledge everything in `credentials`' inbox over the gateway (a test's afterEach). */
+export async function drainInbox(h: GatewayHarness, credentials: IssuedRuntime): Promise<void> {
+  const inbox = await h.call({ method: 'GET', url: '/v1/inbox?limit=100', credentials })
+  const ids = (inbox.body?.messages ?? []).map((m: { id: string }) => m.id)
+  if (ids.length > 0) await h.call({ method: 'POST', url: '/v1/inbox/ack', body: JSON.stringify({ ids }), credentials })
+}

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { delivered, gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
+import { delivered, drainInbox, gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
 import { runtimeHeaders } from '../helpers/runtime.js'
 
 /**
@@ -24,9 +24,7 @@ beforeAll(async () => {
 })
 afterAll(async () => { await h.close() })
 afterEach(async () => {
-  const inbox = await h.call({ method: 'GET', url: '/v1/inbox?limit=100', credentials: beta })
-  const ids = (inbox.body?.messages ?? []).map((m: { id: string }) => m.id)
-  if (ids.length > 0) await h.call({ method: 'POST', url: '/v1/inbox/ack', body: JSON.stringify({ ids }), credentials: beta })
+  await drainInbox(h, beta)
   expect(await delivered(h, 'beta')).toEqual([])
 })
 
