@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { parseRedisUrl } from '../stores/redis/url.js'
 import { sha256 } from '../crypto/digest.js'
 import { fromBase64url } from '../crypto/encoding.js'
 import {
@@ -85,7 +86,16 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   }
 
   const redisUrl = set('REDIS_URL')
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://')
+  const controlRedisUrl = set('MECHA_CONTROL_REDIS_URL')
+  for (const [name, url] of [['REDIS_URL', redisUrl], ['MECHA_CONTROL_REDIS_URL', controlRedisUrl]] as const) {
+    if (url === undefined) continue
+    try {
+      parseRedisUrl(url)
+    } catch (err) {
+      problems.push(`${name}: ${(err as Error).message}`)
+    }
+  }
+  if (controlRedisUrl !== undefined && redisUrl === undefined) problems.push('MECHA_CONTROL_REDIS_URL needs REDIS_URL (the data plane\'s Redis); unset both for the embedded store')
 
   const masterKey = parseMasterKey(set('MECHA_MASTER_KEY'), problems)
   if (production && masterKey === undefined && set('MECHA_MASTER_KEY') === undefined) {
@@ -121,6 +131,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     dataDir: value('MECHA_DATA_DIR') ?? './data',
     tls,
     redisUrl,
+    controlRedisUrl,
     redisPrefix: value('MECHA_REDIS_PREFIX') ?? 'mecharim:',
     masterKey,
     operatorTokens,

@@ -21,7 +21,8 @@ export const VARIABLES = [
   { name: 'MECHA_TLS_KEY_PATH', default: undefined, description: 'PEM private key of MECHA_TLS_CERT_PATH.' },
   { name: 'MECHA_TLS', default: undefined, description: '`proxy`: TLS is terminated in front of Mecharim (a reverse proxy or load balancer). NODE_ENV=production refuses to start without MECHA_TLS_CERT_PATH or this.' },
   { name: 'MECHA_DATA_DIR', default: './data', description: 'Embedded store directory (LMDB), and the development master key file.' },
-  { name: 'REDIS_URL', default: undefined, description: 'Use Redis for the stores (e.g. `redis://127.0.0.1:6379/0`). Unset: the embedded store.' },
+  { name: 'REDIS_URL', default: undefined, description: 'Use Redis for the stores: `redis://127.0.0.1:6379/0` (or `rediss://`) for one server, `redis+cluster://host1:6379,host2:6379,host3:6379/` (or `rediss+cluster://`) for the seed nodes of a Redis Cluster (Redis 7 or later; keys hash-tagged by mecha). Unset: the embedded store.' },
+  { name: 'MECHA_CONTROL_REDIS_URL', default: undefined, description: 'Put the control store (mechas, keys, audit, change feed) on its own Redis (same URL forms as REDIS_URL); REDIS_URL then serves the data plane only (inboxes, nonces, rate limits). Needs REDIS_URL. Unset: both on REDIS_URL.' },
   { name: 'MECHA_REDIS_PREFIX', default: 'mecharim:', description: 'Prefix of every Redis key the service writes.' },
   { name: 'MECHA_MASTER_KEY', default: undefined, description: '32 bytes (64 hex characters or base64/base64url) sealing HMAC signing secrets with AES-256-GCM. Required in production; in development a key is generated into MECHA_DATA_DIR/master.key.' },
   { name: 'MECHA_OPERATOR_TOKENS_JSON', default: undefined, description: 'Operator tokens: `{"<token>": {"operator": "alice", "scopes": ["keys:read", "keys:write", "audit:read"]}}` or `{"<token>": "alice"}` (all scopes).' },
@@ -95,6 +96,8 @@ export interface Config {
   /** Serve HTTPS/WSS from these PEM files (MECHA_TLS_CERT_PATH, MECHA_TLS_KEY_PATH); undefined: plain HTTP. */
   readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined
   readonly redisUrl: string | undefined
+  /** MECHA_CONTROL_REDIS_URL: the control store's own Redis; undefined: on redisUrl. */
+  readonly controlRedisUrl: string | undefined
   readonly redisPrefix: string
   /** undefined in development: main.ts generates or loads one from the data directory. */
   readonly masterKey: Buffer | undefined

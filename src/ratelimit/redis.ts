@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
+import { layoutOf, type RedisClient } from '../stores/redis/client.js'
+import { RedisKeys } from '../stores/redis/keys.js'
 import { DependencyUnavailableError } from '../errors/faults.js'
-import { checkPrefix } from '../replay/redis.js'
 import { runRedis } from '../stores/redis/run.js'
 import type { RateLimiter, RateLimitResult } from './types.js'
 import { checkHit, windowResult } from './window.js'
@@ -55,20 +55,19 @@ interface RateLimitCommands {
  * when Redis resumes; it can only count one request too many, never admit one.
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis & RateLimitCommands
-  readonly #prefix: string
+  readonly #redis: RedisClient & RateLimitCommands
+  readonly #keys: RedisKeys
 
-  constructor(redis: Redis, prefix: string) {
-    checkPrefix(prefix)
+  constructor(redis: RedisClient, prefix: string) {
+    this.#keys = new RedisKeys(prefix, layoutOf(redis))
     redis.defineCommand('mecharimRateLimitHit', { numberOfKeys: 1, lua: RATE_LIMIT_HIT })
-    this.#redis = redis as Redis & RateLimitCommands
-    this.#prefix = prefix
+    this.#redis = redis as RedisClient & RateLimitCommands
   }
 
   async hit(bucket: string, limit: number, windowSeconds: number, now: number): Promise<RateLimitResult> {
     checkHit(bucket, limit, windowSeconds, now)
     const reply = await runRedis('replay_cache', () =>
-      this.#redis.mecharimRateLimitHit(`${this.#prefix}ratelimit:${bucket}`, String(Math.floor(now)), String(windowSeconds * 1000), String(limit), String(EXPIRY_MARGIN_MS)),
+      this.#redis.mecharimRateLimitHit(this.#keys.rateLimit(bucket), String(Math.floor(now)), String(windowSeconds * 1000), String(limit), String(EXPIRY_MARGIN_MS)),
     )
     const [allowed, count, start] = Array.isArray(reply) ? reply.map(Number) : []
     if ((allowed !== 0 && allowed !== 1) || !Number.isFinite(count) || !Number.isFinite(start)) {

@@ -1,4 +1,6 @@
-import type { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
+import { layoutOf, type RedisClient } from '../stores/redis/client.js'
+import { SLOTS, type RedisKeys } from '../stores/redis/keys.js'
 import { DependencyUnavailableError, ReplayCacheUnsafeError } from '../errors/faults.js'
 
 /**
@@ -24,11 +26,13 @@ import { DependencyUnavailableError, ReplayCacheUnsafeError } from '../errors/fa
 export const EPOCH_OUTCOME = { new: 'new', kept: 'kept', bumped: 'bumped' } as const
 
 /**
- * KEYS: [1] replay epoch, [2] run id recorded beside it.
+ * KEYS: pairs of [replay epoch, run id recorded beside it]: one pair on a standalone Redis, one per
+ *       slot the node serves on a cluster (run with `allow-cross-slot-keys`, every key on that node).
  * ARGV: [1] now (unix seconds, the gateway's clock), [2] max future skew (seconds), [3] '1' when writes
- *       may have been lost whatever the run id says (nonces may have been evicted), [4] '1' at the
- *       process's start-up check.
- * Reply: {epoch, 'new' | 'kept' | 'bumped', run id}.
+ *       may have been lost whatever the run id says (nonces may have been evicted), [4] '1' when a
+ *       missing pair means a new deployment (the process's start-up check, and on a cluster only when
+ *       no slot anywhere has an epoch yet).
+ * Reply: {highest epoch, 'new' | 'kept' | 'bumped' (bumped if any pair moved), run id, pairs bumped}.
  *
  * Neither record present at start-up: a new deployment, whose epoch starts `skew` in the past so
  * that its first requests (signed after the start) are accepted. (It may also be a Redis that lost
@@ -36,41 +40,63 @@ export const EPOCH_OUTCOME = { new: 'new', kept: 'kept', bumped: 'bumped' } as c
  * request fails as invalid_key.) Found empty on a reconnect or a periodic check, the store lost
  * everything while we ran: the epoch is now. Otherwise the epoch only ever moves forward (`max`), so
  * two gateways checking at once, with clocks a little apart, can both bump but neither lowers it.
+ * On a cluster each slot's pair is checked against the run id of the master serving it: a failover
+ * (the replica has its own run id), a restart or a slot moved to another master moves that slot's epoch.
  */
-export const START_EPOCH = `
+const START_EPOCH_BODY = `
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 if not run_id then return redis.error_reply('INFO server has no run_id') end
 local now = tonumber(ARGV[1])
-local stored = redis.call('GET', KEYS[1])
-local recorded = redis.call('GET', KEYS[2])
-if not stored and not recorded and ARGV[4] == '1' then
-  local epoch = now - tonumber(ARGV[2])
-  redis.call('SET', KEYS[1], epoch)
-  redis.call('SET', KEYS[2], run_id)
-  return {epoch, '${EPOCH_OUTCOME.new}', run_id}
+local highest, outcome, bumped = 0, '${EPOCH_OUTCOME.kept}', 0
+for i = 1, #KEYS, 2 do
+  local stored = redis.call('GET', KEYS[i])
+  local recorded = redis.call('GET', KEYS[i + 1])
+  local epoch
+  if not stored and not recorded and ARGV[4] == '1' then
+    epoch = now - tonumber(ARGV[2])
+    redis.call('SET', KEYS[i], epoch)
+    redis.call('SET', KEYS[i + 1], run_id)
+    if outcome == '${EPOCH_OUTCOME.kept}' then outcome = '${EPOCH_OUTCOME.new}' end
+  else
+    epoch = tonumber(stored) or 0
+    if not (stored and recorded == run_id and ARGV[3] ~= '1') then
+      if now > epoch then
+        epoch = now
+        redis.call('SET', KEYS[i], epoch)
+      end
+      redis.call('SET', KEYS[i + 1], run_id)
+      outcome = '${EPOCH_OUTCOME.bumped}'
+      bumped = bumped + 1
+    end
+  end
+  if epoch > highest then highest = epoch end
 end
-local epoch = tonumber(stored) or 0
-if stored and recorded == run_id and ARGV[3] ~= '1' then return {epoch, '${EPOCH_OUTCOME.kept}', run_id} end
-if now > epoch then
-  epoch = now
-  redis.call('SET', KEYS[1], epoch)
-end
-redis.call('SET', KEYS[2], run_id)
-return {epoch, '${EPOCH_OUTCOME.bumped}', run_id}
+return {highest, outcome, run_id, bumped}
 `
 
-interface SafetyCommands {
-  mecharimStartEpoch(epochKey: string, runIdKey: string, nowSeconds: string, skew: string, lostWrites: string, startUp: string): Promise<[number, string, string]>
-}
+export const START_EPOCH = START_EPOCH_BODY
+
+/** The cluster form: one run per master over the pairs of every slot it serves (Redis 7 script flags). */
+export const START_EPOCH_SLOTS = `#!lua flags=allow-cross-slot-keys
+${START_EPOCH_BODY}`
+
+/** KEYS: epoch keys of the slots a node serves. Reply: how many exist. Run per master on a cluster. */
+export const COUNT_EPOCHS = `#!lua flags=allow-cross-slot-keys,no-writes
+local n = 0
+for i = 1, #KEYS do n = n + redis.call('EXISTS', KEYS[i]) end
+return n
+`
 
 type State =
   | { kind: 'unverified' }
   | { kind: 'safe' }
   | { kind: 'unsafe'; error: ReplayCacheUnsafeError }
 
+type EpochReply = [number, string, string, number]
+
 export interface RedisReplaySafetyOptions {
-  epochKey: string
-  runIdKey: string
+  /** Where the epochs are: `keys.layout` says one (standalone) or one per slot (cluster). */
+  keys: RedisKeys
   maxFutureSkewSeconds: number
   /** Period of the background re-check. Default 10 s. */
   intervalMs?: number
@@ -81,22 +107,27 @@ export interface RedisReplaySafetyOptions {
 }
 
 export class RedisReplaySafety {
-  readonly #redis: Redis & SafetyCommands
-  readonly #options: Required<Omit<RedisReplaySafetyOptions, 'onChange'>> & Pick<RedisReplaySafetyOptions, 'onChange'>
+  readonly #redis: RedisClient
+  readonly #keys: RedisKeys
+  readonly #options: Required<Omit<RedisReplaySafetyOptions, 'onChange' | 'keys'>> & Pick<RedisReplaySafetyOptions, 'onChange'>
   #state: State = { kind: 'unverified' }
   /** A bad policy was seen: when it is fixed, evictions may have happened, so the epoch moves. */
   #evictionPossible = false
-  /** Bumped on every disconnect: a check that started on an older connection leaves no verdict. */
+  /** Bumped on every disconnect or topology change: a check that started before it leaves no verdict. */
   #connection = 0
+  /** Cluster: which master served each slot when the last check passed. */
+  #verifiedMasters = ''
   #queue: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
   #started = false
   #checked = false
 
-  constructor(redis: Redis, options: RedisReplaySafetyOptions) {
-    redis.defineCommand('mecharimStartEpoch', { numberOfKeys: 2, lua: START_EPOCH })
-    this.#redis = redis as Redis & SafetyCommands
-    this.#options = { intervalMs: 10_000, now: Date.now, ...options }
+  constructor(redis: RedisClient, options: RedisReplaySafetyOptions) {
+    if (options.keys.layout !== layoutOf(redis)) throw new TypeError(`expected ${layoutOf(redis)} keys for this client, got ${options.keys.layout}`)
+    this.#redis = redis
+    this.#keys = options.keys
+    const { keys: _keys, ...rest } = options
+    this.#options = { intervalMs: 10_000, now: Date.now, ...rest }
     if (!Number.isFinite(this.#options.intervalMs) || this.#options.intervalMs <= 0) {
       throw new RangeError(`expected intervalMs to be a positive number, got ${this.#options.intervalMs}`)
     }
@@ -106,13 +137,13 @@ export class RedisReplaySafety {
     const state = this.#state
     if (state.kind === 'safe') return
     if (state.kind === 'unsafe') throw state.error
-    throw new DependencyUnavailableError('replay_cache', new Error('Redis (re)connected and the replay cache has not finished checking it'))
+    throw new DependencyUnavailableError('replay_cache', new Error('Redis (re)connected, or its cluster changed, and the replay cache has not finished checking it'))
   }
 
   /**
-   * Runs the checks now and returns the epoch in force. Throws ReplayCacheUnsafeError for a bad
-   * policy, DependencyUnavailableError when Redis cannot answer. The first call also starts watching
-   * reconnects and the periodic re-check.
+   * Runs the checks now and returns the epoch in force (on a cluster the highest of its slots'). Throws
+   * ReplayCacheUnsafeError for a bad policy, DependencyUnavailableError when Redis cannot answer. The
+   * first call also starts watching reconnects (and a cluster's topology) and the periodic re-check.
    */
   async check(now?: number): Promise<number> {
     this.#watch()
@@ -129,6 +160,11 @@ export class RedisReplaySafety {
     this.#started = false
     this.#redis.off('ready', this.#onReady)
     this.#redis.off('close', this.#onClose)
+    if (this.#redis instanceof Cluster) {
+      this.#redis.off('-node', this.#onTopology)
+      this.#redis.off('+node', this.#onTopology)
+      this.#redis.off('refresh', this.#onRefresh)
+    }
   }
 
   async #checkOnce(nowMs: number): Promise<number> {
@@ -136,9 +172,11 @@ export class RedisReplaySafety {
     const verdict = (state: State): void => {
       if (connection === this.#connection) this.#state = state
     }
+    const masters = this.#masters()
+    const fingerprint = this.#redis instanceof Cluster ? mastersFingerprint(this.#redis) : ''
     let policy: string
     try {
-      policy = await this.#policy()
+      policy = await this.#policies(masters)
     } catch (err) {
       if (err instanceof ReplayCacheUnsafeError) {
         this.#evictionPossible = true
@@ -159,40 +197,94 @@ export class RedisReplaySafety {
       this.#options.onChange?.({ kind: 'unsafe', message: error.message })
       throw error
     }
-    const { epochKey, runIdKey, maxFutureSkewSeconds } = this.#options
-    let reply: [number, string, string]
+    let replies: EpochReply[]
     try {
-      reply = await this.#redis.mecharimStartEpoch(
-        epochKey, runIdKey, String(Math.floor(nowMs / 1000)), String(maxFutureSkewSeconds), this.#evictionPossible ? '1' : '0', this.#checked ? '0' : '1',
-      )
+      replies = await this.#startEpochs(masters, nowMs)
     } catch (err) {
       throw new DependencyUnavailableError('replay_cache', err)
     }
-    const [epoch, outcome, runId] = reply
-    if (!Number.isSafeInteger(epoch)) throw new DependencyUnavailableError('replay_cache', new Error(`unexpected epoch reply ${JSON.stringify(reply)}`))
+    let highest = 0
+    for (const reply of replies) {
+      if (!Array.isArray(reply) || !Number.isSafeInteger(reply[0])) throw new DependencyUnavailableError('replay_cache', new Error(`unexpected epoch reply ${JSON.stringify(reply)}`))
+      highest = Math.max(highest, reply[0])
+    }
     this.#evictionPossible = false
     this.#checked = true
+    if (connection === this.#connection) this.#verifiedMasters = fingerprint
     verdict({ kind: 'safe' })
-    if (outcome === EPOCH_OUTCOME.bumped) this.#options.onChange?.({ kind: 'epoch_bumped', epoch, runId })
-    return epoch
+    for (const [epoch, outcome, runId] of replies) {
+      if (outcome === EPOCH_OUTCOME.bumped) this.#options.onChange?.({ kind: 'epoch_bumped', epoch, runId })
+    }
+    return highest
+  }
+
+  /** The connections the checks run on: the client itself, or each master of the cluster with the slots it serves. */
+  #masters(): { node: Redis; slots: number[] }[] {
+    const redis = this.#redis
+    if (!(redis instanceof Cluster)) return [{ node: redis, slots: [] }]
+    const bySlotOwner = new Map<string, number[]>()
+    redis.slots.forEach((owners, slot) => {
+      const master = owners?.[0]
+      if (master === undefined) return
+      let slots = bySlotOwner.get(master)
+      if (slots === undefined) bySlotOwner.set(master, (slots = []))
+      slots.push(slot)
+    })
+    const covered = [...bySlotOwner.values()].reduce((n, slots) => n + slots.length, 0)
+    if (covered !== SLOTS) throw new DependencyUnavailableError('replay_cache', new Error(`the cluster's slot map covers ${covered} of ${SLOTS} slots`))
+    const masters = redis.nodes('master').flatMap((node) => {
+      const slots = bySlotOwner.get(`${node.options.host}:${node.options.port}`)
+      return slots === undefined ? [] : [{ node, slots }]
+    })
+    if (masters.reduce((n, m) => n + m.slots.length, 0) !== SLOTS) {
+      throw new DependencyUnavailableError('replay_cache', new Error('a master in the slot map has no connection yet'))
+    }
+    return masters
+  }
+
+  async #startEpochs(masters: { node: Redis; slots: number[] }[], nowMs: number): Promise<EpochReply[]> {
+    const { maxFutureSkewSeconds } = this.#options
+    const args = (startUp: boolean): string[] =>
+      [String(Math.floor(nowMs / 1000)), String(maxFutureSkewSeconds), this.#evictionPossible ? '1' : '0', startUp ? '1' : '0']
+    if (this.#keys.layout === 'standalone') {
+      const only = masters[0] as { node: Redis }
+      const reply = await only.node.eval(START_EPOCH, 2, this.#keys.epochFor(''), this.#keys.runIdFor(''), ...args(!this.#checked)) as EpochReply
+      return [reply]
+    }
+    // A new deployment only if no slot anywhere has an epoch: one master that lost its data while no
+    // gateway ran is a loss (its slots' epochs start now), not a new cluster.
+    let fresh = false
+    if (!this.#checked) {
+      const counts = await Promise.all(masters.map(({ node, slots }) =>
+        node.eval(COUNT_EPOCHS, slots.length, ...slots.map((slot) => this.#keys.slotEpoch(slot))) as Promise<number>))
+      fresh = counts.every((n) => Number(n) === 0)
+    }
+    return Promise.all(masters.map(({ node, slots }) =>
+      node.eval(START_EPOCH_SLOTS, slots.length * 2, ...slots.flatMap((slot) => [this.#keys.slotEpoch(slot), this.#keys.slotRunId(slot)]), ...args(fresh)) as Promise<EpochReply>))
+  }
+
+  /** Every master's policy: the first that is not noeviction, else noeviction. */
+  async #policies(masters: { node: Redis }[]): Promise<string> {
+    const policies = await Promise.all(masters.map(({ node }) => this.#policy(node)))
+    return policies.find((policy) => policy !== 'noeviction') ?? 'noeviction'
   }
 
   /** CONFIG GET, else INFO memory (CONFIG is often disabled on managed Redis; INFO is not). */
-  async #policy(): Promise<string> {
+  async #policy(node: Redis): Promise<string> {
     let configError: string
     try {
-      const reply = await this.#redis.config('GET', 'maxmemory-policy') as unknown
+      const reply = await node.config('GET', 'maxmemory-policy') as unknown
       if (Array.isArray(reply) && typeof reply[1] === 'string') return reply[1]
       configError = `unexpected reply ${JSON.stringify(reply)}`
     } catch (err) {
-      if (this.#redis.status !== 'ready') throw new DependencyUnavailableError('replay_cache', err)
+      if (node.status !== 'ready') throw new DependencyUnavailableError('replay_cache', err)
       configError = err instanceof Error ? err.message : String(err)
     }
     let info: string
     try {
-      info = await this.#redis.info('memory')
+      info = await node.info('memory')
     } catch (err) {
-      if (this.#redis.status !== 'ready') throw new DependencyUnavailableError('replay_cache', err)
+      if (node.status !== 'ready') throw new DependencyUnavailableError('replay_cache', err)
       info = ''
     }
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1]
@@ -209,6 +301,13 @@ export class RedisReplaySafety {
     this.#started = true
     this.#redis.on('ready', this.#onReady)
     this.#redis.on('close', this.#onClose)
+    if (this.#redis instanceof Cluster) {
+      // A node that left or joined may be a failover in progress; a slot map with another master for a
+      // slot is one done. Until the checks ran on the new topology, claims fail closed.
+      this.#redis.on('-node', this.#onTopology)
+      this.#redis.on('+node', this.#onTopology)
+      this.#redis.on('refresh', this.#onRefresh)
+    }
     this.#timer = setInterval(() => {
       if (this.#redis.status === 'ready') this.check().catch(() => undefined)
     }, this.#options.intervalMs)
@@ -223,4 +322,27 @@ export class RedisReplaySafety {
   readonly #onReady = (): void => {
     this.check().catch(() => undefined)
   }
+
+  readonly #onTopology = (): void => {
+    if (!this.#checked) return
+    this.#onClose()
+    if (this.#redis.status === 'ready') this.check().catch(() => undefined)
+  }
+
+  readonly #onRefresh = (): void => {
+    if (!this.#checked || !(this.#redis instanceof Cluster) || mastersFingerprint(this.#redis) === this.#verifiedMasters) return
+    this.#onTopology()
+  }
+}
+
+/** Which master serves each slot, as one comparable string. */
+function mastersFingerprint(cluster: Cluster): string {
+  let out = ''
+  let previous: string | undefined
+  cluster.slots.forEach((owners, slot) => {
+    const master = owners?.[0]
+    if (master !== previous) out += `${slot}=${master ?? '-'};`
+    previous = master
+  })
+  return out
 }

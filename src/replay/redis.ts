@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js'
+import { RedisKeys } from '../stores/redis/keys.js'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { runRedis } from '../stores/redis/run.js'
 import { CLAIM_NONCE, OUTCOME } from '../transport/redis-lua.js'
@@ -7,31 +8,19 @@ import { checkNonceClaim } from './claim.js'
 import { RedisReplaySafety, type RedisReplaySafetyOptions } from './redis-safety.js'
 import { checkMaxFutureSkew, DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ClaimResult, type ReplayCache, type ReplayRules } from './types.js'
 
-/**
- * `nonce:<keyId>:<nonce>`: one string per remembered nonce, written with SET NX EX so it expires on its
- * own. Key ids never contain ':' (they are generated), so the key cannot be ambiguous.
- */
-export function nonceKey(prefix: string, keyId: string, nonce: string): string {
-  return `${prefix}nonce:${keyId}:${nonce}`
-}
-
-/** `replay-epoch`: unix seconds since which this Redis has been remembering nonces. Never expires. */
+/** The replay epoch of a standalone Redis (tests reset it): keys.ts has every layout's names. */
 export function replayEpochKey(prefix: string): string {
-  return `${prefix}replay-epoch`
+  return new RedisKeys(prefix, 'standalone').epochFor('')
 }
 
-/** `replay-run-id`: the Redis run_id the epoch was last checked against (redis-safety.ts). */
+/** The run id recorded beside a standalone Redis's epoch (redis-safety.ts). */
 export function replayRunIdKey(prefix: string): string {
-  return `${prefix}replay-run-id`
+  return new RedisKeys(prefix, 'standalone').runIdFor('')
 }
 
 /** The arguments CLAIM_NONCE and ACCEPT take after their keys: now (s), timestamp (s), TTL (s), max future skew (s). */
 export function claimArgs(claim: NonceClaim, rules: ReplayRules): [string, string, string, string] {
   return [String(Math.floor(claim.now / 1000)), String(claim.timestamp), String(claim.ttlSeconds), String(rules.maxFutureSkewSeconds)]
-}
-
-export function checkPrefix(prefix: string): void {
-  if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`expected a non-empty key prefix, got ${JSON.stringify(prefix)}`)
 }
 
 interface ClaimCommands {
@@ -57,18 +46,21 @@ export interface RedisReplayCacheOptions {
  */
 export class RedisReplayCache implements ReplayCache {
   readonly rules: ReplayRules
-  readonly #redis: Redis & ClaimCommands
-  readonly #prefix: string
+  readonly #redis: RedisClient & ClaimCommands
+  readonly #keys: RedisKeys
   readonly #safety: RedisReplaySafety
 
-  constructor(redis: Redis, prefix: string, options: RedisReplayCacheOptions = {}) {
-    checkPrefix(prefix)
+  /**
+   * @param redis a standalone client or a Cluster: the key layout follows it (stores/redis/keys.ts).
+   * @param prefix key prefix, the same for every process sharing the cache.
+   */
+  constructor(redis: RedisClient, prefix: string, options: RedisReplayCacheOptions = {}) {
+    this.#keys = new RedisKeys(prefix, layoutOf(redis))
     const maxFutureSkewSeconds = checkMaxFutureSkew(options.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS)
     redis.defineCommand('mecharimClaimNonce', { numberOfKeys: 2, lua: CLAIM_NONCE })
-    this.#redis = redis as Redis & ClaimCommands
-    this.#prefix = prefix
+    this.#redis = redis as RedisClient & ClaimCommands
     this.#safety = new RedisReplaySafety(redis, {
-      epochKey: replayEpochKey(prefix), runIdKey: replayRunIdKey(prefix), maxFutureSkewSeconds,
+      keys: this.#keys, maxFutureSkewSeconds,
       ...(options.checkIntervalMs !== undefined ? { intervalMs: options.checkIntervalMs } : {}),
       ...(options.onChange !== undefined ? { onChange: options.onChange } : {}),
     })
@@ -80,7 +72,7 @@ export class RedisReplayCache implements ReplayCache {
     checkNonceClaim(claim)
     this.rules.assertSafe()
     const [outcome, epoch] = await this.#run(() =>
-      this.#redis.mecharimClaimNonce(replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce), ...claimArgs(claim, this.rules)),
+      this.#redis.mecharimClaimNonce(this.#keys.epochFor(claim.target), this.#keys.nonce(claim.target, claim.keyId, claim.nonce), ...claimArgs(claim, this.rules)),
     )
     switch (outcome) {
       case OUTCOME.fresh:
@@ -104,7 +96,7 @@ export class RedisReplayCache implements ReplayCache {
   }
 
   async ping(): Promise<void> {
-    await this.#run(() => this.#redis.ping())
+    await this.#run(() => pingRedis(this.#redis))
     this.rules.assertSafe()
   }
 

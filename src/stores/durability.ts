@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
+import type { RedisClient } from './redis/client.js'
 import { DURABILITY_LEVELS, type DurabilityLevel } from '../config/schema.js'
 
 /**
@@ -42,8 +43,26 @@ export interface RedisPersistence {
 
 const RANK: Readonly<Record<DurabilityLevel, number>> = { memory: 0, everysec: 1, fsync: 2 }
 
-/** CONFIG GET append* (one round trip), else INFO persistence. Throws when neither answers. */
-export async function readRedisPersistence(redis: Redis): Promise<RedisPersistence> {
+/**
+ * CONFIG GET append* (one round trip), else INFO persistence. Throws when neither answers. On a
+ * cluster every master is read and the weakest settings are what the service can promise.
+ */
+export async function readRedisPersistence(redis: RedisClient): Promise<RedisPersistence> {
+  if (!(redis instanceof Cluster)) return readNodePersistence(redis)
+  const masters = redis.nodes('master')
+  if (masters.length === 0) throw new DurabilityRefusedError('no Redis Cluster master is connected: cannot read its persistence')
+  const found = await Promise.all(masters.map(readNodePersistence))
+  return found.reduce((weakest, next) => (persistenceRank(next) < persistenceRank(weakest) ? next : weakest))
+}
+
+/** Weakest first: no AOF, AOF left to the OS, AOF every second (or unknown), AOF fsynced per write. */
+function persistenceRank(p: RedisPersistence): number {
+  if (!p.appendonly) return 0
+  if (p.appendfsync === 'no') return 1
+  return p.appendfsync === 'always' ? 3 : 2
+}
+
+async function readNodePersistence(redis: Redis): Promise<RedisPersistence> {
   let configError: string
   try {
     const reply = await redis.config('GET', 'append*') as unknown

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis'
 import type { Config } from '../config/schema.js'
 import type { ReplayCache } from '../replay/types.js'
 import { EmbeddedReplayCache } from '../replay/embedded.js'
@@ -13,7 +12,7 @@ import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database
 import { EmbeddedControlStore } from './embedded/control-store.js'
 import { lockDataDirectory } from './embedded/data-dir-lock.js'
 import { RedisChangeFeed } from './redis/change-feed.js'
-import { createRedisClient, waitForRedis } from './redis/client.js'
+import { connectRedis, waitForRedis, type RedisClient } from './redis/client.js'
 import { RedisControlStore } from './redis/control-store.js'
 import type { ChangeFeed, ControlStore } from './types.js'
 import type { Probe } from '../discovery/health.js'
@@ -40,7 +39,7 @@ export interface Stores {
   /** Set in embedded mode. */
   readonly embedded?: EmbeddedDatabase
   /** Set in Redis mode: the shared command connection. */
-  readonly redis?: Redis
+  readonly redis?: RedisClient
   /** What a 202 promises on these stores, found at start (at least MECHA_DURABILITY, or they do not open). */
   readonly durability: Durability
   close(): Promise<void>
@@ -99,21 +98,28 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
 }
 
 async function openRedisStores(config: Config, url: string, log?: (err: Error) => void): Promise<Stores> {
-  // Two connections: commands (auto-pipelined) and pub/sub (change feed, arrival wake-ups).
-  const redis = createRedisClient(url, log !== undefined ? { onError: log } : {})
-  const subscriber = createRedisClient(url, log !== undefined ? { onError: log } : {})
+  const onError = log !== undefined ? { onError: log } : {}
+  // Data plane: commands (auto-pipelined) and a subscriber (arrival wake-ups; sharded on a cluster).
+  // Control plane: on its own Redis when MECHA_CONTROL_REDIS_URL is set, else on the same connections.
+  const redis = connectRedis(url, onError)
+  const subscriber = connectRedis(url, { ...onError, sharded: true })
+  const own = config.controlRedisUrl !== undefined
+    ? { redis: connectRedis(config.controlRedisUrl, onError), subscriber: connectRedis(config.controlRedisUrl, onError) }
+    : undefined
+  const controlRedis = own?.redis ?? redis
+  const controlSubscriber = own?.subscriber ?? subscriber
+  const clients = [redis, subscriber, ...(own !== undefined ? [own.redis, own.subscriber] : [])]
   let durability: Durability
   try {
-    await Promise.all([waitForRedis(redis, REDIS_STARTUP_TIMEOUT_MS), waitForRedis(subscriber, REDIS_STARTUP_TIMEOUT_MS)])
+    await Promise.all(clients.map((client) => waitForRedis(client, REDIS_STARTUP_TIMEOUT_MS)))
     // Before anything is written: a Redis that cannot keep the promise MECHA_DURABILITY makes is refused.
     durability = redisDurability(config.durability, await readRedisPersistence(redis))
   } catch (err) {
-    redis.disconnect()
-    subscriber.disconnect()
+    for (const client of clients) client.disconnect()
     throw err
   }
-  const control = new RedisControlStore(redis, config.redisPrefix)
-  const changes = new RedisChangeFeed(subscriber, config.redisPrefix)
+  const control = new RedisControlStore(controlRedis, config.redisPrefix)
+  const changes = new RedisChangeFeed(controlSubscriber, config.redisPrefix)
   const replayCache = new RedisReplayCache(redis, config.redisPrefix, {
     maxFutureSkewSeconds: config.maxFutureSkewSeconds,
     ...(log !== undefined ? { onChange: (event) => log(new Error(event.kind === 'unsafe' ? event.message : `replay cache epoch moved to ${event.epoch}: Redis run_id ${event.runId} may have lost writes`)) } : {}),
@@ -127,8 +133,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     await replayCache.close()
     await transport.close()
     await changes.close()
-    redis.disconnect()
-    subscriber.disconnect()
+    for (const client of clients) client.disconnect()
     throw err
   }
   return {
@@ -144,8 +149,9 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
       await replayCache.close()
       await transport.close()
       await changes.close()
-      subscriber.disconnect()
       await control.close()
+      // The control store quits its own connection; the rest are disconnected here.
+      for (const client of clients) if (client !== controlRedis) client.disconnect()
     },
   }
 }

@@ -73,6 +73,9 @@ export function checkAcceptInput(input: AcceptInput): void {
       throw new TypeError(`expected message.${field} to be a non-empty string, got ${JSON.stringify(message[field])}`)
     }
   }
+  if (input.claim?.target !== message.to) {
+    throw new TypeError(`expected the accept's nonce claim to target the recipient ${JSON.stringify(message.to)}, got ${JSON.stringify(input.claim?.target)}`)
+  }
   if (message.idempotency_key !== null && (typeof message.idempotency_key !== 'string' || message.idempotency_key === '')) {
     throw new TypeError(`expected message.idempotency_key to be a non-empty string or null, got ${JSON.stringify(message.idempotency_key)}`)
   }

@@ -77,7 +77,9 @@ return {'${OUTCOME.fresh}'}
  *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
  *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
  *       (`{"acceptance":{...},"request_sha256":"..."}`), [14] the message's stored bytes, [15] sender,
- *       [16] inbox byte budget, [17] a sender's share of messages, [18] a sender's share of bytes.
+ *       [16] inbox byte budget, [17] a sender's share of messages, [18] a sender's share of bytes,
+ *       [19] the publish command: PUBLISH, or SPUBLISH on a cluster (sharded pub/sub: the channel is in
+ *       the recipient's slot, so only that shard's subscribers hear it).
  * Reply: {'accepted'} | {'duplicate', the record JSON} | {'idempotency_key_reused'} | {'replayed'}
  *        | {'before_epoch', epoch} | {'sender_share_exceeded', 'messages'|'bytes'}
  *        | {'inbox_full', 'messages'|'bytes'} | {'id_taken'} | {'late'}.
@@ -126,7 +128,7 @@ redis.call('HINCRBY', KEYS[6], 'bytes', size)
 redis.call('HINCRBY', KEYS[6], 'm:' .. ARGV[15], 1)
 redis.call('HINCRBY', KEYS[6], 'b:' .. ARGV[15], size)
 if idempotent then redis.call('SET', KEYS[3], ARGV[13], 'EX', ARGV[6]) end
-redis.call('PUBLISH', ARGV[10], ARGV[11])
+redis.call(ARGV[19], ARGV[10], ARGV[11])
 return {'${OUTCOME.accepted}'}
 `
 

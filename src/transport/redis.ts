@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { checkNonceClaim } from '../replay/claim.js'
-import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
+import { claimArgs } from '../replay/redis.js'
+import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js'
+import { RedisKeys } from '../stores/redis/keys.js'
 import type { ReplayRules } from '../replay/types.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
@@ -13,7 +14,10 @@ import type {
 } from './types.js'
 
 /**
- * The Mechagram transport on Redis Streams. Key layout, all under `prefix`:
+ * The Mechagram transport on Redis Streams. Key layout, all under `prefix` (the names below are the
+ * standalone layout; on a cluster each carries its mecha's hash tag, `inbox:{<mecha>}`, the nonces and
+ * idempotency records of messages to a mecha are in its slot, and arrivals use sharded pub/sub:
+ * stores/redis/keys.ts):
  *
  * - `inbox:<mecha>`: a stream per recipient, consumer group `mecharim`, one consumer `inbox`. Field `m`
  *   holds the message JSON, `f` its sender and `n` its bytes (for the budgets). An acknowledged entry is XACKed and XDELed, so the stream holds only
@@ -58,9 +62,11 @@ const ACCEPT_DEADLINE_MS = 1500
 const UNSUBSCRIBE_AFTER_MS = 10_000
 
 export class RedisTransport implements Transport {
-  readonly #redis: Redis & TransportCommands
-  readonly #subscriber: Redis | undefined
-  readonly #prefix: string
+  readonly #redis: RedisClient & TransportCommands
+  readonly #subscriber: RedisClient | undefined
+  readonly #keys: RedisKeys
+  /** Cluster: sharded pub/sub (SPUBLISH, SSUBSCRIBE, 'smessage'), one channel per command. */
+  readonly #sharded: boolean
   readonly #budget: InboxBudget
   readonly #replay: ReplayRules
   readonly #listeners = new Map<string, Set<() => void>>()
@@ -79,17 +85,18 @@ export class RedisTransport implements Transport {
    * @param options.replay the `rules` of the RedisReplayCache on the same Redis and prefix: an accept
    *   claims its nonce under the cache's future skew, and fails closed whenever the cache does.
    */
-  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: InboxBudgetOptions & { replay: ReplayRules }) {
-    checkPrefix(prefix)
+  constructor(redis: RedisClient, subscriber: RedisClient | undefined, prefix: string, options: InboxBudgetOptions & { replay: ReplayRules }) {
+    this.#keys = new RedisKeys(prefix, layoutOf(redis))
+    this.#sharded = this.#keys.layout === 'cluster'
+    if (subscriber !== undefined && layoutOf(subscriber) !== this.#keys.layout) throw new TypeError('expected the subscriber to connect to the same kind of Redis as the command connection')
     this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
     redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
     redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })
-    this.#redis = redis as Redis & TransportCommands
+    this.#redis = redis as RedisClient & TransportCommands
     this.#subscriber = subscriber
-    this.#prefix = prefix
   }
 
   /**
@@ -104,15 +111,17 @@ export class RedisTransport implements Transport {
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const json = JSON.stringify(message)
     const budget = this.#budget
+    const keys = this.#keys
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
-        replayEpochKey(this.#prefix), nonceKey(this.#prefix, claim.keyId, claim.nonce),
-        // Without a key the record key is never read or written; it still names a key of this sender.
-        this.#key(`idempotency:${message.from}:${idempotency?.key ?? ''}`), this.#inboxKey(message.to), this.#key(`inbox-ids:${message.to}`),
-        this.#key(`inbox-usage:${message.to}`),
+        keys.epochFor(message.to), keys.nonce(message.to, claim.keyId, claim.nonce),
+        // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
+        keys.idempotency(message.to, message.from, idempotency?.key ?? ''), keys.inbox(message.to), keys.inboxIds(message.to),
+        keys.inboxUsage(message.to),
         ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
-        json, message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        json, message.id, keys.arrivals(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
         record, String(storedBytes(json)), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
+        this.#sharded ? 'SPUBLISH' : 'PUBLISH',
       ),
     )
     switch (outcome) {
@@ -144,7 +153,7 @@ export class RedisTransport implements Transport {
     checkReadOptions(recipient, options)
     if (options.limit === 0) return { messages: [], nextDueAt: undefined }
     const reply = await this.#run(() =>
-      this.#redis.mecharimRead(this.#inboxKey(recipient), this.#dueKey(recipient), String(options.visibilityMs), String(options.limit)),
+      this.#redis.mecharimRead(this.#keys.inbox(recipient), this.#keys.inboxDue(recipient), String(options.visibilityMs), String(options.limit)),
     )
     // Measured by Redis's clock as it ran the script: counted from the reply, the wake-up is never early.
     const dueInMs = Number(reply[0])
@@ -159,7 +168,8 @@ export class RedisTransport implements Transport {
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
     checkAckIds(recipient, ids)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimAck(this.#inboxKey(recipient), this.#key(`inbox-ids:${recipient}`), this.#dueKey(recipient), this.#key(`inbox-usage:${recipient}`), ...ids))
+    const keys = this.#keys
+    return this.#run(() => this.#redis.mecharimAck(keys.inbox(recipient), keys.inboxIds(recipient), keys.inboxDue(recipient), keys.inboxUsage(recipient), ...ids))
   }
 
   onArrival(recipient: string, listener: () => void): () => void {
@@ -181,7 +191,7 @@ export class RedisTransport implements Transport {
   }
 
   async ping(): Promise<void> {
-    await this.#run(() => this.#redis.ping())
+    await this.#run(() => pingRedis(this.#redis))
   }
 
   async close(): Promise<void> {
@@ -189,15 +199,15 @@ export class RedisTransport implements Transport {
     this.#closed = true
     this.#listeners.clear()
     const subscriber = this.#subscriber
-    const channels = [...this.#channels.keys()].map((recipient) => this.#arrivalsChannel(recipient))
+    const recipients = [...this.#channels.keys()]
     for (const timer of this.#channels.values()) clearTimeout(timer)
     this.#channels.clear()
     if (subscriber === undefined || !this.#attached) return
-    subscriber.off('message', this.#onMessage)
+    subscriber.off(this.#sharded ? 'smessage' : 'message', this.#onMessage)
     subscriber.off('ready', this.#onReady)
     // Best effort: while Redis is down there is no subscription to end, and ioredis will not restore
     // a channel it was told to leave.
-    if (subscriber.status === 'ready' && channels.length > 0) await subscriber.unsubscribe(...channels).catch(() => undefined)
+    if (subscriber.status === 'ready' && recipients.length > 0) await this.#unsubscribe(subscriber, recipients).catch(() => undefined)
   }
 
   /**
@@ -211,7 +221,7 @@ export class RedisTransport implements Transport {
     if (subscriber === undefined || this.#closed) return
     if (!this.#attached) {
       this.#attached = true
-      subscriber.on('message', this.#onMessage)
+      subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onMessage)
       // A SUBSCRIBE refused while disconnected (the offline queue is off) is retried once ready.
       subscriber.on('ready', this.#onReady)
     }
@@ -221,7 +231,7 @@ export class RedisTransport implements Transport {
       return
     }
     this.#channels.set(recipient, undefined)
-    if (subscriber.status === 'ready') subscriber.subscribe(this.#arrivalsChannel(recipient)).then(() => this.#dispatch(recipient), () => undefined)
+    if (subscriber.status === 'ready') this.#subscribe(subscriber, [recipient]).then(() => this.#dispatch(recipient), () => undefined)
   }
 
   /** The recipient's last listener left: unsubscribe later, unless a listener comes back first. */
@@ -230,7 +240,7 @@ export class RedisTransport implements Transport {
     if (subscriber === undefined || !this.#channels.has(recipient)) return
     const timer = setTimeout(() => {
       this.#channels.delete(recipient)
-      if (subscriber.status === 'ready') subscriber.unsubscribe(this.#arrivalsChannel(recipient)).catch(() => undefined)
+      if (subscriber.status === 'ready') this.#unsubscribe(subscriber, [recipient]).catch(() => undefined)
     }, UNSUBSCRIBE_AFTER_MS)
     timer.unref()
     this.#channels.set(recipient, timer)
@@ -240,13 +250,32 @@ export class RedisTransport implements Transport {
     const subscriber = this.#subscriber
     if (subscriber === undefined || subscriber.status !== 'ready' || this.#channels.size === 0) return
     const recipients = [...this.#channels.keys()]
-    subscriber.subscribe(...recipients.map((recipient) => this.#arrivalsChannel(recipient)))
+    this.#subscribe(subscriber, recipients)
       .then(() => { for (const recipient of recipients) this.#dispatch(recipient) }, () => undefined)
   }
 
   readonly #onMessage = (channel: string): void => {
-    const prefix = this.#arrivalsChannel('')
-    if (channel.startsWith(prefix)) this.#dispatch(channel.slice(prefix.length))
+    const recipient = this.#keys.arrivalsRecipient(channel)
+    if (recipient !== undefined) this.#dispatch(recipient)
+  }
+
+  /** SUBSCRIBE all at once, or (sharded) SSUBSCRIBE each: one command's channels must share a slot. */
+  async #subscribe(subscriber: RedisClient, recipients: string[]): Promise<void> {
+    const channels = recipients.map((recipient) => this.#keys.arrivals(recipient))
+    if (!this.#sharded) {
+      await subscriber.subscribe(...channels)
+      return
+    }
+    await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)))
+  }
+
+  async #unsubscribe(subscriber: RedisClient, recipients: string[]): Promise<void> {
+    const channels = recipients.map((recipient) => this.#keys.arrivals(recipient))
+    if (!this.#sharded) {
+      await subscriber.unsubscribe(...channels)
+      return
+    }
+    await Promise.all(channels.map((channel) => subscriber.sunsubscribe(channel)))
   }
 
   #dispatch(recipient: string): void {
@@ -260,21 +289,6 @@ export class RedisTransport implements Transport {
     return runRedis('transport', fn)
   }
 
-  #key(name: string): string {
-    return `${this.#prefix}${name}`
-  }
-
-  #inboxKey(recipient: string): string {
-    return `${this.#prefix}inbox:${recipient}`
-  }
-
-  #dueKey(recipient: string): string {
-    return `${this.#prefix}inbox-due:${recipient}`
-  }
-
-  #arrivalsChannel(recipient: string): string {
-    return `${this.#prefix}arrivals:${recipient}`
-  }
 }
 
 function budgetKind(detail: string | number | undefined): BudgetKind {
@@ -289,7 +303,7 @@ interface TransportCommands {
     nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, idempotencyTtlSeconds: string,
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
     deadlineMs: string, idempotencyRecordJson: string, messageBytes: string, sender: string,
-    inboxMaxBytes: string, senderMaxMessages: string, senderMaxBytes: string,
+    inboxMaxBytes: string, senderMaxMessages: string, senderMaxBytes: string, publishCommand: 'PUBLISH' | 'SPUBLISH',
   ): Promise<[string, (string | number)?]>
   mecharimRead(inboxKey: string, dueKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
   mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, usageKey: string, ...ids: string[]): Promise<number>

@@ -32,6 +32,13 @@ export interface DeliveredMessage extends Message {
 export interface NonceClaim {
   keyId: string
   nonce: string
+  /**
+   * The mecha the request is addressed to: the recipient of a message, the calling mecha on every other
+   * route. On Redis Cluster the nonce is kept in that mecha's slot, so a (key, nonce) pair is accepted
+   * once per target mecha (docs/protocol.md, "The nonce rule"); the other stores remember it once per key.
+   * An accept's claim must name the message's recipient.
+   */
+  target: string
   /** The request's Mecha-Timestamp, unix seconds. */
   timestamp: number
   /** How long the nonce must be remembered: longer than the timestamp window on both sides. */

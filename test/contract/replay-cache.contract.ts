@@ -27,7 +27,7 @@ export interface ReplayCacheHarness {
 
 function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
   const now = overrides.now ?? Date.now()
-  return { keyId: 'mkalpha', nonce: randomUUID(), timestamp: Math.floor(now / 1000), ttlSeconds: 600, now, ...overrides }
+  return { keyId: 'mkalpha', nonce: randomUUID(), target: 'alpha', timestamp: Math.floor(now / 1000), ttlSeconds: 600, now, ...overrides }
 }
 
 /** The ReplayCache contract: every implementation runs exactly this suite. */

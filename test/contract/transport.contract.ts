@@ -60,11 +60,13 @@ export function idempotency(key: string, requestSha256: string = 'a'.repeat(64))
 
 export function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
   const now = overrides.now ?? Date.now()
-  return { keyId: 'mkalpha', nonce: randomUUID(), timestamp: Math.floor(now / 1000), ttlSeconds: TTL_SECONDS, now, ...overrides }
+  return { keyId: 'mkalpha', nonce: randomUUID(), target: 'beta', timestamp: Math.floor(now / 1000), ttlSeconds: TTL_SECONDS, now, ...overrides }
 }
 
 export function acceptInput(msg: Message, overrides: Partial<AcceptInput> = {}): AcceptInput {
-  return { claim: claim(), message: msg, idempotency: null, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...overrides }
+  const { claim: nonce, ...rest } = overrides
+  // An accept's claim targets the message's recipient (NonceClaim.target).
+  return { claim: { ...(nonce ?? claim()), target: msg.to }, message: msg, idempotency: null, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...rest }
 }
 
 export async function sleep(ms: number): Promise<void> {

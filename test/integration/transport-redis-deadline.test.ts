@@ -23,7 +23,7 @@ describeWithRedis('Redis accept deadline (regression: a 503 during a hang became
   })
 
   const input = (now: number, id: string) => ({
-    claim: { keyId: 'mkaaaaaaaaaaaaaaaaaaaaaaaa', nonce: `nonce-${id}-${'x'.repeat(20)}`, timestamp: Math.floor(now / 1000), ttlSeconds: 660, now },
+    claim: { keyId: 'mkaaaaaaaaaaaaaaaaaaaaaaaa', nonce: `nonce-${id}-${'x'.repeat(20)}`, target: 'b', timestamp: Math.floor(now / 1000), ttlSeconds: 660, now },
     message: { id, from: 'a', to: 'b', kind: 'k', payload: null, reply_to: null, idempotency_key: null, accepted_at: new Date(now).toISOString() },
     idempotency: null,
     idempotencyTtlSeconds: 60,

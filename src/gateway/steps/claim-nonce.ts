@@ -1,3 +1,4 @@
+import { MECHA_ID_RE } from '../../crypto/ids.js'
 import { Problem } from '../../errors/problem.js'
 import type { ReplayCache } from '../../replay/types.js'
 import type { NonceClaim } from '../../transport/types.js'
@@ -35,10 +36,22 @@ export function settleNonce(ctx: GatewayContext, deps: NonceDeps, refusal: Probl
 }
 
 export function nonceClaim(ctx: GatewayContext, deps: { nonceTtlSeconds: number }): NonceClaim {
+  const key = required(ctx.key, 'key')
   return {
-    keyId: required(ctx.key, 'key').id, nonce: required(ctx.nonce, 'nonce'), timestamp: required(ctx.timestamp, 'timestamp'),
+    keyId: key.id, nonce: required(ctx.nonce, 'nonce'), target: nonceTarget(ctx) ?? key.mecha, timestamp: required(ctx.timestamp, 'timestamp'),
     ttlSeconds: deps.nonceTtlSeconds, now: ctx.now,
   }
+}
+
+/**
+ * A message's recipient, when the body names one: a refused message records its nonce where its accept
+ * would have (a replay of the same signed request names the same recipient). Else the caller.
+ */
+function nonceTarget(ctx: GatewayContext): string | undefined {
+  if (ctx.request.method !== 'POST' || ctx.request.path !== '/v1/messages') return undefined
+  const body = ctx.request.json
+  const to = typeof body === 'object' && body !== null ? (body as { to?: unknown }).to : undefined
+  return typeof to === 'string' && MECHA_ID_RE.test(to) ? to : undefined
 }
 
 export function replayedNonce(): Problem {

@@ -1,7 +1,13 @@
-import type { Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
+import { layoutOf, type RedisClient } from './client.js'
+import { RedisKeys } from './keys.js'
 import type { ChangeFeed, RecordChange } from '../types.js'
 
-/** The channel the Redis control store publishes `mecha:<id>` / `key:<id>` to, inside its save script. */
+/**
+ * The channel the Redis control store publishes `mecha:<id>` / `key:<id>` to, inside its save script.
+ * `prefix` is the control store's own (RedisKeys.controlPrefix: on a cluster it carries the `{control}` tag).
+ * Classic pub/sub, on a cluster too: every node forwards it, and there are few changes.
+ */
 export function changeChannel(prefix: string): string {
   return `${prefix}changes`
 }
@@ -13,14 +19,15 @@ export function changeChannel(prefix: string): string {
  * between). Caches read through while it is not live.
  */
 export class RedisChangeFeed implements ChangeFeed {
-  readonly #subscriber: Redis
+  readonly #subscriber: RedisClient
   readonly #channel: string
   readonly #listeners = new Set<(change: RecordChange | 'reset') => void>()
   #live = false
 
-  constructor(subscriber: Redis, prefix: string) {
+  /** @param prefix the key prefix the control store was given (its channel follows RedisKeys.controlPrefix). */
+  constructor(subscriber: RedisClient, prefix: string) {
     this.#subscriber = subscriber
-    this.#channel = changeChannel(prefix)
+    this.#channel = changeChannel(new RedisKeys(prefix, layoutOf(subscriber)).controlPrefix())
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.#channel) return
       const change = parseChange(message)
@@ -30,6 +37,12 @@ export class RedisChangeFeed implements ChangeFeed {
     subscriber.on('end', () => this.#down())
     // ioredis resubscribes on reconnect by itself; 'ready' follows once it has.
     subscriber.on('ready', () => { void this.#subscribe() })
+    if (subscriber instanceof Cluster) {
+      // The node a cluster subscribes through can leave (ioredis moves the subscription to another):
+      // changes published in between are lost, so caches start over.
+      subscriber.on('-node', () => { if (this.#live) this.#emit('reset') })
+      subscriber.on('+node', () => { if (this.#live) this.#emit('reset') })
+    }
     if (subscriber.status === 'ready') void this.#subscribe()
   }
 

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis'
+import { layoutOf, pingRedis, type RedisClient } from './client.js'
+import { RedisKeys } from './keys.js'
 import { DependencyUnavailableError, VersionConflictError } from '../../errors/faults.js'
 import type { AuditEvent, KeyRecord, MechaRecord } from '../../model.js'
 import type { AuditQuery, ControlStore, Page } from '../types.js'
@@ -25,7 +26,8 @@ interface StoreCommands {
 }
 
 /**
- * The control store on Redis. Key layout, all under `prefix`:
+ * The control store on Redis. Key layout, all under `prefix` (on a cluster `prefix{control}:`, so every
+ * record, index and audit key is in one slot and every script below runs unchanged: keys.ts):
  *
  * - `mecha:<id>`, `key:<id>`: the record as a JSON string
  * - `mechas`, `mecha-keys:<mechaId>`: sorted sets, every score 0, so members list in id (byte) order
@@ -37,17 +39,17 @@ interface StoreCommands {
  * `DependencyUnavailableError('store')`: the caller answers 503 and never sees a Redis error.
  */
 export class RedisControlStore implements ControlStore {
-  readonly #redis: Redis & StoreCommands
+  readonly #redis: RedisClient & StoreCommands
   readonly #prefix: string
   readonly #now: () => number
 
   /** @param options.now the clock the write deadlines are taken from (tests move it). */
-  constructor(redis: Redis, prefix: string, options: { now?: () => number } = {}) {
-    if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`expected a non-empty key prefix, got ${JSON.stringify(prefix)}`)
+  constructor(redis: RedisClient, prefix: string, options: { now?: () => number } = {}) {
+    prefix = new RedisKeys(prefix, layoutOf(redis)).controlPrefix()
     this.#now = options.now ?? Date.now
     redis.defineCommand('mecharimSaveRecord', { numberOfKeys: 4, lua: SAVE_RECORD })
     redis.defineCommand('mecharimAppendAudit', { numberOfKeys: 2, lua: APPEND_AUDIT })
-    this.#redis = redis as Redis & StoreCommands
+    this.#redis = redis as RedisClient & StoreCommands
     this.#prefix = prefix
   }
 
@@ -117,7 +119,7 @@ export class RedisControlStore implements ControlStore {
   }
 
   async ping(): Promise<void> {
-    await this.#run(() => this.#redis.ping())
+    await this.#run(() => pingRedis(this.#redis))
   }
 
   async close(): Promise<void> {

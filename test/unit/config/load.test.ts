@@ -132,7 +132,11 @@ describe('config: bad values name their variable', () => {
     [{ MECHA_PUBLIC_URL: 'ftp://x' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
     [{ MECHA_PUBLIC_URL: 'https://x/path' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
     [{ MECHA_PUBLIC_URL: 'not a url' }, 'MECHA_PUBLIC_URL is not a URL'],
-    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis://'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL: expected a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL'],
+    [{ REDIS_URL: 'redis+cluster://a:1,b:99999/' }, 'REDIS_URL: a Redis Cluster seed must be host or host:port, got "b:99999"'],
+    [{ REDIS_URL: 'redis+cluster://a:1/0' }, 'REDIS_URL: expected a redis://'],
+    [{ MECHA_CONTROL_REDIS_URL: 'redis://c:6379' }, 'MECHA_CONTROL_REDIS_URL needs REDIS_URL'],
+    [{ REDIS_URL: 'redis://a', MECHA_CONTROL_REDIS_URL: 'http://c' }, 'MECHA_CONTROL_REDIS_URL: expected a redis://'],
     [{ MECHA_MASTER_KEY: 'short' }, 'MECHA_MASTER_KEY must be 32 bytes'],
     [{ MECHA_DURABILITY: 'always' }, 'MECHA_DURABILITY must be one of fsync, everysec, memory, got "always"'],
   ])('%j', (env, message) => {
