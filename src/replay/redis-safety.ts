@@ -26,8 +26,8 @@ import { DependencyUnavailableError, ReplayCacheUnsafeError } from '../errors/fa
 export const EPOCH_OUTCOME = { new: 'new', kept: 'kept', bumped: 'bumped' } as const
 
 /**
- * KEYS: pairs of [replay epoch, run id recorded beside it]: one pair on a standalone Redis, one per
- *       slot the node serves on a cluster (run with `allow-cross-slot-keys`, every key on that node).
+ * KEYS: pairs of [replay epoch, run id recorded beside it]: one pair on a standalone Redis. On a
+ *       cluster (START_EPOCH_SLOTS) the pairs of every slot the node serves follow ARGV[4] instead.
  * ARGV: [1] now (unix seconds, the gateway's clock), [2] max future skew (seconds), [3] '1' when writes
  *       may have been lost whatever the run id says (nonces may have been evicted), [4] '1' when a
  *       missing pair means a new deployment (the process's start-up check, and on a cluster only when
@@ -43,28 +43,29 @@ export const EPOCH_OUTCOME = { new: 'new', kept: 'kept', bumped: 'bumped' } as c
  * On a cluster each slot's pair is checked against the run id of the master serving it: a failover
  * (the replica has its own run id), a restart or a slot moved to another master moves that slot's epoch.
  */
-const START_EPOCH_BODY = `
+const startEpochBody = (pairs: string, first: number): string => `
+local pairs = ${pairs}
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 if not run_id then return redis.error_reply('INFO server has no run_id') end
 local now = tonumber(ARGV[1])
 local highest, outcome, bumped = 0, '${EPOCH_OUTCOME.kept}', 0
-for i = 1, #KEYS, 2 do
-  local stored = redis.call('GET', KEYS[i])
-  local recorded = redis.call('GET', KEYS[i + 1])
+for i = ${first}, #pairs, 2 do
+  local stored = redis.call('GET', pairs[i])
+  local recorded = redis.call('GET', pairs[i + 1])
   local epoch
   if not stored and not recorded and ARGV[4] == '1' then
     epoch = now - tonumber(ARGV[2])
-    redis.call('SET', KEYS[i], epoch)
-    redis.call('SET', KEYS[i + 1], run_id)
+    redis.call('SET', pairs[i], epoch)
+    redis.call('SET', pairs[i + 1], run_id)
     if outcome == '${EPOCH_OUTCOME.kept}' then outcome = '${EPOCH_OUTCOME.new}' end
   else
     epoch = tonumber(stored) or 0
     if not (stored and recorded == run_id and ARGV[3] ~= '1') then
       if now > epoch then
         epoch = now
-        redis.call('SET', KEYS[i], epoch)
+        redis.call('SET', pairs[i], epoch)
       end
-      redis.call('SET', KEYS[i + 1], run_id)
+      redis.call('SET', pairs[i + 1], run_id)
       outcome = '${EPOCH_OUTCOME.bumped}'
       bumped = bumped + 1
     end
@@ -74,16 +75,20 @@ end
 return {highest, outcome, run_id, bumped}
 `
 
-export const START_EPOCH = START_EPOCH_BODY
+export const START_EPOCH = startEpochBody('KEYS', 1)
 
-/** The cluster form: one run per master over the pairs of every slot it serves (Redis 7 script flags). */
+/**
+ * The cluster form: one run per master over the pairs of every slot it serves, passed after the four
+ * arguments (a command's declared keys must share a slot; Redis 7's `allow-cross-slot-keys` lets the
+ * script reach keys of several slots, each of which must be served by the node it runs on).
+ */
 export const START_EPOCH_SLOTS = `#!lua flags=allow-cross-slot-keys
-${START_EPOCH_BODY}`
+${startEpochBody('ARGV', 5)}`
 
-/** KEYS: epoch keys of the slots a node serves. Reply: how many exist. Run per master on a cluster. */
+/** ARGV: epoch keys of slots the node serves. Reply: how many exist. Run per master on a cluster. */
 export const COUNT_EPOCHS = `#!lua flags=allow-cross-slot-keys,no-writes
 local n = 0
-for i = 1, #KEYS do n = n + redis.call('EXISTS', KEYS[i]) end
+for i = 1, #ARGV do n = n + redis.call('EXISTS', ARGV[i]) end
 return n
 `
 
@@ -256,11 +261,11 @@ export class RedisReplaySafety {
     let fresh = false
     if (!this.#checked) {
       const counts = await Promise.all(masters.map(({ node, slots }) =>
-        node.eval(COUNT_EPOCHS, slots.length, ...slots.map((slot) => this.#keys.slotEpoch(slot))) as Promise<number>))
+        node.eval(COUNT_EPOCHS, 0, ...slots.map((slot) => this.#keys.slotEpoch(slot))) as Promise<number>))
       fresh = counts.every((n) => Number(n) === 0)
     }
     return Promise.all(masters.map(({ node, slots }) =>
-      node.eval(START_EPOCH_SLOTS, slots.length * 2, ...slots.flatMap((slot) => [this.#keys.slotEpoch(slot), this.#keys.slotRunId(slot)]), ...args(fresh)) as Promise<EpochReply>))
+      node.eval(START_EPOCH_SLOTS, 0, ...args(fresh), ...slots.flatMap((slot) => [this.#keys.slotEpoch(slot), this.#keys.slotRunId(slot)])) as Promise<EpochReply>))
   }
 
   /** Every master's policy: the first that is not noeviction, else noeviction. */

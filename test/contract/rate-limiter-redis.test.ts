@@ -1,16 +1,16 @@
-import type { Redis } from 'ioredis'
 import { afterAll, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../src/errors/faults.js'
 import { RedisRateLimiter } from '../../src/ratelimit/redis.js'
 import type { RateLimiter } from '../../src/ratelimit/types.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
-import { sharedRedis } from '../helpers/shared-redis.js'
+import type { RedisClient } from '../../src/stores/redis/client.js'
+import { describeEachRedis, quit, sharedRedis, sharedRedisOf } from '../helpers/shared-redis.js'
 import { rateLimiterContract } from './rate-limiter.contract.js'
 
-describeWithRedis('RedisRateLimiter', () => {
-  rateLimiterContract('redis', () => {
-    const redis = sharedRedis()
-    const clients = new WeakMap<RateLimiter, Redis>()
+describeEachRedis('RedisRateLimiter', (kind) => {
+  rateLimiterContract(`redis (${kind})`, () => {
+    const redis = sharedRedisOf(kind)
+    const clients = new WeakMap<RateLimiter, RedisClient>()
     return {
       async open() {
         const client = await redis.connect()
@@ -19,11 +19,14 @@ describeWithRedis('RedisRateLimiter', () => {
         return limiter
       },
       async close(limiter) {
-        await clients.get(limiter)?.quit()
+        await quit(clients.get(limiter))
       },
       teardown: redis.teardown,
     }
   })
+})
+
+describeWithRedis('RedisRateLimiter', () => {
 
   const redis = sharedRedis()
   afterAll(async () => { await redis.teardown() })

@@ -1,12 +1,11 @@
 import { RedisControlStore } from '../../src/stores/redis/control-store.js'
 import type { ControlStore } from '../../src/stores/types.js'
-import { describeWithRedis } from '../helpers/redis-server.js'
-import { sharedRedis } from '../helpers/shared-redis.js'
+import { describeEachRedis, sharedRedisOf } from '../helpers/shared-redis.js'
 import { controlStoreContract } from './control-store.contract.js'
 
-describeWithRedis('RedisControlStore', () => {
-  controlStoreContract('redis', () => {
-    const redis = sharedRedis()
+describeEachRedis('RedisControlStore', (kind) => {
+  controlStoreContract(`redis (${kind})`, () => {
+    const redis = sharedRedisOf(kind)
     const prefixOf = new WeakMap<ControlStore, string>()
 
     const openAt = async (prefix: string): Promise<ControlStore> => {

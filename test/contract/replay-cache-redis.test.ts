@@ -1,15 +1,14 @@
-import type { Redis } from 'ioredis'
-import { RedisReplayCache, replayEpochKey, replayRunIdKey } from '../../src/replay/redis.js'
+import { RedisReplayCache } from '../../src/replay/redis.js'
 import type { ReplayCache } from '../../src/replay/types.js'
-import { describeWithRedis } from '../helpers/redis-server.js'
-import { sharedRedis } from '../helpers/shared-redis.js'
+import type { RedisClient } from '../../src/stores/redis/client.js'
+import { deleteEach, describeEachRedis, epochRecordKeys, quit, sharedRedisOf } from '../helpers/shared-redis.js'
 import { CONTRACT_SKEW_SECONDS, replayCacheContract } from './replay-cache.contract.js'
 
-describeWithRedis('RedisReplayCache', () => {
-  replayCacheContract('redis', () => {
-    const redis = sharedRedis()
-    const clients = new WeakMap<ReplayCache, { client: Redis; prefix: string }>()
-    const opened = (cache: ReplayCache): { client: Redis; prefix: string } => {
+describeEachRedis('RedisReplayCache', (kind) => {
+  replayCacheContract(`redis (${kind})`, () => {
+    const redis = sharedRedisOf(kind)
+    const clients = new WeakMap<ReplayCache, { client: RedisClient; prefix: string }>()
+    const opened = (cache: ReplayCache): { client: RedisClient; prefix: string } => {
       const o = clients.get(cache)
       if (o === undefined) throw new Error('unknown cache')
       return o
@@ -25,12 +24,14 @@ describeWithRedis('RedisReplayCache', () => {
       },
       async forgetEpoch(cache) {
         const { client, prefix } = opened(cache)
-        await client.del(replayEpochKey(prefix), replayRunIdKey(prefix))
+        await deleteEach(client, epochRecordKeys(client, prefix))
       },
-      // What a restore, a failover or a restart leaves: a run_id record that is not the server's.
+      // What a restore, a failover or a restart leaves: a run_id record that is not the server's
+      // (on a cluster, in every slot).
       async loseWrites(cache) {
         const { client, prefix } = opened(cache)
-        await client.set(replayRunIdKey(prefix), 'f'.repeat(40))
+        const runIds = epochRecordKeys(client, prefix).filter((_, i) => i % 2 === 1)
+        await Promise.all(runIds.map((key) => client.set(key, 'f'.repeat(40))))
       },
       // Redis expires keys by its own clock: really wait.
       async elapse(seconds) {
@@ -39,7 +40,7 @@ describeWithRedis('RedisReplayCache', () => {
       },
       async close(cache) {
         await cache.close()
-        await clients.get(cache)?.client.quit()
+        await quit(clients.get(cache)?.client)
       },
       teardown: redis.teardown,
     }

@@ -1,45 +1,58 @@
-import type { Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import type { RedisClient } from '../../src/stores/redis/client.js'
+import { RedisKeys } from '../../src/stores/redis/keys.js'
 import type { RedisReplayCache } from '../../src/replay/redis.js'
 import type { ReplayRules } from '../../src/replay/types.js'
 import { RedisTransport } from '../../src/transport/redis.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
 import { startedRedisReplayCache } from '../helpers/replay.js'
-import { sharedRedis } from '../helpers/shared-redis.js'
+import { describeEachRedis, quit, sharedRedis, sharedRedisOf } from '../helpers/shared-redis.js'
 import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   prefix: string
-  redis: Redis
-  subscriber: Redis | undefined
+  redis: RedisClient
+  subscriber: RedisClient | undefined
   budget: InboxBudget | undefined
 }
 
-/** QUIT needs a live connection: one to a stopped Redis is just dropped. */
-async function quit(client: Redis | undefined): Promise<void> {
-  if (client === undefined || client.status === 'end') return
-  await client.quit().catch(() => client.disconnect())
+/** Subscribers of each channel: classic pub/sub, or (cluster) sharded, counted on the masters. */
+async function subscribers(client: RedisClient, channels: string[]): Promise<number[]> {
+  if (!(client instanceof Cluster)) {
+    const reply = (await client.pubsub('NUMSUB', ...channels)) as (string | number)[]
+    return channels.map((_, i) => Number(reply[2 * i + 1]))
+  }
+  const counts = channels.map(() => 0)
+  for (const node of client.nodes('master')) {
+    for (const [i, channel] of channels.entries()) {
+      const reply = (await node.call('PUBSUB', 'SHARDNUMSUB', channel)) as (string | number)[]
+      counts[i] = (counts[i] ?? 0) + Number(reply[1])
+    }
+  }
+  return counts
 }
 
 /** Until the arrivals channel of each recipient under the prefix has a subscriber. */
-async function subscribed(client: Redis, prefix: string, recipients: string[]): Promise<void> {
+async function subscribed(client: RedisClient, prefix: string, recipients: string[]): Promise<void> {
+  const keys = new RedisKeys(prefix, client instanceof Cluster ? 'cluster' : 'standalone')
   const deadline = Date.now() + 5000
   for (;;) {
-    const reply = (await client.pubsub('NUMSUB', ...recipients.map((r) => `${prefix}arrivals:${r}`))) as (string | number)[]
-    if (recipients.every((_, i) => Number(reply[2 * i + 1]) >= 1)) return
+    const counts = await subscribers(client, recipients.map((r) => keys.arrivals(r)))
+    if (counts.every((n) => n >= 1)) return
     if (Date.now() > deadline) throw new Error(`arrivals subscription not live on ${prefix}`)
     await sleep(10)
   }
 }
 
-describeWithRedis('RedisTransport', () => {
-  transportContract('redis', () => {
+describeEachRedis('RedisTransport', (kind) => {
+  transportContract(`redis (${kind})`, () => {
     // Every transport gets its own prefix and its own connections.
-    const fixture = sharedRedis()
+    const fixture = sharedRedisOf(kind)
     const opened = new WeakMap<TransportUnderTest, Opened>()
 
     const openAt = async (prefix: string, budget: InboxBudget | undefined, fresh: boolean): Promise<TransportUnderTest> => {
-      const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect()])
+      const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect({ sharded: true })])
       // Future skew 0, and no epoch yet (the first claim sets it), as the contract's epoch rows expect.
       const replayCache = await startedRedisReplayCache(redis, prefix, { maxFutureSkewSeconds: 0, emptyEpoch: fresh })
       const subject = {
@@ -78,6 +91,9 @@ describeWithRedis('RedisTransport', () => {
     }
   })
 
+})
+
+describeWithRedis('RedisTransport', () => {
   describe('Redis specifics', () => {
     const fixture = sharedRedis()
     const clients: Redis[] = []
