@@ -1,13 +1,14 @@
 import { Cluster, type Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { RedisClient } from '../../src/stores/redis/client.js'
-import { RedisKeys } from '../../src/stores/redis/keys.js'
+import { keySlot, RedisKeys } from '../../src/stores/redis/keys.js'
 import type { RedisReplayCache } from '../../src/replay/redis.js'
 import type { ReplayRules } from '../../src/replay/types.js'
 import { RedisTransport } from '../../src/transport/redis.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
 import { startedRedisReplayCache } from '../helpers/replay.js'
-import { describeEachRedis, quit, sharedRedis, sharedRedisOf } from '../helpers/shared-redis.js'
+import { describeEachRedis, quit, sharedRedis, sharedRedisCluster, sharedRedisOf } from '../helpers/shared-redis.js'
+import { describeWithRedisCluster } from '../helpers/redis-cluster.js'
 import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
@@ -189,5 +190,17 @@ describeWithRedis('RedisTransport', () => {
       expect(record).toEqual({ acceptance: acceptance(msg), request_sha256: 'c'.repeat(64) })
       expect(await redis.ttl(keys[0] ?? '')).toBeGreaterThan(0)
     })
+  })
+})
+
+describeWithRedisCluster('RedisTransport on a cluster: the contract\'s recipients', () => {
+  const fixture = sharedRedisCluster()
+  afterAll(async () => { await fixture.teardown() })
+
+  it('spread over all three masters, so the contract exercises every shard', async () => {
+    const cluster = await fixture.cluster()
+    const keys = new RedisKeys('p:', 'cluster')
+    const masters = await Promise.all(['beta', 'gamma', 'delta'].map((m) => cluster.masterFor(keySlot(keys.inbox(m)))))
+    expect(new Set(masters).size).toBe(3)
   })
 })
