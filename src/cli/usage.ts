@@ -82,6 +82,8 @@ const RUNTIME = `Runtime options:
   --url URL                    Gateway base URL (env MECHA_URL; default http://127.0.0.1:8080)
   --signing-secret-file PATH   Read the HMAC signing secret from PATH (instead of MECHA_SIGNING_SECRET)
   --private-key-file PATH      Read the Ed25519 private key from PATH (default: env MECHA_PRIVATE_KEY_FILE)
+  --dev-sender ID              Development only: act as mecha ID without a key (Mecha-Dev-Sender); the
+                               gateway must run with MECHA_ALLOW_DEV_SENDER_HEADER=1
   -h, --help                   Show this help
 
 Credentials (a Mecha key) come from the environment:

@@ -20,6 +20,7 @@ const RUNTIME_OPTIONS = {
   url: { type: 'string' },
   'signing-secret-file': { type: 'string' },
   'private-key-file': { type: 'string' },
+  'dev-sender': { type: 'string' },
 } as const
 
 const SEND_OPTIONS = {
@@ -248,11 +249,13 @@ interface RuntimeValues {
   url?: string
   'signing-secret-file'?: string
   'private-key-file'?: string
+  'dev-sender'?: string
 }
 
 /** The SDK client for MECHA_URL / --url with the runtime credentials from the environment and files. */
 async function runtimeClient(io: RuntimeIo, values: RuntimeValues): Promise<MechaClient> {
   const url = serverUrl(values.url, io.env, { mountPoint: false })
+  if (values['dev-sender'] !== undefined) return devSenderClient(io, url, values)
   const token = nonEmpty(io.env.MECHA_TOKEN)
   const keyId = nonEmpty(io.env.MECHA_KEY_ID)
   let signingSecret = nonEmpty(io.env.MECHA_SIGNING_SECRET)
@@ -280,6 +283,25 @@ async function runtimeClient(io: RuntimeIo, values: RuntimeValues): Promise<Mech
   } catch (err) {
     // The SDK names its options; say which variable or file they came from. It never quotes a secret.
     if (err instanceof TypeError) throw new CliError(err.message.replace(/options\.(\w+)/g, (_, name: string) => OPTION_SOURCES[name] ?? name))
+    throw err
+  }
+}
+
+/**
+ * `--dev-sender ID`: act as that mecha through the development sender header, with no key. Only a
+ * development gateway started with MECHA_ALLOW_DEV_SENDER_HEADER=1 accepts it (others answer
+ * dev_sender_refused, naming the flag). Never mixed with a key's credentials.
+ */
+async function devSenderClient(io: RuntimeIo, url: string, values: RuntimeValues): Promise<MechaClient> {
+  const present: string[] = ['MECHA_TOKEN', 'MECHA_KEY_ID', 'MECHA_SIGNING_SECRET', 'MECHA_PRIVATE_KEY_FILE'].filter((name) => nonEmpty(io.env[name]) !== undefined)
+  for (const flag of ['signing-secret-file', 'private-key-file'] as const) if (values[flag] !== undefined) present.push(`--${flag}`)
+  if (present.length > 0) throw new UsageError(`--dev-sender acts without a key: unset ${present.join(', ')} (or drop --dev-sender)`)
+  const devSender = values['dev-sender'] as string
+  const ca = io.fetch === undefined && io.WebSocket === undefined ? await caFile(io) : undefined
+  try {
+    return new MechaClient({ url, devSender, ...(ca !== undefined ? { ca } : {}), ...(io.fetch !== undefined ? { fetch: io.fetch } : {}), ...(io.WebSocket !== undefined ? { WebSocket: io.WebSocket } : {}) })
+  } catch (err) {
+    if (err instanceof TypeError) throw new UsageError(`--dev-sender must be a mecha id (1-64 of a-z 0-9 - _ .), got ${JSON.stringify(devSender)}`)
     throw err
   }
 }
