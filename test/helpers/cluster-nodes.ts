@@ -1,0 +1,61 @@
+/**
+ * One line of CLUSTER NODES (https://redis.io/docs/latest/commands/cluster-nodes/): one node as the
+ * node that answered sees it.
+ */
+export interface NodeView {
+  id: string
+  host: string
+  port: number
+  /** myself, master, slave, fail?, fail, handshake, noaddr, nofailover, noflags. */
+  flags: readonly string[]
+  role: 'master' | 'replica'
+  /** The id of the master a replica follows; undefined for a master. */
+  masterId: string | undefined
+  linkState: 'connected' | 'disconnected'
+  /** Served slots as inclusive [from, to] ranges. */
+  slots: ReadonlyArray<readonly [number, number]>
+  /** Slots this node (only `myself` shows them) is migrating away: `[slot->-destination]`. */
+  migrating: readonly number[]
+  /** Slots this node is importing: `[slot-<-source]`. */
+  importing: readonly number[]
+}
+
+/** `<id> <ip:port@cport[,hostname]> <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot> ...` */
+export function parseClusterNodes(text: string): NodeView[] {
+  if (typeof text !== 'string') throw new TypeError(`expected the CLUSTER NODES reply as a string, got ${typeof text}`)
+  return text.split('\n').map((line) => line.trim()).filter((line) => line !== '').map(parseLine)
+}
+
+function parseLine(line: string): NodeView {
+  const [id, address, flagList, master, , , , linkState, ...slotFields] = line.split(' ')
+  const endpoint = /^(.*):(\d+)@\d+(,.*)?$/.exec(address ?? '')
+  if (id === undefined || endpoint === null || flagList === undefined || master === undefined || (linkState !== 'connected' && linkState !== 'disconnected')) {
+    throw new Error(`expected a CLUSTER NODES line, got ${JSON.stringify(line)}`)
+  }
+  const flags = flagList.split(',')
+  const slots: Array<readonly [number, number]> = []
+  const migrating: number[] = []
+  const importing: number[] = []
+  for (const field of slotFields) {
+    const open = /^\[(\d+)-([<>])-[0-9a-f]+\]$/.exec(field)
+    if (open !== null) {
+      ;(open[2] === '>' ? migrating : importing).push(Number(open[1]))
+      continue
+    }
+    const range = /^(\d+)(?:-(\d+))?$/.exec(field)
+    if (range === null) throw new Error(`expected a slot or slot range, got ${JSON.stringify(field)} in ${JSON.stringify(line)}`)
+    slots.push([Number(range[1]), Number(range[2] ?? range[1])])
+  }
+  return {
+    id,
+    host: endpoint[1] as string,
+    port: Number(endpoint[2]),
+    flags,
+    role: flags.includes('slave') ? 'replica' : 'master',
+    masterId: master === '-' ? undefined : master,
+    linkState,
+    slots,
+    migrating,
+    importing,
+  }
+}
