@@ -393,6 +393,8 @@ function spawnNode(port: number, busPort: number, dir: string, args: string[]): 
     '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no', '--dir', dir,
     '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
     '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction',
+    // A replica's first sync otherwise waits 5 s (Redis 7's default) for more replicas to share it.
+    '--repl-diskless-sync-delay', '0',
     ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
