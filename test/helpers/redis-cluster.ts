@@ -40,9 +40,11 @@ export interface RedisCluster {
    */
   migrateSlot(slot: number, fromPort: number, toPort: number): Promise<number>
   /**
-   * Resolves when every live node reports cluster_state:ok with all 16384 slots served, no slot is
-   * being migrated, every live replica's link to its master is up, and all live nodes agree on who
-   * serves which slot and who replicates whom. Rejects after `timeoutMs`.
+   * Resolves when every answering node (live, not paused) reports cluster_state:ok, all 16384 slots
+   * are served by answering masters, no slot is being migrated, every answering replica's link to
+   * its master is up, and the answering nodes agree on who serves which slot and who replicates whom.
+   * After kill() or pause() of a master this waits for its replica to take over (about
+   * cluster-node-timeout plus an election); with no replica it rejects after `timeoutMs`.
    */
   waitUntilHealthy(timeoutMs?: number): Promise<void>
   /** SIGTERM every live node, wait for them to exit, remove their directories. */
@@ -59,6 +61,8 @@ export interface ClusterNode {
   readonly role: ClusterRole
   /** False once kill() has seen the process exit. */
   readonly alive: boolean
+  /** True between pause() and resume(): the cluster may fail it over, and the health checks leave it out. */
+  readonly paused: boolean
 }
 
 export interface StartRedisClusterOptions {
@@ -136,6 +140,7 @@ interface NodeRecord {
   id: string
   role: ClusterRole
   alive: boolean
+  paused: boolean
 }
 
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
@@ -158,7 +163,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       const dir = join(base, `node-${port}`)
       mkdirSync(dir)
       const { child, output } = spawnNode(port, busPort, dir, args)
-      records.push({ port, busPort, dir, child, output, id: '', role: 'master', alive: true })
+      records.push({ port, busPort, dir, child, output, id: '', role: 'master', alive: true, paused: false })
     }
     await Promise.all(records.map(waitForPing))
     // The first `masters` addresses become the masters; redis-cli chooses which replica follows whom.
@@ -177,6 +182,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 function clusterOf(records: NodeRecord[], base: string): RedisCluster {
   const seeds = records.map((r) => `127.0.0.1:${r.port}`)
   const live = (): NodeRecord[] => records.filter((r) => r.alive)
+  /** Live and not paused: the nodes that can answer. */
+  const answering = (): NodeRecord[] => live().filter((r) => !r.paused)
   const byPort = (port: number, what: string): NodeRecord => {
     const record = records.find((r) => r.port === port)
     if (record === undefined) throw new RangeError(`expected ${what} to be the port of a node of this cluster (${records.map((r) => r.port).join(', ')}), got ${port}`)
@@ -196,7 +203,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     let last = 'not checked yet'
     for (;;) {
       try {
-        last = await unhealthyBecause(live())
+        last = await unhealthyBecause(answering())
         if (last === '') return
       } catch (err) {
         last = (err as Error).message
@@ -220,6 +227,10 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
         const replication = parseInfo(String(await command(node.port, 'INFO', 'replication')))
         if (replication.master_link_status !== 'up') return `replica ${node.port}'s link to its master is ${replication.master_link_status}`
       }
+      // Right after a kill or a pause every node still lists the lost master with its slots (and
+      // cluster_state:ok) until cluster-node-timeout passes and its replica takes over.
+      const servedByAnswering = slotsServedBy(nodesView, nodes)
+      if (servedByAnswering !== CLUSTER_SLOTS) return `${node.port} sees ${CLUSTER_SLOTS - servedByAnswering} slots on masters that do not answer`
       const signature = agreedTopology(nodesView, nodes)
       signatures.set(signature, [...(signatures.get(signature) ?? []), node.port])
     }
@@ -232,8 +243,8 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
 
   const masterFor = async (slotOrKey: number | string): Promise<number> => {
     const slot = typeof slotOrKey === 'string' ? keySlot(slotOrKey) : checkSlot(slotOrKey)
-    const asked = live()[0]
-    if (asked === undefined) throw new Error('no live node to ask')
+    const asked = answering()[0]
+    if (asked === undefined) throw new Error('no answering node to ask')
     const owner = (await view(asked.port)).find((n) => n.role === 'master' && !n.flags.includes('fail') && n.slots.some(([from, to]) => slot >= from && slot <= to))
     if (owner === undefined) throw new Error(`node ${asked.port} knows no master for slot ${slot}`)
     return owner.port
@@ -272,7 +283,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     // between the two steps cannot leave the slot with no owner.
     await command(destination.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)
     await command(source.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)
-    const others = live().filter((r) => r !== source && r !== destination && r.role === 'master')
+    const others = answering().filter((r) => r !== source && r !== destination && r.role === 'master')
     await Promise.all(others.map((r) => command(r.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)))
     await waitUntilHealthy()
     return moved
@@ -282,6 +293,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     const record = byPort(port, 'port')
     if (sig === 'SIGSTOP' || sig === 'SIGCONT') {
       record.child.kill(sig)
+      record.paused = sig === 'SIGSTOP'
       return
     }
     await terminate(record.child, sig)
@@ -290,7 +302,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
 
   return {
     get nodes(): readonly ClusterNode[] {
-      return records.map((r) => Object.freeze({ port: r.port, pid: r.child.pid as number, id: r.id, role: r.role, alive: r.alive }))
+      return records.map((r) => Object.freeze({ port: r.port, pid: r.child.pid as number, id: r.id, role: r.role, alive: r.alive, paused: r.paused }))
     },
     seeds,
     url: `redis+cluster://${seeds.join(',')}/`,
@@ -324,6 +336,14 @@ function agreedTopology(view: readonly NodeView[], liveNodes: readonly NodeRecor
     .map((n) => `${n.id}:${n.role}:${n.masterId ?? '-'}:${n.slots.map(([a, b]) => `${a}-${b}`).join(',')}`)
     .sort()
     .join(' ')
+}
+
+/** How many slots the view has on masters among `nodes`. */
+function slotsServedBy(view: readonly NodeView[], nodes: readonly NodeRecord[]): number {
+  const ids = new Set(nodes.map((n) => n.id))
+  return view
+    .filter((n) => n.role === 'master' && ids.has(n.id))
+    .reduce((sum, n) => sum + n.slots.reduce((count, [from, to]) => count + to - from + 1, 0), 0)
 }
 
 function checkSlot(slot: number): number {

@@ -86,4 +86,32 @@ describeWithRedisCluster('a local Redis Cluster of 3 masters and 3 replicas: fai
     expect(await Promise.all(keys.map((key) => client.get(key)))).toEqual(keys.map((key) => `before:${key}`))
     await expect(cluster.failover(victim)).rejects.toThrow(`expected masterPort to be a live node, but ${victim} was killed`)
   })
+
+  it('a paused (hung) master is failed over; resumed, it rejoins as a replica of its heir', async () => {
+    const masters = cluster.nodes.filter((n) => n.role === 'master' && n.alive)
+    const replicated = await Promise.all(masters.map(async (n) => String(await onNode(n.port, (r) => r.call('INFO', 'replication'))).includes('connected_slaves:1')))
+    const hung = masters[replicated.indexOf(true)]?.port as number
+    let key = ''
+    for (let i = 0; key === ''; i++) if (await cluster.masterFor(`hung:${i}`) === hung) key = `hung:${i}`
+    await writeReplicated([key])
+
+    await cluster.pause(hung)
+    expect(cluster.nodes.find((n) => n.port === hung)?.paused).toBe(true)
+    await cluster.waitUntilHealthy()
+    const heir = await cluster.masterFor(key)
+    expect(heir).not.toBe(hung)
+    // A new client: the shared one may have a command waiting on the hung node's socket (no commandTimeout).
+    const fresh = new Cluster([...cluster.seeds])
+    fresh.on('error', () => {})
+    try {
+      expect(await fresh.get(key)).toBe(`before:${key}`)
+    } finally {
+      fresh.disconnect()
+    }
+
+    await cluster.resume(hung)
+    await cluster.waitUntilHealthy()
+    expect(cluster.nodes.find((n) => n.port === hung)).toMatchObject({ role: 'replica', paused: false })
+    expect(await onNode(hung, (r) => r.call('ROLE'))).toContain('slave')
+  })
 })
