@@ -100,7 +100,9 @@ describeWithRedisCluster('a local Redis Cluster of 3 masters and 3 replicas: fai
     await cluster.waitUntilHealthy()
     const heir = await cluster.masterFor(key)
     expect(heir).not.toBe(hung)
-    // A new client: the shared one may have a command waiting on the hung node's socket (no commandTimeout).
+    // A new client: the shared one still maps the slot to the hung node, and with ioredis's defaults (no
+    // commandTimeout, no slotsRefreshInterval) a command written to that socket waits, without an
+    // event, until the node resumes and answers MOVED.
     const fresh = new Cluster([...cluster.seeds])
     fresh.on('error', () => {})
     try {
