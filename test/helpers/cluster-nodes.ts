@@ -1,3 +1,9 @@
+import { Redis } from 'ioredis'
+
+/**
+ * What one cluster node says: its CLUSTER NODES and INFO replies, parsed, and a way to ask it.
+ */
+
 /**
  * One line of CLUSTER NODES (https://redis.io/docs/latest/commands/cluster-nodes/): one node as the
  * node that answered sees it.
@@ -57,5 +63,41 @@ function parseLine(line: string): NodeView {
     slots,
     migrating,
     importing,
+  }
+}
+
+/** The `field:value` lines of an INFO or CLUSTER INFO reply. */
+export function parseInfo(text: string): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':')
+    if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1)
+  }
+  return fields
+}
+
+/**
+ * One command on the node at 127.0.0.1:`port`, over a connection of its own that is closed after:
+ * a killed or paused node must not leave a client behind that retries or waits.
+ */
+export async function nodeCommand(port: number, name: string, ...args: string[]): Promise<unknown> {
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableReadyCheck: false,
+    connectTimeout: 2000,
+    commandTimeout: 5000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    return await redis.call(name, ...args)
+  } catch (err) {
+    throw new Error(`${name} ${args.join(' ')} on 127.0.0.1:${port}: ${(err as Error).message}`)
+  } finally {
+    redis.disconnect()
   }
 }

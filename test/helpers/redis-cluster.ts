@@ -1,12 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
-import { Redis } from 'ioredis'
+import { join } from 'node:path'
 import { describe, it } from 'vitest'
-import { answersPing, freePort } from '../../src/dev/local-ports.js'
-import { CLUSTER_SLOTS, keySlot } from './cluster-slot.js'
-import { parseClusterNodes, type NodeView } from './cluster-nodes.js'
+import { nodeCommand as command, parseClusterNodes, parseInfo, type NodeView } from './cluster-nodes.js'
+import { distinctFreePorts, onPath, run, sleep, spawnClusterNode, terminate, waitForPing, type NodeProcess } from './cluster-processes.js'
+import { SLOTS as CLUSTER_SLOTS, keySlot } from '../../src/stores/redis/keys.js'
 
 /**
  * A real Redis Cluster for tests: `redis-server` children on free loopback ports joined by
@@ -40,9 +38,11 @@ export interface RedisCluster {
    */
   migrateSlot(slot: number, fromPort: number, toPort: number): Promise<number>
   /**
-   * Resolves when every live node reports cluster_state:ok with all 16384 slots served, no slot is
-   * being migrated, every live replica's link to its master is up, and all live nodes agree on who
-   * serves which slot and who replicates whom. Rejects after `timeoutMs`.
+   * Resolves when every answering node (live, not paused) reports cluster_state:ok, all 16384 slots
+   * are served by answering masters, no slot is being migrated, every answering replica's link to
+   * its master is up, and the answering nodes agree on who serves which slot and who replicates whom.
+   * After kill() or pause() of a master this waits for its replica to take over (about
+   * cluster-node-timeout plus an election); with no replica it rejects after `timeoutMs`.
    */
   waitUntilHealthy(timeoutMs?: number): Promise<void>
   /** SIGTERM every live node, wait for them to exit, remove their directories. */
@@ -59,6 +59,8 @@ export interface ClusterNode {
   readonly role: ClusterRole
   /** False once kill() has seen the process exit. */
   readonly alive: boolean
+  /** True between pause() and resume(): the cluster may fail it over, and the health checks leave it out. */
+  readonly paused: boolean
 }
 
 export interface StartRedisClusterOptions {
@@ -77,26 +79,11 @@ export interface StartRedisClusterOptions {
 }
 
 const DEFAULT_NODE_TIMEOUT_MS = 2000
-const READY_TIMEOUT_MS = 10_000
 const HEALTHY_TIMEOUT_MS = 20_000
-const STOP_TIMEOUT_MS = 5_000
 const POLL_MS = 50
 /** Keys per MIGRATE round trip (redis-cli --cluster reshard moves 10 by default). */
 const MIGRATE_BATCH = 100
 const MIGRATE_TIMEOUT_MS = 5_000
-
-export function onPath(binary: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue
-    try {
-      accessSync(join(dir, binary), constants.X_OK)
-      return true
-    } catch {
-      // not in this directory
-    }
-  }
-  return false
-}
 
 export function redisClusterAvailable(): boolean {
   return onPath('redis-server') && onPath('redis-cli')
@@ -127,15 +114,12 @@ export function describeWithRedisCluster(name: string, fn: () => void): void {
   describe.skip(name, fn)
 }
 
-interface NodeRecord {
-  port: number
-  busPort: number
-  dir: string
-  child: ChildProcess
-  output: () => string
+interface NodeRecord extends NodeProcess {
+  /** The node's cluster id, known once the cluster is created. */
   id: string
   role: ClusterRole
   alive: boolean
+  paused: boolean
 }
 
 export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisCluster> {
@@ -146,7 +130,6 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   if (replicasPerMaster !== 0 && replicasPerMaster !== 1) throw new RangeError(`expected replicasPerMaster to be 0 or 1, got ${String(replicasPerMaster)}`)
   if (!Number.isInteger(nodeTimeoutMs) || nodeTimeoutMs < 100) throw new RangeError(`expected nodeTimeoutMs to be an integer of at least 100, got ${nodeTimeoutMs}`)
   if (!redisClusterAvailable()) throw new Error('startRedisCluster needs redis-server and redis-cli on PATH')
-  installExitHooks()
 
   const base = mkdtempSync(join(tmpdir(), 'mecharim-redis-cluster-'))
   const records: NodeRecord[] = []
@@ -157,8 +140,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       const [port, busPort] = [ports[i] as number, ports[i + 1] as number]
       const dir = join(base, `node-${port}`)
       mkdirSync(dir)
-      const { child, output } = spawnNode(port, busPort, dir, args)
-      records.push({ port, busPort, dir, child, output, id: '', role: 'master', alive: true })
+      records.push({ ...spawnClusterNode(port, busPort, dir, args), id: '', role: 'master', alive: true, paused: false })
     }
     await Promise.all(records.map(waitForPing))
     // The first `masters` addresses become the masters; redis-cli chooses which replica follows whom.
@@ -177,6 +159,8 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
 function clusterOf(records: NodeRecord[], base: string): RedisCluster {
   const seeds = records.map((r) => `127.0.0.1:${r.port}`)
   const live = (): NodeRecord[] => records.filter((r) => r.alive)
+  /** Live and not paused: the nodes that can answer. */
+  const answering = (): NodeRecord[] => live().filter((r) => !r.paused)
   const byPort = (port: number, what: string): NodeRecord => {
     const record = records.find((r) => r.port === port)
     if (record === undefined) throw new RangeError(`expected ${what} to be the port of a node of this cluster (${records.map((r) => r.port).join(', ')}), got ${port}`)
@@ -196,7 +180,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     let last = 'not checked yet'
     for (;;) {
       try {
-        last = await unhealthyBecause(live())
+        last = await unhealthyBecause(answering())
         if (last === '') return
       } catch (err) {
         last = (err as Error).message
@@ -220,6 +204,10 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
         const replication = parseInfo(String(await command(node.port, 'INFO', 'replication')))
         if (replication.master_link_status !== 'up') return `replica ${node.port}'s link to its master is ${replication.master_link_status}`
       }
+      // Right after a kill or a pause every node still lists the lost master with its slots (and
+      // cluster_state:ok) until cluster-node-timeout passes and its replica takes over.
+      const servedByAnswering = slotsServedBy(nodesView, nodes)
+      if (servedByAnswering !== CLUSTER_SLOTS) return `${node.port} sees ${CLUSTER_SLOTS - servedByAnswering} slots on masters that do not answer`
       const signature = agreedTopology(nodesView, nodes)
       signatures.set(signature, [...(signatures.get(signature) ?? []), node.port])
     }
@@ -232,8 +220,8 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
 
   const masterFor = async (slotOrKey: number | string): Promise<number> => {
     const slot = typeof slotOrKey === 'string' ? keySlot(slotOrKey) : checkSlot(slotOrKey)
-    const asked = live()[0]
-    if (asked === undefined) throw new Error('no live node to ask')
+    const asked = answering()[0]
+    if (asked === undefined) throw new Error('no answering node to ask')
     const owner = (await view(asked.port)).find((n) => n.role === 'master' && !n.flags.includes('fail') && n.slots.some(([from, to]) => slot >= from && slot <= to))
     if (owner === undefined) throw new Error(`node ${asked.port} knows no master for slot ${slot}`)
     return owner.port
@@ -272,7 +260,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     // between the two steps cannot leave the slot with no owner.
     await command(destination.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)
     await command(source.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)
-    const others = live().filter((r) => r !== source && r !== destination && r.role === 'master')
+    const others = answering().filter((r) => r !== source && r !== destination && r.role === 'master')
     await Promise.all(others.map((r) => command(r.port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', destination.id)))
     await waitUntilHealthy()
     return moved
@@ -282,6 +270,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
     const record = byPort(port, 'port')
     if (sig === 'SIGSTOP' || sig === 'SIGCONT') {
       record.child.kill(sig)
+      record.paused = sig === 'SIGSTOP'
       return
     }
     await terminate(record.child, sig)
@@ -290,7 +279,7 @@ function clusterOf(records: NodeRecord[], base: string): RedisCluster {
 
   return {
     get nodes(): readonly ClusterNode[] {
-      return records.map((r) => Object.freeze({ port: r.port, pid: r.child.pid as number, id: r.id, role: r.role, alive: r.alive }))
+      return records.map((r) => Object.freeze({ port: r.port, pid: r.child.pid as number, id: r.id, role: r.role, alive: r.alive, paused: r.paused }))
     },
     seeds,
     url: `redis+cluster://${seeds.join(',')}/`,
@@ -326,41 +315,17 @@ function agreedTopology(view: readonly NodeView[], liveNodes: readonly NodeRecor
     .join(' ')
 }
 
+/** How many slots the view has on masters among `nodes`. */
+function slotsServedBy(view: readonly NodeView[], nodes: readonly NodeRecord[]): number {
+  const ids = new Set(nodes.map((n) => n.id))
+  return view
+    .filter((n) => n.role === 'master' && ids.has(n.id))
+    .reduce((sum, n) => sum + n.slots.reduce((count, [from, to]) => count + to - from + 1, 0), 0)
+}
+
 function checkSlot(slot: number): number {
   if (!Number.isInteger(slot) || slot < 0 || slot >= CLUSTER_SLOTS) throw new RangeError(`expected a slot from 0 to ${CLUSTER_SLOTS - 1}, got ${slot}`)
   return slot
-}
-
-function parseInfo(text: string): Record<string, string> {
-  const fields: Record<string, string> = {}
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':')
-    if (colon > 0 && !line.startsWith('#')) fields[line.slice(0, colon)] = line.slice(colon + 1)
-  }
-  return fields
-}
-
-/** One command on one node over a short-lived connection (a killed or paused node must not leave a client retrying). */
-async function command(port: number, name: string, ...args: string[]): Promise<unknown> {
-  const redis = new Redis({
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    enableReadyCheck: false,
-    connectTimeout: 2000,
-    commandTimeout: 5000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  })
-  redis.on('error', () => {})
-  try {
-    await redis.connect()
-    return await redis.call(name, ...args)
-  } catch (err) {
-    throw new Error(`${name} ${args.join(' ')} on 127.0.0.1:${port}: ${(err as Error).message}`)
-  } finally {
-    redis.disconnect()
-  }
 }
 
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<void> {
@@ -377,84 +342,3 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number, f
   }
 }
 
-/** `count` free loopback ports, all different (each probe closes before the next, so the kernel may repeat one). */
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>()
-  while (ports.size < count) ports.add(await freePort())
-  return [...ports]
-}
-
-/** Every redis-server this process started and has not yet seen exit. */
-const children = new Set<ChildProcess>()
-let exitHooksInstalled = false
-
-function spawnNode(port: number, busPort: number, dir: string, args: string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no', '--dir', dir,
-    '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-    '--appendonly', 'no', '--save', '', '--maxmemory-policy', 'noeviction',
-    // A replica's first sync otherwise waits 5 s (Redis 7's default) for more replicas to share it.
-    '--repl-diskless-sync-delay', '0',
-    ...args,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  child.once('error', () => children.delete(child))
-  let output = ''
-  const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
-  child.stdout?.on('data', keep)
-  child.stderr?.on('data', keep)
-  return { child, output: () => output }
-}
-
-async function waitForPing(record: NodeRecord): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (record.child.exitCode !== null || record.child.signalCode !== null) {
-      throw new Error(`redis-server on port ${record.port} exited before answering PING:\n${record.output()}`)
-    }
-    if (await answersPing(record.port)) return
-    await sleep(25)
-  }
-  throw new Error(`redis-server on port ${record.port} did not answer PING within ${READY_TIMEOUT_MS} ms:\n${record.output()}`)
-}
-
-async function run(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err === null) resolve(stdout)
-      else reject(new Error(`${file} ${args.join(' ')} failed (${err.message}):\n${stdout}\n${stderr}`))
-    })
-  })
-}
-
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill(signal)
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
-  await exited
-  clearTimeout(timer)
-}
-
-/** Redis children must not outlive the test process, however it ends. */
-function installExitHooks(): void {
-  if (exitHooksInstalled) return
-  exitHooksInstalled = true
-  const killAll = (): void => {
-    for (const child of children) child.kill('SIGKILL')
-    children.clear()
-  }
-  process.on('exit', killAll)
-  if (process.connected) process.once('disconnect', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAll()
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    })
-  }
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
-}
