@@ -1,4 +1,4 @@
-import keySlot from 'cluster-key-slot'
+import { CLUSTER_SLOTS, keySlot } from './slot.js'
 
 /**
  * Every Redis key and channel name the service uses, in one place, for the two layouts.
@@ -20,7 +20,7 @@ import keySlot from 'cluster-key-slot'
 export type RedisLayout = 'standalone' | 'cluster'
 
 /** Redis Cluster's slot count. */
-export const SLOTS = 16_384
+export const SLOTS = CLUSTER_SLOTS
 
 export class RedisKeys {
   readonly layout: RedisLayout
