@@ -5,12 +5,14 @@ import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redi
 import type { ReplayRules } from '../replay/types.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
-  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storedBytes, type InboxBudget,
+  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
+  type InboxBudget,
 } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import type {
-  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
+  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
 } from './types.js'
+import type { StoragePressure } from '../stores/high-water.js'
 
 /**
  * The Mechagram transport on Redis Streams. Key layout, all under `prefix`:
@@ -46,6 +48,10 @@ import type {
  * accept, read and ack are one Lua script each (redis-lua.ts), so one round trip. Any Redis failure
  * surfaces as `DependencyUnavailableError('transport')`.
  *
+ * Under `noeviction` a Redis at maxmemory refuses every write, a read's delivery bookkeeping and a
+ * nonce claim included: the high-water mark (`options.pressure`, INFO memory sampled at most once a
+ * second, stores/high-water.ts) refuses new messages well before, so reads, acks and claims keep room.
+ *
  * The transport does not own its connections: `close()` only drops listeners and its subscription;
  * the caller quits `redis` and `subscriber`.
  */
@@ -63,6 +69,7 @@ export class RedisTransport implements Transport {
   readonly #prefix: string
   readonly #budget: InboxBudget
   readonly #replay: ReplayRules
+  readonly #pressure: StoragePressure | undefined
   readonly #listeners = new Map<string, Set<() => void>>()
   /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>()
@@ -78,12 +85,14 @@ export class RedisTransport implements Transport {
    *   (InboxBudgetOptions; defaults 10 000 messages, 64 MiB, half of each per sender).
    * @param options.replay the `rules` of the RedisReplayCache on the same Redis and prefix: an accept
    *   claims its nonce under the cache's future skew, and fails closed whenever the cache does.
+   * @param options.pressure the Redis's high-water mark (TransportOptions).
    */
-  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: InboxBudgetOptions & { replay: ReplayRules }) {
+  constructor(redis: Redis, subscriber: Redis | undefined, prefix: string, options: TransportOptions & { replay: ReplayRules }) {
     checkPrefix(prefix)
     this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
+    this.#pressure = options.pressure
     redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
     redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })
@@ -100,9 +109,11 @@ export class RedisTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     this.#replay.assertSafe()
+    if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
     const { claim, message, idempotency } = input
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const json = JSON.stringify(message)
+    const size = storedBytes(json)
     const budget = this.#budget
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
@@ -112,11 +123,12 @@ export class RedisTransport implements Transport {
         this.#key(`inbox-usage:${message.to}`),
         ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
         json, message.id, this.#arrivalsChannel(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
-        record, String(storedBytes(json)), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
+        record, String(size), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
       ),
     )
     switch (outcome) {
       case OUTCOME.accepted:
+        this.#pressure?.stored(size)
         if (this.#subscriber === undefined) this.#dispatch(message.to)
         return { outcome: 'accepted', message }
       case OUTCOME.duplicate:
