@@ -61,6 +61,15 @@ export function budgetRefusal(budget: InboxBudget, usage: InboxUsage, size: numb
   return undefined
 }
 
+/** A transport's `options.pressure`, checked when it is constructed. */
+export function checkStoragePressure(pressure: StoragePressure | undefined): StoragePressure | undefined {
+  if (pressure === undefined) return undefined
+  if (typeof pressure?.refuses !== 'function' || typeof pressure.stored !== 'function') {
+    throw new TypeError(`expected options.pressure to be a storage high-water mark (refuses, stored), got ${String(pressure)}`)
+  }
+  return pressure
+}
+
 /**
  * Whether the store's high-water mark refuses new messages now; asked by every accept before it writes
  * anything. A store that cannot be sampled fails the accept closed (503 transport_unavailable).

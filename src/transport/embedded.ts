@@ -5,14 +5,14 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { EmbeddedNonces } from '../replay/embedded.js'
 import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/types.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
+import type { StoragePressure } from '../stores/high-water.js'
 import {
-  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storageRefuses,
+  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
   storedBytes, type InboxBudget,
 } from './checks.js'
 import type {
   AcceptInput, AcceptResult, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
 } from './types.js'
-import type { StoragePressure } from '../stores/high-water.js'
 
 /** How often expired nonces and idempotency records are deleted. */
 const SWEEP_INTERVAL_MS = 60_000
@@ -85,7 +85,7 @@ export class EmbeddedTransport implements Transport {
    */
   constructor(db: EmbeddedDatabase, options: TransportOptions & { replay?: ReplayRules } = {}) {
     this.#budget = inboxBudget(options)
-    this.#pressure = options.pressure
+    this.#pressure = checkStoragePressure(options.pressure)
     this.#db = db
     this.#nonces = new EmbeddedNonces(db, { maxFutureSkewSeconds: options.replay?.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS })
     this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })

@@ -3,16 +3,16 @@ import { DependencyUnavailableError } from '../errors/faults.js'
 import { checkNonceClaim } from '../replay/claim.js'
 import { checkPrefix, claimArgs, nonceKey, replayEpochKey } from '../replay/redis.js'
 import type { ReplayRules } from '../replay/types.js'
+import type { StoragePressure } from '../stores/high-water.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
-  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
+  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
   type InboxBudget,
 } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import type {
   AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
 } from './types.js'
-import type { StoragePressure } from '../stores/high-water.js'
 
 /**
  * The Mechagram transport on Redis Streams. Key layout, all under `prefix`:
@@ -92,7 +92,7 @@ export class RedisTransport implements Transport {
     this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
-    this.#pressure = options.pressure
+    this.#pressure = checkStoragePressure(options.pressure)
     redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
     redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })

@@ -79,6 +79,9 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
     case 'storage_full':
       return new Problem('storage_full', 'the service\'s storage is at its high-water mark: no new message is accepted until there is room; nothing was stored and the nonce was not recorded', retryAfter)
   }
+  // A new outcome must be answered above: without a case it would fall through as a success with no response.
+  const unanswered: never = result
+  throw new Error(`unanswered accept outcome ${JSON.stringify(unanswered)}`)
 }
 
 /**

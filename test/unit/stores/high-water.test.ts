@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { lmdbSpace } from '../../../src/stores/embedded/space-sample.js'
 import { HighWaterMark, overHighWater, type StorageSample } from '../../../src/stores/high-water.js'
 import { parseInfoMemory } from '../../../src/stores/redis/memory-sample.js'
+import { checkStoragePressure } from '../../../src/transport/checks.js'
 
 /** A reader the test answers by hand, counting how often the mark sampled. */
 function reader(initial: StorageSample): { read: () => Promise<StorageSample>; sample: StorageSample; reads: number; fail: Error | undefined } {
@@ -137,5 +138,14 @@ describe('lmdbSpace', () => {
     expect(overHighWater(lmdbSpace(env, [tree(500)], { bsize: 4096, bavail: 0 }), 0.9), 'pages freed by acks are reused').toBe(false)
     expect(overHighWater(lmdbSpace(env, [tree(95_000)], { bsize: 4096, bavail: 1000 }), 0.9)).toBe(true)
     expect(overHighWater(lmdbSpace(env, [tree(50_000)], { bsize: 4096, bavail: 10_000_000 }), 0.9), 'a large free disk').toBe(false)
+  })
+})
+
+describe('a transport\'s options.pressure', () => {
+  it('is checked when the transport is constructed', () => {
+    const mark = new HighWaterMark(async () => ({ used: 0, capacity: 0 }))
+    expect(checkStoragePressure(mark)).toBe(mark)
+    expect(checkStoragePressure(undefined)).toBeUndefined()
+    expect(() => checkStoragePressure({ refuses: () => false } as never)).toThrow('expected options.pressure to be a storage high-water mark (refuses, stored), got [object Object]')
   })
 })
