@@ -41,7 +41,7 @@ export class MechaError extends Error {
   readonly requestId: string | undefined
   /** The raw problem+json body, when the gateway sent one. */
   readonly problem: ProblemBody | undefined
-  /** From a Retry-After header (inbox_full, rate limits), in seconds. */
+  /** From a Retry-After header (inbox_full, storage_full, rate limits), in seconds. */
   readonly retryAfterSeconds: number | undefined
 
   constructor(init: MechaErrorInit) {

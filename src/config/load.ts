@@ -158,7 +158,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
     // At least 64 KiB, a default key's largest message (permissions.max_message_bytes).
     inboxMaxBytes: integer('MECHA_INBOX_MAX_BYTES', 64 * 1024, 2 ** 40),
-    inboxSenderShare: parseShare(value('MECHA_INBOX_SENDER_SHARE') ?? '0.5', problems),
+    inboxSenderShare: parseShare('MECHA_INBOX_SENDER_SHARE', value('MECHA_INBOX_SENDER_SHARE') ?? '0.5', problems),
+    storageHighWater: parseShare('MECHA_STORAGE_HIGH_WATER', value('MECHA_STORAGE_HIGH_WATER') ?? '0.9', problems),
     defaultKeyRateLimit: parseDefaultKeyRateLimit(value('MECHA_DEFAULT_KEY_RATE_LIMIT') ?? '100/1', problems),
     idempotencyTtlSeconds: integer('MECHA_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86400),
     keyCacheTtlSeconds: integer('MECHA_KEY_CACHE_TTL_SECONDS', 0, 3600),
@@ -357,10 +358,11 @@ function parseRate(name: VariableName, example: string, raw: string, problems: s
   return { requests, seconds }
 }
 
-function parseShare(raw: string, problems: string[]): number {
+/** A share: a decimal above 0 and at most 1. */
+function parseShare(name: VariableName, raw: string, problems: string[]): number {
   const share = /^(0(\.\d+)?|1(\.0+)?)$/.test(raw) ? Number(raw) : Number.NaN
   if (!(share > 0 && share <= 1)) {
-    problems.push(`MECHA_INBOX_SENDER_SHARE must be a decimal above 0 and at most 1 (e.g. 0.5), got ${JSON.stringify(raw)}`)
+    problems.push(`${name} must be a decimal above 0 and at most 1 (e.g. 0.5), got ${JSON.stringify(raw)}`)
     return 1
   }
   return share

@@ -36,6 +36,7 @@ export const VARIABLES = [
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
   { name: 'MECHA_INBOX_MAX_BYTES', default: '67108864', description: 'Bytes of unacknowledged messages (as stored, JSON) one inbox may hold, beside MECHA_INBOX_LIMIT; beyond it senders get 429 `inbox_full`. At least 65536.' },
   { name: 'MECHA_INBOX_SENDER_SHARE', default: '0.5', description: 'Share (above 0, at most 1) of an inbox\'s MECHA_INBOX_LIMIT and MECHA_INBOX_MAX_BYTES one sender may hold; beyond it that sender gets 429 `sender_share_exceeded` while other senders still get through. 1 turns the share off.' },
+  { name: 'MECHA_STORAGE_HIGH_WATER', default: '0.9', description: 'Share (above 0, at most 1) of the store\'s space at which new messages are refused with 503 `storage_full`: Redis `used_memory` against `maxmemory` (no limit without maxmemory), the embedded store\'s pages in use against its file and the free disk; sampled at most once a second. Reads, acks, their nonces, whoami and control-plane writes are never refused by it: the rest is their headroom.' },
   { name: 'MECHA_IDEMPOTENCY_TTL_SECONDS', default: '86400', description: 'How long a sender\'s Idempotency-Key is remembered (with the acceptance and a digest of the request) for idempotent retries.' },
   { name: 'MECHA_DEFAULT_KEY_RATE_LIMIT', default: '100/1', description: 'The `rate_limit` a key is issued with when the request gives none, as `<requests>/<seconds>`; `rate_limit: null` on issue is the operator\'s explicit choice of no limit. `off`: keys issued without one are not limited.' },
   { name: 'MECHA_KEY_CACHE_TTL_SECONDS', default: '30', description: 'How long the gateway may serve a key or mecha record from memory. Changes evict at once through the change feed; this is the backstop.' },
@@ -138,6 +139,8 @@ export interface Config {
   readonly inboxMaxBytes: number
   /** MECHA_INBOX_SENDER_SHARE, in (0, 1]. */
   readonly inboxSenderShare: number
+  /** MECHA_STORAGE_HIGH_WATER, in (0, 1]: the share of a store's space at which accepts are refused. */
+  readonly storageHighWater: number
   /** MECHA_DEFAULT_KEY_RATE_LIMIT: given to keys issued without `rate_limit`; null for `off`. */
   readonly defaultKeyRateLimit: { readonly requests: number; readonly per_seconds: number } | null
   readonly idempotencyTtlSeconds: number

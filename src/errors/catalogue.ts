@@ -124,6 +124,8 @@ export const CATALOGUE = {
   replay_cache_unsafe: entry('UNAVAILABLE', 503, 'The replay cache\'s Redis may evict nonces (its maxmemory-policy is not noeviction), so replays cannot be ruled out; nothing was accepted.',
     'Retry later with a fresh nonce; operators: `CONFIG SET maxmemory-policy noeviction` (and CONFIG REWRITE), or `maxmemory-policy noeviction` in redis.conf or the managed service\'s parameter group. /readyz names the policy found.'),
   transport_unavailable: entry('UNAVAILABLE', 503, 'The Mechagram transport cannot be reached; the request is not known to have been accepted.', 'Retry later with a fresh nonce, and with the same Idempotency-Key and body: a message whose accept was cut off may have been stored, and the key makes the retry return it instead of storing it twice.'),
+  storage_full: entry('UNAVAILABLE', 503, 'The service\'s storage is at its high-water mark (MECHA_STORAGE_HIGH_WATER of Redis maxmemory, or of the embedded store\'s disk); new messages are refused and nothing was stored. Reads, acks, whoami and control-plane writes still work.',
+    'Retry after Retry-After seconds with a fresh nonce. Operators: recipients draining their inboxes make room; otherwise raise Redis maxmemory or free disk space.'),
   verifier_unavailable: entry('UNAVAILABLE', 503, 'The operator token verifier failed; nothing was changed.', 'Retry later; operators should check the MECHA_OPERATOR_VERIFIER backend.'),
   internal_error: entry('INTERNAL', 500, 'An unexpected error occurred.', 'Report the request_id to the operators.'),
 } as const satisfies Record<string, CatalogueEntry>

@@ -11,9 +11,12 @@ import { RedisTransport } from '../transport/redis.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from './embedded/database.js'
 import { EmbeddedControlStore } from './embedded/control-store.js'
 import { lockDataDirectory } from './embedded/data-dir-lock.js'
+import { embeddedSpaceSample } from './embedded/space-sample.js'
+import { HighWaterMark } from './high-water.js'
 import { RedisChangeFeed } from './redis/change-feed.js'
 import { connectRedis, waitForRedis, type RedisClient } from './redis/client.js'
 import { RedisControlStore } from './redis/control-store.js'
+import { redisMemorySample } from './redis/memory-sample.js'
 import type { ChangeFeed, ControlStore } from './types.js'
 import type { Probe } from '../discovery/health.js'
 import { embeddedDurability, readRedisPersistence, redisDurability, type Durability } from './durability.js'
@@ -68,7 +71,10 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
   }
   const control = new EmbeddedControlStore(embedded)
   const replayCache = new EmbeddedReplayCache(embedded, { maxFutureSkewSeconds: config.maxFutureSkewSeconds })
-  const transport = new EmbeddedTransport(embedded, { ...inboxBudgetOf(config), replay: replayCache.rules })
+  const transport = new EmbeddedTransport(embedded, {
+    ...inboxBudgetOf(config), replay: replayCache.rules,
+    pressure: new HighWaterMark(embeddedSpaceSample(embedded, config.dataDir), { ratio: config.storageHighWater }),
+  })
   // Memory of nonces starts now: a request signed after the start is never older than the cache.
   try {
     await replayCache.startEpoch(Date.now())
@@ -124,7 +130,10 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     maxFutureSkewSeconds: config.maxFutureSkewSeconds,
     ...(log !== undefined ? { onChange: (event) => log(new Error(event.kind === 'unsafe' ? event.message : `replay cache epoch moved to ${event.epoch}: Redis run_id ${event.runId} may have lost writes`)) } : {}),
   })
-  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, { ...inboxBudgetOf(config), replay: replayCache.rules })
+  const transport = new RedisTransport(redis, subscriber, config.redisPrefix, {
+    ...inboxBudgetOf(config), replay: replayCache.rules,
+    pressure: new HighWaterMark(redisMemorySample(redis), { ratio: config.storageHighWater }),
+  })
   try {
     await changes.ready(REDIS_STARTUP_TIMEOUT_MS)
     // Refuses to start on a Redis that may evict nonces (redis-safety.ts); moves the epoch after a loss.

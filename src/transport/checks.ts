@@ -1,4 +1,6 @@
 /** The argument checks every Transport implementation runs, so each refuses the same misuse with the same message. */
+import { DependencyUnavailableError } from '../errors/faults.js'
+import type { StoragePressure } from '../stores/high-water.js'
 import {
   DEFAULT_INBOX_LIMIT, DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_SENDER_SHARE,
   type AcceptInput, type InboxBudgetOptions, type Message, type MessageAcceptance, type ReadOptions,
@@ -57,6 +59,28 @@ export function budgetRefusal(budget: InboxBudget, usage: InboxUsage, size: numb
   if (usage.senderMessages + 1 > budget.senderMessages) return { outcome: 'sender_share_exceeded', by: 'messages' }
   if (usage.senderBytes + size > budget.senderBytes) return { outcome: 'sender_share_exceeded', by: 'bytes' }
   return undefined
+}
+
+/** A transport's `options.pressure`, checked when it is constructed. */
+export function checkStoragePressure(pressure: StoragePressure | undefined): StoragePressure | undefined {
+  if (pressure === undefined) return undefined
+  if (typeof pressure?.refuses !== 'function' || typeof pressure.stored !== 'function') {
+    throw new TypeError(`expected options.pressure to be a storage high-water mark (refuses, stored), got ${String(pressure)}`)
+  }
+  return pressure
+}
+
+/**
+ * Whether the store's high-water mark refuses new messages now; asked by every accept before it writes
+ * anything. A store that cannot be sampled fails the accept closed (503 transport_unavailable).
+ */
+export async function storageRefuses(pressure: StoragePressure | undefined): Promise<boolean> {
+  if (pressure === undefined) return false
+  try {
+    return await pressure.refuses()
+  } catch (err) {
+    throw new DependencyUnavailableError('transport', err)
+  }
 }
 
 /** What a message counts against the byte budgets: its stored form, UTF-8 JSON. */

@@ -5,12 +5,13 @@ import { checkNonceClaim } from '../replay/claim.js'
 import { EmbeddedNonces } from '../replay/embedded.js'
 import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/types.js'
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
+import type { StoragePressure } from '../stores/high-water.js'
 import {
-  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storedBytes,
-  type InboxBudget,
+  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
+  storedBytes, type InboxBudget,
 } from './checks.js'
 import type {
-  AcceptInput, AcceptResult, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
+  AcceptInput, AcceptResult, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -57,6 +58,10 @@ type MetaKey = 'seq' | ['count' | 'bytes', string] | ['sender-count' | 'sender-b
  * Every write is one transaction and resolves after it committed: fsynced first when the database was
  * opened with synchronous commits (MECHA_DURABILITY=fsync), else flushed just after (stores/durability.ts). A timer sweeps expired
  * nonces and idempotency records every minute; `close()` stops it, the caller closes the database.
+ *
+ * A disk that is full fails every commit, a read's (it records the delivery) and a nonce claim's too:
+ * the high-water mark (`options.pressure`: the pages in use against the file and the disk's free space,
+ * sampled at most once a second, stores/embedded/space-sample.ts) refuses new messages well before.
  */
 export class EmbeddedTransport implements Transport {
   readonly #db: EmbeddedDatabase
@@ -67,6 +72,7 @@ export class EmbeddedTransport implements Transport {
   readonly #idem: Database<IdempotencyRecord, [string, string]>
   readonly #idemExpiry: Database<true, [number, string, string]>
   readonly #budget: InboxBudget
+  readonly #pressure: StoragePressure | undefined
   readonly #arrivals = new EventEmitter()
   readonly #sweeper: NodeJS.Timeout
 
@@ -75,9 +81,11 @@ export class EmbeddedTransport implements Transport {
    *   (InboxBudgetOptions; defaults 10 000 messages, 64 MiB, half of each per sender).
    * @param options.replay the rules of the replay cache on the same database (its `rules`), so an
    *   accept's claim and a claim through the cache use one future-skew value.
+   * @param options.pressure the store's high-water mark (TransportOptions).
    */
-  constructor(db: EmbeddedDatabase, options: InboxBudgetOptions & { replay?: ReplayRules } = {}) {
+  constructor(db: EmbeddedDatabase, options: TransportOptions & { replay?: ReplayRules } = {}) {
     this.#budget = inboxBudget(options)
+    this.#pressure = checkStoragePressure(options.pressure)
     this.#db = db
     this.#nonces = new EmbeddedNonces(db, { maxFutureSkewSeconds: options.replay?.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS })
     this.#inbox = db.root.openDB<InboxEntry, [string, number]>({ name: 'inbox' })
@@ -95,7 +103,9 @@ export class EmbeddedTransport implements Transport {
   async accept(input: AcceptInput): Promise<AcceptResult> {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
+    if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
     const { claim, message } = input
+    const bytes = storedBytes(JSON.stringify(message))
     const result = await this.#write((): AcceptResult | { outcome: 'id_taken' } => {
       if (this.#holds(message.to, message.id)) return { outcome: 'id_taken' }
       const claimed = this.#nonces.claimInTransaction(claim)
@@ -110,7 +120,6 @@ export class EmbeddedTransport implements Transport {
             : { outcome: 'idempotency_key_reused' }
         }
       }
-      const bytes = storedBytes(JSON.stringify(message))
       const counters = usageKeys(message.to, message.from)
       const usage = {
         messages: this.#meta.get(counters.messages) ?? 0, bytes: this.#meta.get(counters.bytes) ?? 0,
@@ -131,7 +140,10 @@ export class EmbeddedTransport implements Transport {
       return { outcome: 'accepted', message }
     })
     if (result.outcome === 'id_taken') throw duplicateIdFault(message)
-    if (result.outcome === 'accepted') this.#arrivals.emit(message.to)
+    if (result.outcome === 'accepted') {
+      this.#pressure?.stored(bytes)
+      this.#arrivals.emit(message.to)
+    }
     return result
   }
 

@@ -4,13 +4,15 @@ import { claimArgs } from '../replay/redis.js'
 import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js'
 import { RedisKeys } from '../stores/redis/keys.js'
 import type { ReplayRules } from '../replay/types.js'
+import type { StoragePressure } from '../stores/high-water.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
-  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, duplicateIdFault, inboxBudget, storedBytes, type InboxBudget,
+  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
+  type InboxBudget,
 } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
 import type {
-  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, InboxBudgetOptions, Message, MessageAcceptance, ReadOptions, ReadResult, Transport,
+  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
 } from './types.js'
 
 /**
@@ -50,6 +52,10 @@ import type {
  * accept, read and ack are one Lua script each (redis-lua.ts), so one round trip. Any Redis failure
  * surfaces as `DependencyUnavailableError('transport')`.
  *
+ * Under `noeviction` a Redis at maxmemory refuses every write, a read's delivery bookkeeping and a
+ * nonce claim included: the high-water mark (`options.pressure`, INFO memory sampled at most once a
+ * second, stores/high-water.ts) refuses new messages well before, so reads, acks and claims keep room.
+ *
  * The transport does not own its connections: `close()` only drops listeners and its subscription;
  * the caller quits `redis` and `subscriber`.
  */
@@ -69,6 +75,7 @@ export class RedisTransport implements Transport {
   readonly #sharded: boolean
   readonly #budget: InboxBudget
   readonly #replay: ReplayRules
+  readonly #pressure: StoragePressure | undefined
   readonly #listeners = new Map<string, Set<() => void>>()
   /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>()
@@ -84,14 +91,16 @@ export class RedisTransport implements Transport {
    *   (InboxBudgetOptions; defaults 10 000 messages, 64 MiB, half of each per sender).
    * @param options.replay the `rules` of the RedisReplayCache on the same Redis and prefix: an accept
    *   claims its nonce under the cache's future skew, and fails closed whenever the cache does.
+   * @param options.pressure the Redis's high-water mark (TransportOptions).
    */
-  constructor(redis: RedisClient, subscriber: RedisClient | undefined, prefix: string, options: InboxBudgetOptions & { replay: ReplayRules }) {
+  constructor(redis: RedisClient, subscriber: RedisClient | undefined, prefix: string, options: TransportOptions & { replay: ReplayRules }) {
     this.#keys = new RedisKeys(prefix, layoutOf(redis))
     this.#sharded = this.#keys.layout === 'cluster'
     if (subscriber !== undefined && layoutOf(subscriber) !== this.#keys.layout) throw new TypeError('expected the subscriber to connect to the same kind of Redis as the command connection')
     this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
+    this.#pressure = checkStoragePressure(options.pressure)
     redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
     redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
     redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })
@@ -107,9 +116,11 @@ export class RedisTransport implements Transport {
     checkAcceptInput(input)
     checkNonceClaim(input.claim)
     this.#replay.assertSafe()
+    if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
     const { claim, message, idempotency } = input
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const json = JSON.stringify(message)
+    const size = storedBytes(json)
     const budget = this.#budget
     const keys = this.#keys
     const [outcome, detail] = await this.#run(() =>
@@ -120,12 +131,13 @@ export class RedisTransport implements Transport {
         keys.inboxUsage(message.to),
         ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
         json, message.id, keys.arrivals(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
-        record, String(storedBytes(json)), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
+        record, String(size), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
         this.#sharded ? 'SPUBLISH' : 'PUBLISH',
       ),
     )
     switch (outcome) {
       case OUTCOME.accepted:
+        this.#pressure?.stored(size)
         if (this.#subscriber === undefined) this.#dispatch(message.to)
         return { outcome: 'accepted', message }
       case OUTCOME.duplicate:

@@ -8,6 +8,8 @@
  * One contract suite (test/contract/transport.contract.ts) runs against every implementation.
  */
 
+import type { StoragePressure } from '../stores/high-water.js'
+
 /** A message as stored and delivered. */
 export interface Message {
   /** Assigned by the gateway (`msg_<ulid>`), unique in the recipient's inbox: what the recipient acks. */
@@ -83,6 +85,11 @@ export type AcceptResult =
   | { outcome: 'inbox_full'; by: BudgetKind }
   /** The sender would hold more than its share of the recipient's inbox (messages or bytes); other senders still get through. */
   | { outcome: 'sender_share_exceeded'; by: BudgetKind }
+  /**
+   * The store is over its high-water mark (stores/high-water.ts): nothing stored and, unlike every
+   * other refusal here, the nonce not recorded (nothing was written at all).
+   */
+  | { outcome: 'storage_full' }
 
 /** Which budget of an inbox refused: its message count or its bytes. */
 export type BudgetKind = 'messages' | 'bytes'
@@ -95,6 +102,15 @@ export interface InboxBudgetOptions {
   inboxMaxBytes?: number
   /** Share, in (0, 1], of both that one sender may hold (default DEFAULT_INBOX_SENDER_SHARE). */
   senderShare?: number
+}
+
+/** What every transport takes beside its store and the replay cache's rules. */
+export interface TransportOptions extends InboxBudgetOptions {
+  /**
+   * The store's high-water mark (MECHA_STORAGE_HIGH_WATER): while it refuses, accept answers
+   * `storage_full` and writes nothing; reads and acks never ask it. Without one, accept never does.
+   */
+  pressure?: StoragePressure
 }
 
 export interface ReadOptions {

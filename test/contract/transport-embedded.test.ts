@@ -5,27 +5,28 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { EmbeddedReplayCache } from '../../src/replay/embedded.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../src/stores/embedded/database.js'
 import { EmbeddedTransport } from '../../src/transport/embedded.js'
-import { acceptInput, claim, idempotency, message, transportContract, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
+import type { TransportOptions } from '../../src/transport/types.js'
+import { acceptInput, claim, idempotency, message, transportContract, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   dir: string
   db: EmbeddedDatabase
-  budget: InboxBudget | undefined
+  options: TransportOptions | undefined
 }
 
 transportContract('embedded (LMDB)', () => {
   const dirs: string[] = []
   const opened = new WeakMap<TransportUnderTest, Opened>()
-  const openAt = (dir: string, budget: InboxBudget | undefined): TransportUnderTest => {
+  const openAt = (dir: string, options: TransportOptions | undefined): TransportUnderTest => {
     const db = openEmbeddedDatabase(dir)
     // Future skew 0: the contract's epoch rows are about the epoch itself (the skew has its rows in
     // the replay-cache contract).
     const replayCache = new EmbeddedReplayCache(db, { maxFutureSkewSeconds: 0 })
     const subject = {
-      transport: new EmbeddedTransport(db, { replay: replayCache.rules, ...budget }),
+      transport: new EmbeddedTransport(db, { replay: replayCache.rules, ...options }),
       replayCache,
     }
-    opened.set(subject, { dir, db, budget })
+    opened.set(subject, { dir, db, options })
     return subject
   }
   const close = async (subject: TransportUnderTest): Promise<Opened> => {
@@ -43,7 +44,7 @@ transportContract('embedded (LMDB)', () => {
     },
     async reopen(subject) {
       const o = await close(subject)
-      return openAt(o.dir, o.budget)
+      return openAt(o.dir, o.options)
     },
     // Arrivals are in-process: listeners hear of a commit as soon as accept resolves.
     async arrivalsLive() {},

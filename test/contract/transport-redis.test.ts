@@ -5,17 +5,18 @@ import { keySlot, RedisKeys } from '../../src/stores/redis/keys.js'
 import type { RedisReplayCache } from '../../src/replay/redis.js'
 import type { ReplayRules } from '../../src/replay/types.js'
 import { RedisTransport } from '../../src/transport/redis.js'
+import type { TransportOptions } from '../../src/transport/types.js'
 import { describeWithRedis } from '../helpers/redis-server.js'
 import { startedRedisReplayCache } from '../helpers/replay.js'
 import { describeEachRedis, quit, sharedRedis, sharedRedisCluster, sharedRedisOf } from '../helpers/shared-redis.js'
 import { describeWithRedisCluster } from '../helpers/redis-cluster.js'
-import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type InboxBudget, type TransportUnderTest } from './transport.contract.js'
+import { acceptInput, acceptance, idempotency, message, sleep, transportContract, until, type TransportUnderTest } from './transport.contract.js'
 
 interface Opened {
   prefix: string
   redis: RedisClient
   subscriber: RedisClient | undefined
-  budget: InboxBudget | undefined
+  options: TransportOptions | undefined
 }
 
 /** Subscribers of each channel: classic pub/sub, or (cluster) sharded, counted on the masters. */
@@ -52,15 +53,15 @@ describeEachRedis('RedisTransport', (kind) => {
     const fixture = sharedRedisOf(kind)
     const opened = new WeakMap<TransportUnderTest, Opened>()
 
-    const openAt = async (prefix: string, budget: InboxBudget | undefined, fresh: boolean): Promise<TransportUnderTest> => {
+    const openAt = async (prefix: string, options: TransportOptions | undefined, fresh: boolean): Promise<TransportUnderTest> => {
       const [redis, subscriber] = await Promise.all([fixture.connect(), fixture.connect({ sharded: true })])
       // Future skew 0, and no epoch yet (the first claim sets it), as the contract's epoch rows expect.
       const replayCache = await startedRedisReplayCache(redis, prefix, { maxFutureSkewSeconds: 0, emptyEpoch: fresh })
       const subject = {
-        transport: new RedisTransport(redis, subscriber, prefix, { replay: replayCache.rules, ...budget }),
+        transport: new RedisTransport(redis, subscriber, prefix, { replay: replayCache.rules, ...options }),
         replayCache,
       }
-      opened.set(subject, { prefix, redis, subscriber, budget })
+      opened.set(subject, { prefix, redis, subscriber, options })
       return subject
     }
     const close = async (subject: TransportUnderTest): Promise<Opened> => {
@@ -78,7 +79,7 @@ describeEachRedis('RedisTransport', (kind) => {
       },
       async reopen(subject) {
         const o = await close(subject)
-        return openAt(o.prefix, o.budget, false)
+        return openAt(o.prefix, o.options, false)
       },
       async arrivalsLive(subject, recipients) {
         const o = opened.get(subject)

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ReplayCache } from '../../src/replay/types.js'
-import type { AcceptInput, AcceptResult, DeliveredMessage, IdempotencyClaim, Message, MessageAcceptance, NonceClaim, Transport } from '../../src/transport/types.js'
+import type { StoragePressure } from '../../src/stores/high-water.js'
+import type {
+  AcceptInput, AcceptResult, DeliveredMessage, IdempotencyClaim, Message, MessageAcceptance, NonceClaim, Transport, TransportOptions,
+} from '../../src/transport/types.js'
 
 /** A transport and the replay cache that shares its nonce records. */
 export interface TransportUnderTest {
@@ -9,16 +12,10 @@ export interface TransportUnderTest {
   replayCache: ReplayCache
 }
 
-/** The transport's inbox budgets (MECHA_INBOX_LIMIT, MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE). */
-export interface InboxBudget {
-  inboxLimit?: number
-  inboxMaxBytes?: number
-  senderShare?: number
-}
 
 export interface TransportHarness {
-  /** A fresh, empty transport (and replay cache). */
-  open(options?: InboxBudget): Promise<TransportUnderTest>
+  /** A fresh, empty transport (and replay cache), with these inbox budgets and storage mark. */
+  open(options?: TransportOptions): Promise<TransportUnderTest>
   /** Close and reopen the same backing data (a process restart). */
   reopen(subject: TransportUnderTest): Promise<TransportUnderTest>
   /** Resolves once arrivals accepted anywhere reach this transport's listeners (a live subscription). */
@@ -69,6 +66,22 @@ export function acceptInput(msg: Message, overrides: Partial<AcceptInput> = {}):
   return { claim: { ...(nonce ?? claim()), target: msg.to }, message: msg, idempotency: null, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...rest }
 }
 
+/** A storage high-water mark the test switches, recording the bytes the transport says it stored. */
+export interface SwitchablePressure extends StoragePressure {
+  full: boolean
+  readonly storedBytes: number[]
+}
+
+export function switchablePressure(): SwitchablePressure {
+  const pressure: SwitchablePressure = {
+    full: false,
+    storedBytes: [],
+    refuses: () => pressure.full,
+    stored: (bytes) => { pressure.storedBytes.push(bytes) },
+  }
+  return pressure
+}
+
 export async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -81,7 +94,7 @@ export function transportContract(name: string, harness: () => TransportHarness)
     let subject: TransportUnderTest
     let transport: Transport
 
-    const open = async (options?: InboxBudget): Promise<TransportUnderTest> => {
+    const open = async (options?: TransportOptions): Promise<TransportUnderTest> => {
       const s = await h.open(options)
       opened.push(s)
       return s
@@ -280,6 +293,55 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect(first?.id).toBe(probe.id)
         expect(await budget.ack('beta', [probe.id])).toBe(1)
         expect((await send(big('delta'), {}, budget)).outcome, 'the acked bytes are free again').toBe('accepted')
+      })
+    })
+
+    describe('storage high-water mark', () => {
+      it('refuses new messages with storage_full while the store is over its mark: nothing stored, not even the nonce or the idempotency record', async () => {
+        const pressure = switchablePressure()
+        const { transport: t, replayCache } = await open({ pressure })
+        pressure.full = true
+        const msg = message('alpha', 'beta', { idempotency_key: 'order-1' })
+        const input = acceptInput(msg, { idempotency: idempotency('order-1') })
+        expect(await t.accept(input)).toEqual({ outcome: 'storage_full' })
+        expect(await read('beta', 10, t)).toEqual([])
+        expect(pressure.storedBytes, 'nothing counted').toEqual([])
+
+        pressure.full = false
+        expect(await t.accept(input), 'the same request once there is room: its nonce is still fresh, its key unused').toEqual({ outcome: 'accepted', message: msg })
+        expect(await replayCache.claim(input.claim), 'now it is recorded').toEqual({ outcome: 'replayed' })
+        expect((await read('beta', 10, t)).map((m) => m.id)).toEqual([msg.id])
+      })
+
+      it('keeps reads, acks and nonce claims working over the mark', async () => {
+        const pressure = switchablePressure()
+        const { transport: t, replayCache } = await open({ pressure })
+        const msg = message('alpha', 'beta')
+        expect((await send(msg, {}, t)).outcome).toBe('accepted')
+        pressure.full = true
+        expect((await read('beta', 10, t)).map((m) => m.id)).toEqual([msg.id])
+        expect(await t.ack('beta', [msg.id])).toBe(1)
+        expect(await replayCache.claim(claim()), 'a read\'s or whoami\'s nonce').toEqual({ outcome: 'fresh' })
+        expect((await send(message('gamma', 'delta'), {}, t)).outcome, 'every sender, every inbox').toBe('storage_full')
+      })
+
+      it('tells the mark the bytes of each message it stored, and nothing for a refusal', async () => {
+        const pressure = switchablePressure()
+        const t = (await open({ pressure, inboxLimit: 1 })).transport
+        const msg = message('alpha', 'beta', { payload: 'x'.repeat(500) })
+        const input = acceptInput(msg)
+        expect((await t.accept(input)).outcome).toBe('accepted')
+        expect((await t.accept(acceptInput(message('alpha', 'gamma'), { claim: input.claim }))).outcome).toBe('replayed')
+        expect((await send(message('alpha', 'beta'), {}, t)).outcome).toBe('inbox_full')
+        expect(pressure.storedBytes).toEqual([Buffer.byteLength(JSON.stringify(msg), 'utf8')])
+      })
+
+      it('fails closed when the store cannot be sampled: a transport fault, nothing stored', async () => {
+        const pressure = switchablePressure()
+        const t = (await open({ pressure })).transport
+        pressure.refuses = () => Promise.reject(new Error('INFO memory failed'))
+        await expect(send(message('alpha', 'beta'), {}, t)).rejects.toMatchObject({ name: 'DependencyUnavailableError', dependency: 'transport' })
+        expect(await read('beta', 10, t)).toEqual([])
       })
     })
 

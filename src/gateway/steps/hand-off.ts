@@ -27,7 +27,10 @@ interface MessageBody {
 }
 
 const INBOX_FULL_RETRY_AFTER_SECONDS = 5
-/** A full inbox, or a sender's full share of it, clears only as the recipient acks: retry later. */
+/**
+ * A full inbox, or a sender's full share of it, clears only as the recipient acks: retry later. So does
+ * a store at its high-water mark (as recipients ack, or as an operator makes room).
+ */
 const retryAfter = { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SECONDS) } }
 
 /**
@@ -73,7 +76,12 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
     case 'sender_share_exceeded':
       return new Problem('sender_share_exceeded',
         `${key.mecha} holds its share of ${message.to}'s inbox (${result.by === 'bytes' ? 'bytes' : 'messages'}, MECHA_INBOX_SENDER_SHARE); other senders are not affected`, retryAfter)
+    case 'storage_full':
+      return new Problem('storage_full', 'the service\'s storage is at its high-water mark: no new message is accepted until there is room; nothing was stored and the nonce was not recorded', retryAfter)
   }
+  // A new outcome must be answered above: without a case it would fall through as a success with no response.
+  const unanswered: never = result
+  throw new Error(`unanswered accept outcome ${JSON.stringify(unanswered)}`)
 }
 
 /**

@@ -186,6 +186,19 @@ describe('config: inbox budgets', () => {
   })
 })
 
+describe('config: MECHA_STORAGE_HIGH_WATER', () => {
+  it('defaults to 0.9 and reads a share', () => {
+    expect(loadConfig({}).storageHighWater).toBe(0.9)
+    expect(loadConfig({ MECHA_STORAGE_HIGH_WATER: '0.75' }).storageHighWater).toBe(0.75)
+    expect(loadConfig({ MECHA_STORAGE_HIGH_WATER: '1' }).storageHighWater).toBe(1)
+  })
+  it.each(['0', '1.01', '90%', '9e-1'])('refuses %j, naming the variable', (raw) => {
+    expect(problemsOf({ MECHA_STORAGE_HIGH_WATER: raw })).toEqual([
+      `MECHA_STORAGE_HIGH_WATER must be a decimal above 0 and at most 1 (e.g. 0.5), got ${JSON.stringify(raw)}`,
+    ])
+  })
+})
+
 describe('config: MECHA_DEFAULT_KEY_RATE_LIMIT', () => {
   it('defaults to 100 requests per second', () => {
     expect(loadConfig({}).defaultKeyRateLimit).toEqual({ requests: 100, per_seconds: 1 })

@@ -266,6 +266,7 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'POST /v1/messages': [
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'sender_mismatch', 'recipient_not_allowed', 'kind_not_allowed', 'unknown_recipient',
     'message_too_large', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+    'storage_full',
   ],
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
@@ -674,6 +675,7 @@ describe('openapi.yaml: single source of truth', () => {
     expect(new Set(statusOf('RateLimited'))).toEqual(new Set([429]))
     expect(new Set(statusOf('RuntimeRateLimited'))).toEqual(new Set([429]))
     expect(new Set(statusOf('RuntimeUnavailable'))).toEqual(new Set([503]))
+    expect(new Set(statusOf('MessageUnavailable'))).toEqual(new Set([503]))
   })
 })
 
