@@ -6,6 +6,7 @@ import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
 import type { ControlPlane } from './control-plane/service.js'
 import { clientErrorHandler, problemHandler, sendProblem, toProblem } from './errors/handler.js'
 import { metricsPlugin } from './observability/metrics.js'
+import { RequestLogController, requestLogLevel } from './observability/request-log.js'
 import { gatewayPlugin, type GatewayOptions } from './gateway/plugin.js'
 import { registerWebSocketSupport } from './gateway/websocket.js'
 import { discoveryPlugin } from './discovery/plugin.js'
@@ -98,6 +99,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   const server = options.tls !== undefined ? { https: { ...httpOptions, cert: options.tls.cert, key: options.tls.key } } : { http: httpOptions }
   const app = Fastify({
     logger,
+    logController: new RequestLogController(requestLogLevel(config.environment)),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     genReqId: newRequestId,
