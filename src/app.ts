@@ -57,8 +57,11 @@ export interface AppDependencies {
 }
 
 export interface AppOptions {
-  /** Where log lines go (tests capture them); default stdout. */
-  logStream?: NodeJS.WritableStream
+  /**
+   * Where the logger writes its JSON lines (already redacted): the pretty printer at a terminal
+   * (src/observability/log-output.ts), a capture in tests; default stdout.
+   */
+  logStream?: { write(line: string): void }
   /** Serve HTTPS (and WSS) with this PEM certificate chain and key; replaced later with setSecureContext. */
   tls?: { cert: Buffer; key: Buffer }
 }
