@@ -1,4 +1,3 @@
-import { prettyFactory } from 'pino-pretty'
 import type { Config, LogFormat } from '../config/schema.js'
 
 export interface LogFormatInputs {
@@ -33,8 +32,10 @@ export interface PrettyLogStream {
  * Pretty-printing in the process, synchronously: no transport worker thread to flush or end at exit
  * (src/cli/exit.ts bounds the exit, and SIGTERM must end the process promptly), and no line still in
  * a stream buffer when it exits. Redaction is pino's and happens before this sees the line.
+ * pino-pretty is loaded only here: a process logging JSON (production) never loads it.
  */
-export function prettyLogStream(out: TextOutput, options: { colorize: boolean }): PrettyLogStream {
+export async function prettyLogStream(out: TextOutput, options: { colorize: boolean }): Promise<PrettyLogStream> {
+  const { prettyFactory } = await import('pino-pretty')
   const pretty = prettyFactory({ colorize: options.colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
   return {
     write(line) {

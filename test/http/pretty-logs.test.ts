@@ -12,7 +12,7 @@ afterEach(async () => {
 describe('pretty output', () => {
   it('is readable, not JSON, and redacts what the JSON redacts', async () => {
     let text = ''
-    const logStream = prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false })
+    const logStream = await prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false })
     t = await testApp({ LOG_LEVEL: 'debug' }, { logStream })
     await t.app.inject({ method: 'GET', url: '/healthz' })
     t.app.log.info({ req: { headers: { authorization: `Bearer ${OPERATORS.admin}` } }, token: 'mop_planted' }, 'a line carrying credentials')

@@ -38,7 +38,7 @@ export function serve(io: ServeIo): Promise<number> {
     }
     let server: RunningServer
     try {
-      server = await startServer(config, logOutput(config, io))
+      server = await startServer(config, await logOutput(config, io))
     } catch (err) {
       io.stderr.write(`mecharim: ${startFailure(err, config)}\n`)
       return 1
@@ -57,12 +57,12 @@ export function serve(io: ServeIo): Promise<number> {
  * JSON lines go to the logger's default, stdout, buffered (src/cli/exit.ts bounds their flush at
  * exit); readable ones to stderr, written at once, beside the operator token banner.
  */
-function logOutput(config: Config, io: ServeIo): { logStream?: { write(line: string): void } } {
+async function logOutput(config: Config, io: ServeIo): Promise<{ logStream?: { write(line: string): void } }> {
   const stderrIsTTY = io.stderr.isTTY === true
   const format = chooseLogFormat({ requested: config.logFormat, environment: config.environment, stdoutIsTTY: io.stdout.isTTY === true, stderrIsTTY })
   if (format === 'json') return {}
   // NO_COLOR (no-color.org), set and not empty: no colours, whatever the terminal.
-  return { logStream: prettyLogStream(io.stderr, { colorize: stderrIsTTY && (io.env.NO_COLOR ?? '') === '' }) }
+  return { logStream: await prettyLogStream(io.stderr, { colorize: stderrIsTTY && (io.env.NO_COLOR ?? '') === '' }) }
 }
 
 /** Why the server did not start; a port in use names the variable that chose it. */

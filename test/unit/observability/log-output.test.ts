@@ -29,22 +29,24 @@ describe('chooseLogFormat: MECHA_LOG_FORMAT set', () => {
 describe('prettyLogStream', () => {
   const line = JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5), pid: 1, hostname: 'h', reqId: 'req_1', msg: 'mecharim listening', store: 'embedded' })
 
-  it('writes one readable line per log line, synchronously', () => {
+  it('writes one readable line per log line, synchronously', async () => {
     let text = ''
-    const stream = prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false })
+    const stream = await prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false })
     stream.write(`${line}\n`)
     expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: mecharim listening \{"reqId":"req_1","store":"embedded"\}\n$/)
   })
 
-  it('colours only when asked', () => {
+  it('colours only when asked', async () => {
     let text = ''
-    prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: true }).write(`${line}\n`)
+    const stream = await prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: true })
+    stream.write(`${line}\n`)
     expect(text).toContain('\u001b[')
   })
 
-  it('passes a line that is not JSON through as it is', () => {
+  it('passes a line that is not JSON through as it is', async () => {
     let text = ''
-    prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false }).write('not json\n')
+    const stream = await prettyLogStream({ write: (chunk: string) => { text += chunk } }, { colorize: false })
+    stream.write('not json\n')
     expect(text).toBe('not json\n')
   })
 })
