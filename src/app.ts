@@ -6,6 +6,7 @@ import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
 import type { ControlPlane } from './control-plane/service.js'
 import { clientErrorHandler, problemHandler, sendProblem, toProblem } from './errors/handler.js'
 import { metricsPlugin } from './observability/metrics.js'
+import { RequestLogController, requestLogLevel } from './observability/request-log.js'
 import { gatewayPlugin, type GatewayOptions } from './gateway/plugin.js'
 import { registerWebSocketSupport } from './gateway/websocket.js'
 import { discoveryPlugin } from './discovery/plugin.js'
@@ -56,8 +57,11 @@ export interface AppDependencies {
 }
 
 export interface AppOptions {
-  /** Where log lines go (tests capture them); default stdout. */
-  logStream?: NodeJS.WritableStream
+  /**
+   * Where the logger writes its JSON lines (already redacted): the pretty printer at a terminal
+   * (src/observability/log-output.ts), a capture in tests; default stdout.
+   */
+  logStream?: { write(line: string): void }
   /** Serve HTTPS (and WSS) with this PEM certificate chain and key; replaced later with setSecureContext. */
   tls?: { cert: Buffer; key: Buffer }
 }
@@ -98,6 +102,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   const server = options.tls !== undefined ? { https: { ...httpOptions, cert: options.tls.cert, key: options.tls.key } } : { http: httpOptions }
   const app = Fastify({
     logger,
+    logController: new RequestLogController(requestLogLevel(config.environment)),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     genReqId: newRequestId,

@@ -7,6 +7,8 @@ import { CliHttpError, CliNetworkError, ControlPlaneClient, type FetchFn } from 
 
 export interface Output {
   write(chunk: string): unknown
+  /** process.stdout and process.stderr say whether they are a terminal; a capture in tests may. */
+  readonly isTTY?: boolean
 }
 
 /** Everything a command touches, so tests can run it in-process against a real server. */

@@ -3,7 +3,7 @@ import { parseRedisUrl } from '../stores/redis/url.js'
 import { sha256 } from '../crypto/digest.js'
 import { fromBase64url } from '../crypto/encoding.js'
 import {
-  DURABILITY_LEVELS, OPERATOR_SCOPES, ROLES, VARIABLES,
+  DURABILITY_LEVELS, LOG_FORMATS, OPERATOR_SCOPES, ROLES, VARIABLES,
   type Config, type DurabilityLevel, type Role, type OperatorScope, type StaticOperatorToken, type VariableName,
 } from './schema.js'
 
@@ -68,6 +68,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const port = integer('PORT', 0, 65535)
   const logLevel = value('LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`)
+  const rawLogFormat = set('MECHA_LOG_FORMAT')
+  const logFormat = LOG_FORMATS.find((format) => format === rawLogFormat)
+  if (rawLogFormat !== undefined && logFormat === undefined) problems.push(`MECHA_LOG_FORMAT must be ${LOG_FORMATS.join(' or ')}, got ${JSON.stringify(rawLogFormat)}`)
 
   const tls = parseTls(set, production, problems)
   let publicUrl = new URL(`${tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
@@ -126,6 +129,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     production,
     role: (ROLES as readonly string[]).includes(role) ? (role as Role) : 'all',
     logLevel,
+    logFormat,
     publicUrl: publicUrl.origin,
     publicAuthority: publicUrl.host,
     dataDir: value('MECHA_DATA_DIR') ?? './data',

@@ -15,7 +15,8 @@ export const VARIABLES = [
   { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
   { name: 'MECHA_ROLE', default: 'all', description: 'Which surfaces this process serves: `all`; `gateway` (runtime routes, discovery, health, metrics: no operator route whatever is configured, and no operator token needed in production); `control` (operator routes, audit, discovery, health, metrics: no runtime route).' },
   { name: 'NODE_ENV', default: 'development', description: '`development`, `production` or `test` (runs as development); anything else stops the start. `production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
-  { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent. Each request logs two lines (`incoming request`, `request completed`) at info in production and at debug otherwise.' },
+  { name: 'MECHA_LOG_FORMAT', default: undefined, description: '`json`: JSON lines on stdout; `pretty`: readable lines on stderr. Unset: `pretty` in development when stdout and stderr are both a terminal, `json` otherwise.' },
   { name: 'MECHA_PUBLIC_URL', default: 'http://HOST:PORT', description: 'Public origin clients use; the `@authority` of signed requests is checked against it. The default is `https://HOST:PORT` when MECHA_TLS_CERT_PATH is set.' },
   { name: 'MECHA_TLS_CERT_PATH', default: undefined, description: 'PEM certificate (chain) to serve HTTPS and WSS on PORT; set with MECHA_TLS_KEY_PATH (both or neither). Re-read on SIGHUP and when the files change, without dropping connections; an invalid new pair keeps the one in force.' },
   { name: 'MECHA_TLS_KEY_PATH', default: undefined, description: 'PEM private key of MECHA_TLS_CERT_PATH.' },
@@ -58,6 +59,9 @@ export const VARIABLES = [
 
 export type VariableName = (typeof VARIABLES)[number]['name']
 
+/** MECHA_LOG_FORMAT; unset, src/observability/log-output.ts chooses at start. */
+export const LOG_FORMATS = ['json', 'pretty'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 /** The process roles (MECHA_ROLE); src/surfaces.ts says which access classes each serves. */
 export const ROLES = ['all', 'gateway', 'control'] as const
 export type Role = (typeof ROLES)[number]
@@ -89,6 +93,8 @@ export interface Config {
   /** MECHA_ROLE: which surfaces this process serves (src/surfaces.ts ROLE_ACCESS). */
   readonly role: Role
   readonly logLevel: string
+  /** MECHA_LOG_FORMAT; undefined: chosen at start from the environment and whether the output is a terminal. */
+  readonly logFormat: LogFormat | undefined
   /** Origin clients use, without trailing slash. */
   readonly publicUrl: string
   /** `host[:port]` of the public origin: the expected `@authority` of signed requests. */

@@ -58,6 +58,26 @@ describe('mecharim serve', () => {
     expect(await start()).toBe(first)
   })
 
+  it('at a terminal in development, logs readable lines to stderr, none per request, and the token stays in view', async () => {
+    const port = await closedPort()
+    const signals = new EventEmitter()
+    const out = Object.assign(capture(), { isTTY: true })
+    const err = Object.assign(capture(), { isTTY: true })
+    const exit = serve({ argv: [], env: { PORT: String(port), MECHA_DATA_DIR: join(dir, 'tty'), LOG_LEVEL: 'info' }, stdout: out, stderr: err, signals, envFile: join(dir, 'none.env') })
+    await vi.waitFor(() => expect(err.text).toContain('Development operator token'), { timeout: 10_000 })
+    const banner = err.text.slice(err.text.indexOf('\nDevelopment operator token'))
+    for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+    // Nothing was logged after the banner: it is still the last thing on the terminal.
+    expect(err.text.endsWith(banner)).toBe(true)
+    signals.emit('SIGTERM')
+    expect(await exit).toBe(0)
+    const lines = err.text.split('\n').filter((l) => l.trim() !== '')
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([])
+    expect(lines.some((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] \S*INFO\S*: \S*mecharim listening/.test(l))).toBe(true)
+    expect(err.text).toContain('shutting down')
+    expect(out.text).toBe('')
+  })
+
   it('a configuration problem exits 1 naming the variable', async () => {
     const result = await run([], { PORT: 'eighty', MECHA_DATA_DIR: join(dir, 'bad') }, serve)
     expect(result.code).toBe(1)

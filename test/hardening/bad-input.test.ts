@@ -373,7 +373,8 @@ async function storeSnapshot(): Promise<string[]> {
 
 beforeAll(async () => {
   // The failed-authentication limit would turn these refusals into 429s: this file checks each reason.
-  h = await gatewayHarness({ LOG_LEVEL: 'info', MECHA_BODY_LIMIT_BYTES: String(BODY_LIMIT), MECHA_AUTH_FAILURE_LIMIT: '0' })
+  // debug: the last test reads every request's "request completed" line (development logs them at debug).
+  h = await gatewayHarness({ LOG_LEVEL: 'debug', MECHA_BODY_LIMIT_BYTES: String(BODY_LIMIT), MECHA_AUTH_FAILURE_LIMIT: '0' })
   for (const id of INBOXES) await h.register(id)
   f = {
     authority: h.t.config.publicAuthority,

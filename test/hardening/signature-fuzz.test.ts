@@ -62,7 +62,8 @@ let signer: IssuedRuntime
 const others: IssuedRuntime[] = []
 
 beforeAll(async () => {
-  h = await gatewayHarness({ LOG_LEVEL: 'info', MECHA_AUTH_FAILURE_LIMIT: '0' })
+  // debug: the statuses are read from each request's "request completed" line (development logs them at debug).
+  h = await gatewayHarness({ LOG_LEVEL: 'debug', MECHA_AUTH_FAILURE_LIMIT: '0' })
   for (const id of ['alpha', 'beta', 'gamma']) await h.register(id)
   signer = await h.issue('alpha', { signature: { algorithms: ['hmac-sha256', 'ed25519'] } })
   others.push(

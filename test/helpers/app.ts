@@ -34,7 +34,7 @@ export interface TestApp {
   stores: Stores
   masterKey: Buffer
   dataDir: string
-  /** Every line the logger wrote. */
+  /** Every line the logger wrote (none when `options.logStream` took them). */
   logs: string[]
   close(): Promise<void>
 }
@@ -43,7 +43,7 @@ export interface TestApp {
  * An app built as the server builds it (openStores, gateway, control plane), with a log capture: on
  * the embedded store in a fresh temp directory, or on Redis when `env` has REDIS_URL.
  */
-export async function testApp(env: Env = {}, options: { dataDir?: string; masterKey?: Buffer } = {}): Promise<TestApp> {
+export async function testApp(env: Env = {}, options: { dataDir?: string; masterKey?: Buffer; logStream?: { write(line: string): void } } = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'mecharim-app-'))
   const config = loadConfig({
     MECHA_DATA_DIR: dataDir, LOG_LEVEL: 'info', MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON,
@@ -58,7 +58,7 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
   const stores = await openStores(config)
   const store = stores.control
   const logs: string[] = []
-  const logStream = new Writable({
+  const capture = new Writable({
     write(chunk: Buffer, _enc, cb) {
       logs.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''))
       cb()
@@ -70,7 +70,7 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
   // As server.ts does: MECHA_OPERATOR_VERIFIER loads a custom verifier module.
   const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
   const authenticator = new OperatorAuthenticator(config.operatorTokens, verifier, { authFailures: gateway.deps.authFailures })
-  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter }, { logStream })
+  const app = await buildApp(config, { store, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter }, { logStream: options.logStream ?? capture })
   await app.ready()
   return {
     app, config, store, stores, masterKey, dataDir, logs,

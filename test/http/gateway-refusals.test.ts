@@ -14,7 +14,8 @@ let narrow: IssuedRuntime
 const MESSAGE = { to: 'beta', kind: 'task.request', payload: { n: 1 } }
 
 beforeAll(async () => {
-  h = await gatewayHarness({ LOG_LEVEL: 'info' })
+  // debug: the last test reads every request's "request completed" line (development logs them at debug).
+  h = await gatewayHarness({ LOG_LEVEL: 'debug' })
   for (const id of ['alpha', 'beta', 'gamma']) await h.register(id)
   await h.register('picky', { accepts: ['greeting.*'] })
   alpha = await h.issue('alpha')

@@ -23,7 +23,9 @@ afterAll(() => rmSync(cwd, { recursive: true, force: true }))
 
 async function start(graceSeconds: number): Promise<ServiceProcess> {
   svc = await spawnService({
-    PORT: '0', LOG_LEVEL: 'info', MECHA_PUBLIC_URL: `http://${AUTHORITY}`, MECHA_DATA_DIR: mkdtempSync(join(cwd, 'data-')),
+    // debug: `received` waits for "incoming request" lines, and the pipe tests need lines to fill the
+    // pipe; development logs the per-request lines at debug.
+    PORT: '0', LOG_LEVEL: 'debug', MECHA_PUBLIC_URL: `http://${AUTHORITY}`, MECHA_DATA_DIR: mkdtempSync(join(cwd, 'data-')),
     MECHA_MASTER_KEY: randomBytes(32).toString('hex'), MECHA_OPERATOR_TOKENS_JSON: OPERATOR_TOKENS_JSON,
     MECHA_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
   }, cwd)
@@ -218,7 +220,7 @@ describe('SIGTERM whatever happened to the output pipes', () => {
     if (how === 'close-stdout') service.child.stdout.destroy()
     if (how === 'close-stderr') service.child.stderr.destroy()
     if (how === 'full-stdout') service.child.stdout.pause()
-    // Log lines the process now cannot write: each request logs two (more than a 64 KiB pipe holds).
+    // Log lines the process now cannot write: each request logs two at debug (more than a 64 KiB pipe holds).
     for (let i = 0; i < 400; i++) await fetch(`${service.url}/healthz`)
     const began = Date.now()
     service.child.kill('SIGTERM')

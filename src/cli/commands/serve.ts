@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { ConfigError, loadConfig } from '../../config/load.js'
 import type { Config } from '../../config/schema.js'
+import { chooseLogFormat, prettyLogStream } from '../../observability/log-output.js'
 import { startServer, type RunningServer } from '../../server.js'
 import { HELP_OPTION, expectPositionals, parseCommand } from '../args.js'
 import { printUsage, runCommand, type CommandIo, type Output } from '../command.js'
@@ -37,7 +38,7 @@ export function serve(io: ServeIo): Promise<number> {
     }
     let server: RunningServer
     try {
-      server = await startServer(config)
+      server = await startServer(config, await logOutput(config, io))
     } catch (err) {
       io.stderr.write(`mecharim: ${startFailure(err, config)}\n`)
       return 1
@@ -50,6 +51,18 @@ export function serve(io: ServeIo): Promise<number> {
     }
     return closeOnSignal(server, io.signals ?? process, io.stderr, config.shutdownGraceSeconds * 1000)
   })
+}
+
+/**
+ * JSON lines go to the logger's default, stdout, buffered (src/cli/exit.ts bounds their flush at
+ * exit); readable ones to stderr, written at once, beside the operator token banner.
+ */
+async function logOutput(config: Config, io: ServeIo): Promise<{ logStream?: { write(line: string): void } }> {
+  const stderrIsTTY = io.stderr.isTTY === true
+  const format = chooseLogFormat({ requested: config.logFormat, environment: config.environment, stdoutIsTTY: io.stdout.isTTY === true, stderrIsTTY })
+  if (format === 'json') return {}
+  // NO_COLOR (no-color.org), set and not empty: no colours, whatever the terminal.
+  return { logStream: await prettyLogStream(io.stderr, { colorize: stderrIsTTY && (io.env.NO_COLOR ?? '') === '' }) }
 }
 
 /** Why the server did not start; a port in use names the variable that chose it. */

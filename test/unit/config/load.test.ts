@@ -28,6 +28,15 @@ describe('config: defaults', () => {
   })
 })
 
+describe('config: MECHA_LOG_FORMAT', () => {
+  it('is unset by default (chosen at start from the environment and the terminal)', () => {
+    expect(loadConfig({}).logFormat).toBeUndefined()
+  })
+  it.each(['json', 'pretty'])('takes %s', (format) => {
+    expect(loadConfig({ MECHA_LOG_FORMAT: format }).logFormat).toBe(format)
+  })
+})
+
 describe('config: operator tokens', () => {
   it('reads the JSON long and short forms', () => {
     const config = loadConfig({ MECHA_OPERATOR_TOKENS_JSON: JSON.stringify({ [TOKEN]: 'alice', [`${TOKEN}2`]: { operator: 'bob', scopes: ['keys:read'] } }) })
@@ -129,6 +138,7 @@ describe('config: bad values name their variable', () => {
     [{ MECHA_AUTH_FAILURE_IPV6_PREFIX: '16' }, 'MECHA_AUTH_FAILURE_IPV6_PREFIX must be an integer from 32 to 128'],
     [{ MECHA_AUTH_FAILURE_IPV6_PREFIX: '129' }, 'MECHA_AUTH_FAILURE_IPV6_PREFIX must be an integer from 32 to 128'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ MECHA_LOG_FORMAT: 'text' }, 'MECHA_LOG_FORMAT must be json or pretty, got "text"'],
     [{ MECHA_PUBLIC_URL: 'ftp://x' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
     [{ MECHA_PUBLIC_URL: 'https://x/path' }, 'MECHA_PUBLIC_URL must be an http(s) origin'],
     [{ MECHA_PUBLIC_URL: 'not a url' }, 'MECHA_PUBLIC_URL is not a URL'],
