@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { answersPing, freePort } from '../../src/dev/local-ports.js'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import { describe, it } from 'vitest'
+import { onPath, sleep, terminate, track } from './child-processes.js'
 
 /**
  * A real Redis for tests: a `redis-server` child on a free port with persistence off, or the server at
@@ -36,23 +37,9 @@ export class RedisUnavailable extends Error {
 }
 
 const READY_TIMEOUT_MS = 10_000
-const STOP_TIMEOUT_MS = 5_000
-
-/** Every redis-server this process started and has not yet seen exit. */
-const children = new Set<ChildProcess>()
-let exitHooksInstalled = false
 
 export function redisServerOnPath(): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue
-    try {
-      accessSync(join(dir, 'redis-server'), constants.X_OK)
-      return true
-    } catch {
-      // not in this directory
-    }
-  }
-  return false
+  return onPath('redis-server')
 }
 
 export function redisAvailable(): boolean {
@@ -102,7 +89,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     if (url === undefined) throw new RedisUnavailable()
     return externalHandle(url)
   }
-  installExitHooks()
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'mecharim-redis-'))
   const persistence = [...(options.persist === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), ...(options.args ?? [])]
@@ -157,7 +143,7 @@ async function launch(port: number, dir: string, persistence: string[]): Promise
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no', '--dir', dir],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
-  children.add(child)
+  track(child)
   let output = ''
   const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000) }
   child.stdout?.on('data', keep)
@@ -165,11 +151,9 @@ async function launch(port: number, dir: string, persistence: string[]): Promise
 
   let exited: string | undefined
   child.once('exit', (code, signal) => {
-    children.delete(child)
     exited = `exited (code ${code}, signal ${signal})`
   })
   child.once('error', (err) => {
-    children.delete(child)
     exited = `failed to start: ${err.message}`
   })
 
@@ -181,37 +165,4 @@ async function launch(port: number, dir: string, persistence: string[]): Promise
   }
   await terminate(child, 'SIGKILL')
   throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms:\n${output}`)
-}
-
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill(signal)
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
-  await exited
-  clearTimeout(timer)
-}
-
-/** Redis children must not outlive the test process, however it ends. */
-function installExitHooks(): void {
-  if (exitHooksInstalled) return
-  exitHooksInstalled = true
-  const killAll = (): void => {
-    for (const child of children) child.kill('SIGKILL')
-    children.clear()
-  }
-  process.on('exit', killAll)
-  // A forked test worker whose runner died is orphaned, and may linger until its test ends.
-  if (process.connected) process.once('disconnect', killAll)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      killAll()
-      // Re-raise so the default behaviour (exit) still happens when nobody else handles the signal.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-    })
-  }
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
 }
