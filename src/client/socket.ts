@@ -37,7 +37,9 @@ export async function defaultWebSocket(mode: WebSocketAuth | undefined): Promise
   } catch {
     // fall through to the explanation
   }
-  throw new TypeError('expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, pass one, or use webSocketAuth: "frame")')
+  throw new TypeError(mode === 'frame'
+    ? 'expected options.WebSocket: this runtime has no WebSocket (install the ws package, or pass one)'
+    : 'expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, pass one, or use webSocketAuth: "frame")')
 }
 
 /**

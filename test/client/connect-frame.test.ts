@@ -1,5 +1,5 @@
 import WebSocket from 'ws'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { MechaClient, MechaError, type ConnectionReady, type DeliveredMessage, type MechaConnection, type WebSocketEventLike } from '../../src/client/index.js'
 import { sdkHarness, type AuthMode, type SdkHarness } from './harness.js'
 
@@ -64,11 +64,27 @@ describe('connect() with webSocketAuth: "frame"', () => {
   })
 
   it('works with a WebSocket that takes only protocols, as a browser\'s does', async () => {
+    const before = BrowserLikeWebSocket.offered.length
     const receiver = h.client(await h.runtime('frame-browser-like', 'ed25519'), { WebSocket: BrowserLikeWebSocket, webSocketAuth: 'frame' })
     const connection = receiver.connect()
     expect((await connection.ready).mecha).toBe('frame-browser-like')
-    expect(BrowserLikeWebSocket.offered).toEqual([['mecha.frame-auth']])
+    expect(BrowserLikeWebSocket.offered.slice(before)).toEqual([['mecha.frame-auth']])
     connection.close()
+  })
+
+  it('without options, where the global WebSocket cannot send headers (here: Deno\'s, by its globals), chooses the first frame by itself', async () => {
+    const before = BrowserLikeWebSocket.offered.length
+    vi.stubGlobal('WebSocket', BrowserLikeWebSocket)
+    vi.stubGlobal('Deno', {})
+    try {
+      const receiver = h.client(await h.runtime('frame-by-itself', 'hmac-sha256'))
+      const connection = receiver.connect()
+      expect((await connection.ready).mecha).toBe('frame-by-itself')
+      expect(BrowserLikeWebSocket.offered.slice(before)).toEqual([['mecha.frame-auth']])
+      connection.close()
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('a refusal is thrown as the MechaError the same refusal gets over HTTP, with its status and request id', async () => {
