@@ -167,7 +167,7 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   drainOnClose(app, config.shutdownGraceSeconds * 1000)
   await registerWebSocketSupport(app, {
     idleTimeoutMs: config.wsIdleTimeoutSeconds * 1000, maxPerKey: config.wsMaxPerKey, shutdownGraceMs: config.shutdownGraceSeconds * 1000,
-    maxAgeMs: config.wsMaxAgeSeconds * 1000,
+    maxAgeMs: config.wsMaxAgeSeconds * 1000, authTimeoutMs: config.wsAuthTimeoutSeconds * 1000,
   })
   await app.register(problemHandler)
   await app.register(notFoundBeforeBody)

@@ -6,16 +6,17 @@ import { IDEMPOTENCY_KEY_RE } from '../idempotency-key.js'
 import { credentialHeaders, newNonce } from './sign.js'
 import { resolveReconnect } from './reconnect.js'
 import type {
-  AckResult, CallOptions, ConnectOptions, FetchLike, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
-  WebSocketConstructor, WhoAmI,
+  AckResult, CallOptions, ConnectOptions, FetchLike, FrameWebSocketConstructor, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
+  WebSocketAuth, WebSocketConstructor, WhoAmI,
 } from './types.js'
 import { fetchTrusting, webSocketTrusting } from './private-ca.js'
-import { defaultWebSocket } from './socket.js'
+import { defaultWebSocket, resolveWebSocket } from './socket.js'
 import { MechaConnection, type ConnectSession } from './websocket.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 const CREDENTIAL_FIELDS = ['token', 'keyId', 'signingSecret', 'privateKey', 'devSender']
-const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'ca', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
+const OPTION_FIELDS = new Set(['url', 'authority', 'fetch', 'WebSocket', 'webSocketAuth', 'ca', 'timeoutMs', 'now', ...CREDENTIAL_FIELDS])
+const WEBSOCKET_AUTH: readonly WebSocketAuth[] = ['headers', 'frame']
 const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
 const CALL_FIELDS = new Set(['auth', 'signal'])
 const CONNECT_FIELDS = new Set([...CALL_FIELDS, 'reconnect', 'onReconnecting', 'onReconnect'])
@@ -43,7 +44,8 @@ export class MechaClient {
   readonly #authority: string
   readonly #credentials: ResolvedCredentials
   readonly #fetch: FetchLike
-  readonly #WebSocket: WebSocketConstructor | undefined
+  readonly #WebSocket: WebSocketConstructor | FrameWebSocketConstructor | undefined
+  readonly #webSocketAuth: WebSocketAuth | undefined
   /** The `ca` option, for the WebSocket connect() opens. */
   readonly #caWebSocket: string | undefined
   readonly #timeoutMs: number
@@ -74,6 +76,13 @@ export class MechaClient {
       this.#fetch = resolveFetch(options.fetch)
     }
     this.#WebSocket = options.WebSocket
+    if (options.webSocketAuth !== undefined && !WEBSOCKET_AUTH.includes(options.webSocketAuth)) {
+      throw new TypeError(`expected options.webSocketAuth as "headers" or "frame", got ${describe(options.webSocketAuth)}`)
+    }
+    if (options.webSocketAuth === 'frame' && this.#credentials.devSender !== undefined) {
+      throw new TypeError('expected options.devSender without webSocketAuth "frame": a development sender is a header, and the authenticate frame carries a Mecha key')
+    }
+    this.#webSocketAuth = options.webSocketAuth
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       throw new TypeError(`expected options.timeoutMs as a positive number of milliseconds, got ${describe(timeoutMs)}`)
@@ -138,8 +147,9 @@ export class MechaClient {
    * {@link ConnectOptions.reconnect}; unacknowledged messages are delivered again). A refused upgrade,
    * a close for the credentials ({@link ConnectionRevokedError}) and a connection that cannot be
    * reopened are thrown by the iterator as {@link MechaError}s. The upgrade request carries the same
-   * headers as any call, so it needs a WebSocket implementation that sends headers (see
-   * `options.WebSocket`).
+   * headers as any call where the WebSocket can send them (Node, Bun); elsewhere (browsers) the
+   * socket authenticates in its first frame, answering the gateway's challenge (see
+   * `options.webSocketAuth`): the same credentials, the same refusals.
    */
   connect(options: ConnectOptions = {}): MechaConnection {
     const credentials = this.#callCredentials(options, CONNECT_FIELDS)
@@ -148,11 +158,13 @@ export class MechaClient {
       if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`expected ${name} as a function, got ${describe(options[name])}`)
     }
     const webSocket = this.#WebSocket
+    const mode = this.#webSocketAuth
     const ca = this.#caWebSocket
     const session: ConnectSession = {
       url: `${this.#origin.replace(/^http/, 'ws')}/v1/connect`,
-      headers: () => this.#headers('GET', '/v1/connect', '', undefined, credentials),
-      webSocket: () => (webSocket !== undefined ? Promise.resolve(webSocket) : ca !== undefined ? webSocketTrusting(ca) : defaultWebSocket()),
+      headers: (challenge) => this.#headers('GET', '/v1/connect', '', undefined, frameCredentials(credentials, challenge), undefined, challenge),
+      webSocket: async () => (webSocket !== undefined ? resolveWebSocket(webSocket, mode)
+        : ca !== undefined ? resolveWebSocket(await webSocketTrusting(ca), mode) : defaultWebSocket(mode)),
       timeoutMs: this.#timeoutMs,
       learnServerTime: (serverTime) => this.#learnServerTime(serverTime),
     }
@@ -195,11 +207,11 @@ export class MechaClient {
     return resolveCredentials(options.auth, 'auth')
   }
 
-  #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials, idempotencyKey?: string): Record<string, string> {
+  #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials, idempotencyKey?: string, challenge?: string): Record<string, string> {
     const timestamp = Math.floor((this.#now() + this.#clockOffsetMs) / 1000)
     return credentialHeaders({
       method, authority: this.#authority, path, query, ...(body !== undefined ? { body } : {}), timestamp, nonce: newNonce(),
-      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}), ...(challenge !== undefined ? { challenge } : {}),
     }, credentials)
   }
 
@@ -232,6 +244,14 @@ export class MechaClient {
       signal?.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/** The credentials an authenticate frame can carry: a Mecha key (a development sender is a header). */
+function frameCredentials(credentials: ResolvedCredentials, challenge: string | undefined): ResolvedCredentials {
+  if (challenge !== undefined && credentials.devSender !== undefined) {
+    throw new TypeError('expected a Mecha key for a WebSocket that authenticates in its first frame, got devSender (a header this WebSocket cannot send)')
+  }
+  return credentials
 }
 
 function parseOrigin(url: unknown): string {

@@ -7,11 +7,31 @@ import type { Message } from './types.js'
  * on an `acked` frame marks a refusal.
  */
 export type ServerFrame =
+  | { type: 'challenge'; challenge: string; expires_in: number }
   | { type: 'ready'; mecha: string; key_id: string; server_time: number }
   | { type: 'message'; message: Message }
   | { type: 'acked'; ids: string[]; acknowledged: number; ref?: string; reason?: string; detail?: string }
-  | { type: 'error'; reason: string; detail: string; ref?: string }
+  | ErrorFrame
   | { type: 'closing'; reason: string; detail: string }
+
+/**
+ * An `error` frame. Refusing a first-frame handshake, it is the problem+json body the same refusal
+ * gets over HTTP with `type` "error": it also has `title`, `status`, `code`, `request_id` and the
+ * extension members (`server_time`, `retry_after`).
+ */
+export interface ErrorFrame {
+  type: 'error'
+  reason: string
+  detail: string
+  ref?: string
+  status?: number
+  code?: string
+  request_id?: string
+  [extension: string]: unknown
+}
+
+/** A challenge as the gateway sends it: 32 random bytes, unpadded base64url (more is accepted). */
+const CHALLENGE_RE = /^[A-Za-z0-9_-]{43,128}$/
 
 /** What the gateway accepts as a `ref`: 1 to 64 characters of [A-Za-z0-9._:-]. */
 const REF_RE = /^[A-Za-z0-9._:-]{1,64}$/
@@ -33,6 +53,8 @@ export function parseFrame(data: unknown): ServerFrame | undefined {
   const f = frame as Record<string, unknown>
   if (f.ref !== undefined && (typeof f.ref !== 'string' || !REF_RE.test(f.ref))) return undefined
   switch (f.type) {
+    case 'challenge':
+      return typeof f.challenge === 'string' && CHALLENGE_RE.test(f.challenge) && typeof f.expires_in === 'number' ? (f as ServerFrame) : undefined
     case 'ready':
       return typeof f.mecha === 'string' && typeof f.key_id === 'string' && typeof f.server_time === 'number' ? (f as ServerFrame) : undefined
     case 'message': {
@@ -47,6 +69,20 @@ export function parseFrame(data: unknown): ServerFrame | undefined {
     default:
       return undefined
   }
+}
+
+/** The error of a refused first-frame handshake: what the same refusal over HTTP would have thrown. */
+export function handshakeError(frame: ErrorFrame): MechaError {
+  const status = typeof frame.status === 'number' && Number.isSafeInteger(frame.status) ? frame.status : 0
+  if (typeof frame.code !== 'string' || status === 0) return frameError(frame.reason, frame.detail)
+  const { type: _frameType, ...body } = frame
+  const retryAfter = frame.retry_after
+  return new MechaError({
+    status, code: frame.code, reason: frame.reason, detail: frame.detail,
+    problem: { ...body, type: `urn:mecharim:problem:${frame.reason}`, title: typeof frame.title === 'string' ? frame.title : frame.detail, status, code: frame.code, request_id: frame.request_id ?? '' },
+    ...(typeof frame.request_id === 'string' ? { requestId: frame.request_id } : {}),
+    ...(typeof retryAfter === 'number' && Number.isSafeInteger(retryAfter) ? { retryAfterSeconds: retryAfter } : {}),
+  })
 }
 
 /** An `error` frame, or an `acked` frame with a reason, as the error of the acknowledgement it answers. */

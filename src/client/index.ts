@@ -8,5 +8,5 @@ export { ConnectionRevokedError, MechaError, type MechaErrorInit, type ProblemBo
 export { newNonce, signRequest, type RequestToSign } from './sign.js'
 export type {
   AckResult, CallOptions, ConnectOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
-  OutgoingMessage, ReconnectingEvent, ReconnectOptions, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
+  OutgoingMessage, ReconnectingEvent, ReconnectOptions, FrameWebSocketConstructor, WebSocketAuth, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
 } from './types.js'

@@ -1,4 +1,4 @@
-import type { FetchLike, WebSocketConstructor } from './types.js'
+import type { FetchLike, FrameWebSocketConstructor, WebSocketConstructor } from './types.js'
 
 /**
  * The `ca` option: fetch and WebSocket that trust a private certificate authority. Node only, as a
@@ -16,7 +16,7 @@ export function fetchTrusting(ca: string): FetchLike {
   }
 }
 
-export async function webSocketTrusting(ca: string): Promise<WebSocketConstructor> {
+export async function webSocketTrusting(ca: string): Promise<WebSocketConstructor & FrameWebSocketConstructor> {
   const specifier = 'ws'
   let module: { WebSocket?: unknown; default?: unknown }
   try {
@@ -24,13 +24,15 @@ export async function webSocketTrusting(ca: string): Promise<WebSocketConstructo
   } catch {
     throw new TypeError('expected the ws package for options.ca (npm install ws)')
   }
-  const Base = (module.WebSocket ?? module.default) as new (url: string, options: object) => object
+  const Base = (module.WebSocket ?? module.default) as new (url: string, ...rest: unknown[]) => object
+  // Both forms connect() uses: (url, { headers }), and (url, protocols) for first-frame authentication.
   class TrustingWebSocket extends Base {
-    constructor(url: string, options: { headers: Record<string, string> }) {
-      super(url, { ...options, ca })
+    constructor(url: string, options: { headers: Record<string, string> } | string[]) {
+      if (Array.isArray(options)) super(url, options, { ca })
+      else super(url, { ...options, ca })
     }
   }
-  return TrustingWebSocket as unknown as WebSocketConstructor
+  return TrustingWebSocket as unknown as WebSocketConstructor & FrameWebSocketConstructor
 }
 
 async function loadUndici(ca: string): Promise<{ fetch: (input: string, init: object) => Promise<unknown>; dispatcher: object }> {

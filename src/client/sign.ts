@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { serializeContentDigest } from '../crypto/content-digest.js'
 import {
-  MECHA_TAG, buildSignatureBase, coveredComponents, serializeSignature, serializeSignatureInput,
+  MECHA_CHALLENGE_COMPONENT, MECHA_TAG, buildSignatureBase, coveredComponents, serializeSignature, serializeSignatureInput,
   serializeSignatureParams, type MechaSignatureParams,
 } from '../crypto/signature-base.js'
 import { serializeIdempotencyKey } from '../idempotency-key.js'
@@ -29,9 +29,16 @@ export interface RequestToSign {
   nonce: string
   /** Sent as the Idempotency-Key header (POST /v1/messages), covered by the signature. */
   idempotencyKey?: string
+  /**
+   * GET /v1/connect authenticated in its first frame: the `challenge` the gateway sent on the socket.
+   * A signature covers it as `mecha-challenge`; it is not among the headers returned (the gateway
+   * knows it), and the headers go in the authenticate frame, not on a request.
+   */
+  challenge?: string
 }
 
 const encoder = new TextEncoder()
+const CHALLENGE_RE = /^[A-Za-z0-9_-]{22,128}$/
 const NONCE_BYTES = 18 // 144 random bits: the gateway wants at least 128
 
 /** A fresh Mecha-Nonce: 144 random bits, base64url. */
@@ -62,14 +69,15 @@ export function credentialHeaders(request: RequestToSign, credentials: ResolvedC
 
   const hasBody = body !== undefined && body.length > 0
   if (hasBody) headers['content-digest'] = serializeContentDigest('sha-256', sha256(body))
-  const components = coveredComponents(hasBody, request.idempotencyKey !== undefined)
+  const { challenge } = request
+  const components = coveredComponents(hasBody, request.idempotencyKey !== undefined, challenge !== undefined)
   const params: MechaSignatureParams = { keyid: credentials.keyId, alg: signer.alg, tag: MECHA_TAG }
   const base = buildSignatureBase(components, serializeSignatureParams(components, params), {
     method: request.method,
     authority: request.authority,
     path: request.path,
     query: request.query,
-    header: (name) => (Object.hasOwn(headers, name) ? headers[name] : undefined),
+    header: (name) => (name === MECHA_CHALLENGE_COMPONENT ? challenge : Object.hasOwn(headers, name) ? headers[name] : undefined),
   })
   if (!base.ok) throw new TypeError(`cannot sign this request: ${base.detail}`)
   headers['signature-input'] = serializeSignatureInput(components, params)
@@ -87,5 +95,8 @@ function checkRequest(request: RequestToSign): void {
   }
   if (request.body !== undefined && !(request.body instanceof Uint8Array)) {
     throw new TypeError(`expected request.body as a Uint8Array, got ${describe(request.body)}`)
+  }
+  if (request.challenge !== undefined && (typeof request.challenge !== 'string' || !CHALLENGE_RE.test(request.challenge))) {
+    throw new TypeError(`expected request.challenge as the gateway's challenge (base64url), got ${describe(request.challenge)}`)
   }
 }

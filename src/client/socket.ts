@@ -1,5 +1,5 @@
 import { MechaError, errorFromResponse } from './errors.js'
-import type { WebSocketConstructor, WebSocketEventLike, WebSocketLike } from './types.js'
+import type { FrameWebSocketConstructor, WebSocketAuth, WebSocketConstructor, WebSocketEventLike, WebSocketLike } from './types.js'
 
 /** A Node `http.IncomingMessage`, as the `ws` package hands it to `unexpected-response`. */
 interface RefusalResponse {
@@ -10,26 +10,53 @@ interface RefusalResponse {
 
 const MAX_REFUSAL_BYTES = 64 * 1024
 
+/** A WebSocket constructor and how connect() authenticates sockets made with it. */
+export type ResolvedWebSocket =
+  | { handshake: 'headers'; WebSocket: WebSocketConstructor }
+  | { handshake: 'frame'; WebSocket: FrameWebSocketConstructor }
+
 /**
- * The WebSocket to use when none was given: the global one where it is known to send headers
- * (undici's in Node, Bun's), else the `ws` package, loaded only now.
+ * The WebSocket to use when none was given. With headers: the global one where it is known to send
+ * them (undici's in Node, Bun's), else the `ws` package, loaded only now. Where the global one cannot
+ * send headers (browsers, Deno, workers), it is used with first-frame authentication.
  */
-export async function defaultWebSocket(): Promise<WebSocketConstructor> {
-  const scope = globalThis as { WebSocket?: unknown; Deno?: unknown; process?: { versions?: Record<string, string | undefined> } }
-  const versions = scope.process?.versions
-  if (typeof scope.WebSocket === 'function' && scope.Deno === undefined && (versions?.node !== undefined || versions?.bun !== undefined)) {
-    return scope.WebSocket as WebSocketConstructor
+export async function defaultWebSocket(mode: WebSocketAuth | undefined): Promise<ResolvedWebSocket> {
+  const global = (globalThis as { WebSocket?: unknown }).WebSocket
+  if (typeof global === 'function') {
+    // undici's and Bun's take both forms: (url, { headers }) and (url, protocols).
+    if (globalSendsHeaders()) return { handshake: mode ?? 'headers', WebSocket: global } as ResolvedWebSocket
+    if (mode !== 'headers') return { handshake: 'frame', WebSocket: global as FrameWebSocketConstructor }
   }
   // A non-literal specifier: browser bundlers must not try to bundle a Node package.
   const specifier = 'ws'
   try {
     const module = (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as { WebSocket?: unknown; default?: unknown }
     const constructor = module.WebSocket ?? module.default
-    if (typeof constructor === 'function') return constructor as WebSocketConstructor
+    // The ws package takes both forms: (url, { headers }) and (url, protocols).
+    if (typeof constructor === 'function') return { handshake: mode ?? 'headers', WebSocket: constructor } as ResolvedWebSocket
   } catch {
     // fall through to the explanation
   }
-  throw new TypeError('expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, or pass one; browsers\' WebSocket cannot send headers)')
+  throw new TypeError(mode === 'frame'
+    ? 'expected options.WebSocket: this runtime has no WebSocket (install the ws package, or pass one)'
+    : 'expected options.WebSocket: no WebSocket implementation that sends headers was found (install the ws package, pass one, or use webSocketAuth: "frame")')
+}
+
+/**
+ * How a given constructor authenticates when `webSocketAuth` is not set: the global WebSocket of a
+ * runtime where it cannot send headers authenticates in its first frame; any other is taken to
+ * accept `{ headers }`, as documented for `options.WebSocket`.
+ */
+export function resolveWebSocket(WebSocket: WebSocketConstructor | FrameWebSocketConstructor, mode: WebSocketAuth | undefined): ResolvedWebSocket {
+  const handshake = mode ?? (WebSocket === (globalThis as { WebSocket?: unknown }).WebSocket && !globalSendsHeaders() ? 'frame' : 'headers')
+  return { handshake, WebSocket } as ResolvedWebSocket
+}
+
+/** The global WebSocket sends headers in Node (undici) and Bun; a browser's, Deno's or a worker's does not. */
+function globalSendsHeaders(): boolean {
+  const scope = globalThis as { Deno?: unknown; process?: { versions?: Record<string, string | undefined> } }
+  const versions = scope.process?.versions
+  return scope.Deno === undefined && (versions?.node !== undefined || versions?.bun !== undefined)
 }
 
 export function closeQuietly(socket: WebSocketLike | undefined): void {

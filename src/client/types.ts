@@ -67,9 +67,19 @@ export interface WebSocketLike {
 /**
  * A WebSocket constructor that sends extra headers on the upgrade request, taking them as
  * `new WebSocket(url, { headers })`: the `ws` package, and the undici-based global WebSocket of Node
- * 22+ (and Bun). Browsers' WebSocket cannot send headers.
+ * 22+ (and Bun). Browsers' WebSocket cannot send headers (see {@link FrameWebSocketConstructor}).
  */
 export type WebSocketConstructor = new (url: string, options: { headers: Record<string, string> }) => WebSocketLike
+
+/**
+ * A WebSocket constructor as browsers have it, `new WebSocket(url, protocols)`, which cannot send
+ * headers: {@link MechaClient.connect} authenticates it in its first frame (`webSocketAuth: 'frame'`).
+ * The `ws` package and undici's WebSocket take this form too.
+ */
+export type FrameWebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike
+
+/** How {@link MechaClient.connect} authenticates: credential headers on the upgrade, or the socket's first frame. */
+export type WebSocketAuth = 'headers' | 'frame'
 
 export interface MechaClientOptions extends MechaCredentials {
   /**
@@ -86,12 +96,22 @@ export interface MechaClientOptions extends MechaCredentials {
   /** A fetch implementation. Default: `globalThis.fetch`. */
   fetch?: FetchLike
   /**
-   * A WebSocket constructor for {@link MechaClient.connect} that accepts `{ headers }` (see
-   * {@link WebSocketConstructor}). Default: the global WebSocket on Node and Bun, else the `ws`
-   * package, loaded on first use. Browsers must pass one that supports headers: the gateway does not
-   * yet accept credentials in a first frame.
+   * A WebSocket constructor for {@link MechaClient.connect}: one that accepts `{ headers }` (see
+   * {@link WebSocketConstructor}), or, with `webSocketAuth: 'frame'`, any that takes protocols (see
+   * {@link FrameWebSocketConstructor}). Default: the global WebSocket on Node and Bun (headers); in
+   * browsers, Deno and other runtimes whose WebSocket cannot send headers, the global WebSocket with
+   * first-frame authentication; else the `ws` package, loaded on first use.
    */
-  WebSocket?: WebSocketConstructor
+  WebSocket?: WebSocketConstructor | FrameWebSocketConstructor
+  /**
+   * How {@link MechaClient.connect} authenticates its WebSocket. `'headers'`: the upgrade request
+   * carries the credential headers, like every call. `'frame'`: the upgrade offers the
+   * `mecha.frame-auth` subprotocol and no credentials; the gateway sends a challenge and the client
+   * answers with one `authenticate` frame whose signature covers it (docs/protocol.md). Default:
+   * `'frame'` where the WebSocket cannot send headers (the global WebSocket of a browser, Deno, a
+   * worker), else `'headers'`. Not with `devSender` (a header; the frame carries a Mecha key).
+   */
+  webSocketAuth?: WebSocketAuth
   /**
    * PEM certificate(s) of a private certificate authority to trust for an `https:` gateway (Node
    * only; read the file yourself, e.g. `readFileSync('ca.pem', 'utf8')`). Calls then go through the

@@ -1,9 +1,10 @@
+import { FRAME_AUTH_PROTOCOL, authenticateFrame } from '../frame-auth.js'
 import { MechaError, staleServerTime } from './errors.js'
-import { ackFrame, frameError, parseFrame, type ServerFrame } from './frames.js'
+import { ackFrame, frameError, handshakeError, parseFrame, type ServerFrame } from './frames.js'
 import { checkMessageIds } from './ids.js'
 import { closeOutcome, reconnectDelayMs, retryable, type CloseOutcome, type ReconnectPolicy } from './reconnect.js'
-import { closeQuietly, describeClose, describeEvent, onRefusal, readRefusal } from './socket.js'
-import type { ConnectionReady, Message, ReconnectingEvent, WebSocketConstructor, WebSocketLike } from './types.js'
+import { closeQuietly, describeClose, describeEvent, onRefusal, readRefusal, type ResolvedWebSocket } from './socket.js'
+import type { ConnectionReady, Message, ReconnectingEvent, WebSocketLike } from './types.js'
 
 /** A message pushed over the WebSocket; `ack()` acknowledges it over the connection. */
 export interface DeliveredMessage extends Message {
@@ -15,9 +16,12 @@ export interface DeliveredMessage extends Message {
 export interface ConnectSession {
   /** ws(s)://host/v1/connect */
   url: string
-  /** Fresh credential headers for the upgrade request (new nonce, current time). */
-  headers(): Record<string, string>
-  webSocket(): Promise<WebSocketConstructor>
+  /**
+   * Fresh credential headers (new nonce, current time): for the upgrade request, or, given the
+   * gateway's challenge, for the authenticate frame of first-frame authentication.
+   */
+  headers(challenge?: string): Record<string, string>
+  webSocket(): Promise<ResolvedWebSocket>
   timeoutMs: number
   learnServerTime(serverTime: number): void
 }
@@ -45,8 +49,10 @@ const OPEN = 1
 
 /**
  * One GET /v1/connect session, iterated for the messages the gateway pushes. It opens at once;
- * `ready` settles when the gateway has authenticated it. A `stale_timestamp` refusal of the upgrade
- * (readable with the `ws` package) corrects the clock and is retried once, like an HTTP call.
+ * `ready` settles when the gateway has authenticated it, from the upgrade's headers or, where the
+ * WebSocket cannot send headers, from the first frame, an answer to the gateway's challenge. A
+ * `stale_timestamp` refusal (of the upgrade, readable with the `ws` package, or in an error frame)
+ * corrects the clock and is retried once, like an HTTP call.
  *
  * Once open, it outlives its sockets: when the gateway asks it to authenticate again, or the socket is
  * lost, it reconnects with fresh credentials (see `ConnectOptions.reconnect`). Received messages stay
@@ -159,10 +165,10 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
   async #open(): Promise<ConnectionReady> {
     for (let attempt = 0; ; attempt++) {
       this.#options.signal?.throwIfAborted()
-      const WebSocket = await this.#session.webSocket()
+      const webSocket = await this.#session.webSocket()
       if (this.#closing) throw closedError('closed before the gateway was ready')
       try {
-        return await this.#handshake(WebSocket)
+        return await this.#handshake(webSocket)
       } catch (err) {
         const serverTime = attempt === 0 && !this.#closing ? staleServerTime(err) : undefined
         if (serverTime === undefined) throw err
@@ -193,13 +199,17 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
     }
   }
 
-  #handshake(WebSocket: WebSocketConstructor): Promise<ConnectionReady> {
+  #handshake(webSocket: ResolvedWebSocket): Promise<ConnectionReady> {
     const session = this.#session
     return new Promise<ConnectionReady>((resolve, reject) => {
       let phase: 'handshake' | 'open' | 'done' = 'handshake'
       let refusal: Promise<MechaError> | undefined
       let closing: { reason: string; detail: string } | undefined
-      const socket = new WebSocket(session.url, { headers: session.headers() })
+      // First-frame authentication: the upgrade carries no credentials; they answer the challenge.
+      let challenged = false
+      const socket = webSocket.handshake === 'headers'
+        ? new webSocket.WebSocket(session.url, { headers: session.headers() })
+        : new webSocket.WebSocket(session.url, [FRAME_AUTH_PROTOCOL])
       this.#socket = socket
       const fail = (error: unknown): void => {
         if (phase !== 'handshake') return
@@ -224,6 +234,22 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
       socket.addEventListener('message', (event) => {
         const frame = parseFrame(event.data)
         if (phase === 'handshake') {
+          if (webSocket.handshake === 'frame') {
+            // The refusal of a first-frame handshake says as much as a refused upgrade's problem body.
+            if (frame?.type === 'error') return fail(handshakeError(frame))
+            if (!challenged) {
+              if (frame?.type !== 'challenge') {
+                return fail(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'invalid_response', detail: 'the gateway did not open with a challenge frame (first-frame authentication)' }))
+              }
+              challenged = true
+              try {
+                socket.send(authenticateFrame(session.headers(frame.challenge)))
+              } catch (err) {
+                fail(err)
+              }
+              return
+            }
+          }
           if (frame?.type !== 'ready') {
             failWith(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'invalid_response', detail: 'the gateway did not open with a ready frame' }))
             return

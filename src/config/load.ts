@@ -156,6 +156,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     wsIdleTimeoutSeconds: integer('MECHA_WS_IDLE_TIMEOUT_SECONDS', 5, 86400),
     wsMaxPerKey: integer('MECHA_WS_MAX_PER_KEY', 1, 10_000),
     wsMaxAgeSeconds: integer('MECHA_WS_MAX_AGE_SECONDS', 1, 86400),
+    wsAuthTimeoutSeconds: integer('MECHA_WS_AUTH_TIMEOUT_SECONDS', 1, 60),
     shutdownGraceSeconds: integer('MECHA_SHUTDOWN_GRACE_SECONDS', 0, 600),
     visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
     durability: parseDurability(value('MECHA_DURABILITY') ?? 'everysec', problems),

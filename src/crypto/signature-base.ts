@@ -2,7 +2,7 @@
  * RFC 9421 HTTP Message Signatures, as profiled by mecha-v1:
  *
  *   Signature-Input: mecha=("@method" "@authority" "@path" "@query" "mecha-timestamp" "mecha-nonce"
- *                           ["content-type" "content-digest"] ["idempotency-key"]);keyid="…";alg="hmac-sha256"|"ed25519";tag="mecha-v1"
+ *                           ["content-type" "content-digest"] ["idempotency-key"] ["mecha-challenge"]);keyid="…";alg="hmac-sha256"|"ed25519";tag="mecha-v1"
  *   Signature: mecha=:<base64>:
  *
  * Layers, each usable alone: {@link parseSignatureHeaders} is plain RFC 9421 for any label;
@@ -33,6 +33,11 @@ export const MECHA_COMPONENTS = ['@method', '@authority', '@path', '@query', 'me
 export const MECHA_BODY_COMPONENTS = ['content-type', 'content-digest'] as const
 /** Also covered when the request sends the header (IETF httpapi Idempotency-Key draft). */
 export const MECHA_IDEMPOTENCY_COMPONENT = 'idempotency-key'
+/**
+ * Covered by, and only by, the signature of a WebSocket authenticated in its first frame: its value
+ * is the challenge the server sent on that socket, so the signature is good for that socket alone.
+ */
+export const MECHA_CHALLENGE_COMPONENT = 'mecha-challenge'
 
 export interface MechaSignatureParams {
   keyid: string
@@ -129,31 +134,39 @@ export function parseMechaSignature(signatureInput: string, signature: string): 
 /**
  * The mecha-v1 component-set rule: exactly {@link MECHA_COMPONENTS}, plus {@link MECHA_BODY_COMPONENTS}
  * when the request has a body, plus {@link MECHA_IDEMPOTENCY_COMPONENT} when it sends an Idempotency-Key
- * (a key that is not signed could be changed in transit, turning a retry into a new message), in any
- * order, each once. Returns a description of the first problem.
+ * (a key that is not signed could be changed in transit, turning a retry into a new message), plus
+ * {@link MECHA_CHALLENGE_COMPONENT} when it is a WebSocket's authenticate frame (and never otherwise:
+ * a signature over a challenge is good on its socket only, never as an HTTP request), in any order,
+ * each once. Returns a description of the first problem.
  */
-export function checkCoveredComponents(components: readonly string[], hasBody: boolean, hasIdempotencyKey = false): string | undefined {
+export function checkCoveredComponents(components: readonly string[], hasBody: boolean, hasIdempotencyKey = false, hasChallenge = false): string | undefined {
   if (!Array.isArray(components)) throw new TypeError(`expected an array of components, got ${typeof components}`)
   if (typeof hasBody !== 'boolean') throw new TypeError(`expected hasBody as a boolean, got ${typeof hasBody}`)
   if (typeof hasIdempotencyKey !== 'boolean') throw new TypeError(`expected hasIdempotencyKey as a boolean, got ${typeof hasIdempotencyKey}`)
-  const required: readonly string[] = coveredComponents(hasBody, hasIdempotencyKey)
+  if (typeof hasChallenge !== 'boolean') throw new TypeError(`expected hasChallenge as a boolean, got ${typeof hasChallenge}`)
+  const required: readonly string[] = coveredComponents(hasBody, hasIdempotencyKey, hasChallenge)
   const seen = new Set<string>()
   for (const component of components) {
     if (seen.has(component)) return `duplicate component "${component}"`
     seen.add(component)
     if (!required.includes(component)) {
       const why = (MECHA_BODY_COMPONENTS as readonly string[]).includes(component) ? ' (the request has no body)'
-        : component === MECHA_IDEMPOTENCY_COMPONENT ? ' (the request sends no Idempotency-Key)' : ''
+        : component === MECHA_IDEMPOTENCY_COMPONENT ? ' (the request sends no Idempotency-Key)'
+          : component === MECHA_CHALLENGE_COMPONENT ? ' (only the authenticate frame of a WebSocket covers the server\'s challenge)' : ''
       return `unexpected component "${component}"${why}`
     }
   }
   const missing = required.find((component) => !seen.has(component))
+  if (missing === MECHA_CHALLENGE_COMPONENT) return `missing component "${missing}" (an authenticate frame's signature covers the challenge the server sent on this socket)`
   return missing === undefined ? undefined : `missing component "${missing}"`
 }
 
 /** The components a mecha-v1 signature covers, in the canonical order (what signers send). */
-export function coveredComponents(hasBody: boolean, hasIdempotencyKey = false): string[] {
-  return [...MECHA_COMPONENTS, ...(hasBody ? MECHA_BODY_COMPONENTS : []), ...(hasIdempotencyKey ? [MECHA_IDEMPOTENCY_COMPONENT] : [])]
+export function coveredComponents(hasBody: boolean, hasIdempotencyKey = false, hasChallenge = false): string[] {
+  return [
+    ...MECHA_COMPONENTS, ...(hasBody ? MECHA_BODY_COMPONENTS : []), ...(hasIdempotencyKey ? [MECHA_IDEMPOTENCY_COMPONENT] : []),
+    ...(hasChallenge ? [MECHA_CHALLENGE_COMPONENT] : []),
+  ]
 }
 
 /**

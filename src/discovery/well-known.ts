@@ -1,6 +1,7 @@
 import { CATALOGUE } from '../errors/catalogue.js'
 import type { Config } from '../config/schema.js'
-import { MECHA_BODY_COMPONENTS, MECHA_COMPONENTS, MECHA_IDEMPOTENCY_COMPONENT, MECHA_TAG } from '../crypto/signature-base.js'
+import { MECHA_BODY_COMPONENTS, MECHA_CHALLENGE_COMPONENT, MECHA_COMPONENTS, MECHA_IDEMPOTENCY_COMPONENT, MECHA_TAG } from '../crypto/signature-base.js'
+import { AUTHENTICATE_FIELDS, FRAME_AUTH_PROTOCOL } from '../frame-auth.js'
 import { MAX_CLIENT_FRAME_BYTES } from '../gateway/websocket.js'
 import { ORDER_NOTE, RUNTIME_CHECKS } from './mcp/checks.js'
 import { schemaNames } from '../schemas/registry.js'
@@ -68,6 +69,13 @@ export function discoveryDocument(config: Config, version: string, durability: D
           hmac_key: 'the UTF-8 bytes of the signing_secret string exactly as issued',
           ed25519_public_key: 'raw 32 bytes, unpadded base64url, registered on the key',
           digest: { header: 'Content-Digest', standard: 'RFC 9530', algorithms: ['sha-256', 'sha-512'], over: 'the raw body bytes' },
+        },
+        websocket_first_frame: {
+          description: 'GET /v1/connect for clients that cannot send headers on an upgrade (browsers): offer the subprotocol and no credential headers, then answer the challenge frame with one authenticate frame whose fields stand for the credential headers; a signature also covers the challenge. The same checks as with headers (docs/protocol.md, "Authenticating in the first frame").',
+          subprotocol: FRAME_AUTH_PROTOCOL,
+          fields: { ...AUTHENTICATE_FIELDS },
+          covered_components: [...MECHA_COMPONENTS, MECHA_CHALLENGE_COMPONENT],
+          timeout_seconds: config.wsAuthTimeoutSeconds,
         },
         sender: 'Derived from the key; a message `from`, if present, must equal it.',
         message_id: 'Assigned by the gateway (msg_<ulid>), unique in the recipient\'s inbox; a body `id` is refused. Send an idempotency key in the Idempotency-Key header (covered by the signature); it is delivered as `idempotency_key`.',

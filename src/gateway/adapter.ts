@@ -4,9 +4,9 @@ import { sendProblem, toProblem } from '../errors/handler.js'
 import type { Problem } from '../errors/problem.js'
 import type { GatewayContext, Step, StepResult } from './context.js'
 import { RUNTIME_ROUTES, newContext, runSteps, stepsFor, type Phase, type PipelineDeps, type RuntimeRoute } from './pipeline.js'
+import { settleRefusal } from './refusal.js'
 import { runtimeRequest } from './request.js'
-import { refuseCredentialAttempt, releaseAuthAttempt } from './steps/auth-failure-throttle.js'
-import { settleNonce } from './steps/claim-nonce.js'
+import { releaseAuthAttempt } from './steps/auth-failure-throttle.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,6 +33,7 @@ type Plan = Readonly<Record<Exclude<Phase, 'connection'>, readonly Step<Pipeline
 export class PipelineAdapter {
   readonly #deps: PipelineDeps
   readonly #plans: Readonly<Record<RuntimeRoute, Plan>>
+  readonly #frameSteps: readonly Step<PipelineDeps>[]
 
   constructor(deps: PipelineDeps) {
     this.#deps = deps
@@ -40,6 +41,8 @@ export class PipelineAdapter {
     this.#plans = Object.fromEntries(RUNTIME_ROUTES.map((route) => [route, {
       headers: stepsFor(route, 'headers', options), body: stepsFor(route, 'body', options), route: stepsFor(route, 'route', options),
     }])) as Record<RuntimeRoute, Plan>
+    const connect = this.#plans.connect
+    this.#frameSteps = [...connect.headers, ...connect.body, ...connect.route]
   }
 
   /** onRequest: the header steps, before the body is read. Callback-style: no promise in the steady state. */
@@ -108,6 +111,12 @@ export class PipelineAdapter {
     ;(rest[rest.length - 1] as HookHandlerDoneFunction)()
   }
 
+  /**
+   * The authenticate frame of a first-frame-authenticated WebSocket: every step GET /v1/connect runs
+   * before its upgrade (headers, body and route phases, in table order), on a context built from the frame.
+   */
+  readonly authenticateFrame = (ctx: GatewayContext): StepResult | Promise<StepResult> => runSteps(this.#frameSteps, ctx, this.#deps)
+
   /** Re-run the connection steps on a copy of an authenticated context (ConnectionAuthorization). */
   readonly recheck = (ctx: GatewayContext): StepResult | Promise<StepResult> => runSteps(this.#connectionSteps, ctx, this.#deps)
   readonly #connectionSteps = stepsFor('connect', 'connection')
@@ -128,25 +137,14 @@ export class PipelineAdapter {
     else handle(result)
   }
 
-  /**
-   * Every refusal of a runtime request. Before authentication, a 401 is a failed authentication and
-   * counts against the client address (before the response leaves, so the next request meets the
-   * count). After it, the nonce is recorded first (the one nonce rule), once.
-   */
+  /** Every refusal of a runtime request, once what it costs is settled (refusal.ts). */
   #refuse(request: FastifyRequest, reply: FastifyReply, problem: Problem, done?: HookHandlerDoneFunction): void {
     const ctx = request.gateway
     const fail = (err: unknown): void => {
       if (done !== undefined) done(err as Error)
       else void sendProblem(request, reply, toProblem(err).problem)
     }
-    let pending: Problem | Promise<Problem>
-    if (ctx === undefined) {
-      pending = problem
-    } else if (!ctx.authenticated) {
-      pending = problem.status === 401 ? refuseCredentialAttempt(ctx, this.#deps, problem, request.log) : problem
-    } else {
-      pending = settleNonce(ctx, this.#deps, problem)
-    }
+    const pending = settleRefusal(ctx, this.#deps, problem, request.log)
     const send = (p: Problem): void => {
       if (p.internal !== undefined || p.status === 401) {
         request.log.info({ reason: p.reason, cause: p.internal, key_id: ctx?.credentials?.keyId }, 'runtime request refused')

@@ -30,6 +30,12 @@ export interface RuntimeRequest {
   readonly upgrade: boolean
   /** The TCP connection (a WebSocket slot is held until it closes). */
   readonly connection: import('node:net').Socket
+  /**
+   * The authenticate frame of a WebSocket authenticated in its first frame: the challenge the server
+   * sent on that socket (the `mecha-challenge` header reads it, and a signature must cover it).
+   * Undefined for every HTTP request.
+   */
+  readonly challenge?: string
 }
 
 /** A connection's authorization, kept true for its life (connection-authorization.ts). */
@@ -98,6 +104,11 @@ export interface GatewayContext {
   keyRefusal?: Problem
   /** The mecha a Mecha-Dev-Sender request acts as (development only): the credential steps are skipped. */
   devSender?: string
+  /**
+   * A GET /v1/connect upgrade that offered first-frame authentication: the steps after
+   * `frame-handshake` do not run on it, they run on its authenticate frame (frame-handshake.ts).
+   */
+  frameHandshake?: true
   /** Every presented credential verified (token, signature, Content-Digest): from here on the nonce is recorded, exactly once. */
   authenticated: boolean
   /** The nonce has been recorded (or its claim answered): the one-nonce rule's latch. */

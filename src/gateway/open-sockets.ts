@@ -8,8 +8,10 @@ export interface WebSocketLimits {
   maxPerKey: number
   /** On shutdown, a peer that has not completed the closing handshake within this time is cut off. */
   shutdownGraceMs: number
-  /** A socket is closed this long after its upgrade (`reauthenticate`), so that it authenticates again. */
+  /** A socket is closed this long after it authenticated (`reauthenticate`), so that it authenticates again. */
   maxAgeMs: number
+  /** A socket authenticating in its first frame must send that frame within this time of the challenge. */
+  authTimeoutMs: number
 }
 
 export const GOING_AWAY = 1001
@@ -40,6 +42,10 @@ export class OpenSockets {
 
   get maxAgeMs(): number {
     return this.#limits.maxAgeMs
+  }
+
+  get authTimeoutMs(): number {
+    return this.#limits.authTimeoutMs
   }
 
   /** Open sockets (or upgrades in progress) of one key. */

@@ -9,6 +9,7 @@ import type { GatewayContext, Step, StepResult } from './context.js'
 import { admitAuthAttempt, authenticated } from './steps/auth-failure-throttle.js'
 import { checkContentDigest } from './steps/check-content-digest.js'
 import { checkDevSender } from './steps/dev-sender.js'
+import { deferToFrame } from './steps/frame-handshake.js'
 import { checkTimestamp } from './steps/check-timestamp.js'
 import { checkProof } from './steps/check-proof.js'
 import { claimNonce } from './steps/claim-nonce.js'
@@ -76,6 +77,11 @@ export interface PipelineStep {
   readonly authenticates?: true
   /** A credential step: skipped for a Mecha-Dev-Sender request (development only). */
   readonly credential?: true
+  /**
+   * Once this step marks a request `frameHandshake`, the steps after it in the table do not run on
+   * that request: they run on its WebSocket's authenticate frame, from the start of the table.
+   */
+  readonly defers?: true
   readonly run: Step<PipelineDeps>
 }
 
@@ -92,8 +98,11 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'dev-sender', phase: 'headers', routes: 'all', run: checkDevSender,
     check: '`Mecha-Dev-Sender`, if sent: refused unless the server runs with MECHA_ALLOW_DEV_SENDER_HEADER=1 (development only); then the request acts as that active mecha and the credential steps are skipped',
     refusals: ['dev_sender_refused', 'malformed_credentials', 'invalid_key'] }),
+  step({ name: 'frame-handshake', phase: 'headers', routes: ['connect'], run: deferToFrame, defers: true,
+    check: 'A WebSocket upgrade offering the `mecha.frame-auth` subprotocol, with no credential headers, is admitted against the address\'s failed-authentication budget (an unauthenticated attempt until its authenticate frame, at most MECHA_WS_AUTH_TIMEOUT_SECONDS); the steps below then run on that frame, from step 0, instead of on the upgrade',
+    refusals: ['malformed_credentials', 'rate_limited'] }),
   step({ name: 'credentials', phase: 'headers', routes: 'all', run: parseCredentials, credential: true,
-    check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates); no lookup, no I/O',
+    check: 'Headers parse (token format and checksum, signature syntax, timestamp, nonce, no duplicates; on a WebSocket authenticated in its first frame, the authenticate frame\'s fields stand for these headers); no lookup, no I/O',
     refusals: ['missing_credentials', 'malformed_credentials'] }),
   step({ name: 'auth-failure-throttle', credential: true, phase: 'headers', routes: 'all', run: admitAuthAttempt,
     check: 'The client address is within its failed-authentication budget (failures and unauthenticated requests in flight), or the key authenticated from it in the last 24 hours (no I/O)',
@@ -168,14 +177,22 @@ export const PIPELINE: readonly PipelineStep[] = [
  * the credential steps pass over a request that uses it (without the flag nothing is wrapped).
  */
 export function stepsFor(route: RuntimeRoute, phase: Phase, options: { allowDevSender?: boolean } = {}): readonly Step<PipelineDeps>[] {
-  return PIPELINE.filter((s) => s.phase === phase && (s.routes === 'all' || s.routes.includes(route))).map((s) => {
-    const run = s.credential === true && options.allowDevSender === true ? unlessDevSender(s.run) : s.run
-    return s.authenticates === true ? authenticating(run) : run
+  const runs = (s: PipelineStep): boolean => s.routes === 'all' || s.routes.includes(route)
+  const deferringAt = PIPELINE.findIndex((s) => s.defers === true && runs(s))
+  return PIPELINE.flatMap((s, index) => (s.phase === phase && runs(s) ? [{ s, index }] : [])).map(({ s, index }) => {
+    let run = s.credential === true && options.allowDevSender === true ? unlessDevSender(s.run) : s.run
+    if (s.authenticates === true) run = authenticating(run)
+    return deferringAt !== -1 && index > deferringAt && phase !== 'connection' ? unlessDeferred(run) : run
   })
 }
 
 function unlessDevSender(run: Step<PipelineDeps>): Step<PipelineDeps> {
   return (ctx, deps) => (ctx.devSender !== undefined ? undefined : run(ctx, deps))
+}
+
+/** A step that does not run on an upgrade whose credentials come in its first frame (it runs on that frame). */
+function unlessDeferred(run: Step<PipelineDeps>): Step<PipelineDeps> {
+  return (ctx, deps) => (ctx.frameHandshake === true ? undefined : run(ctx, deps))
 }
 
 /** A step that, once passed, marks the request authenticated (from then on the nonce rule applies). */

@@ -4,9 +4,12 @@ import type { WebSocket } from 'ws'
 import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import type { Reason } from '../errors/catalogue.js'
+import { FRAME_AUTH_PROTOCOL } from '../frame-auth.js'
 import { gatewayContext, type RouteOptions } from './adapter.js'
 import { required, type AuthorizationWatch, type GatewayContext } from './context.js'
+import { authenticateByFrame } from './frame-handshake.js'
 import { OpenSockets, type WebSocketLimits } from './open-sockets.js'
+import { releaseAuthAttempt } from './steps/auth-failure-throttle.js'
 import { sleepBeforeNextRead } from './wait-for-messages.js'
 
 export { OpenSockets, type WebSocketLimits } from './open-sockets.js'
@@ -28,7 +31,12 @@ export async function registerWebSocketSupport(app: FastifyInstance, limits: Web
   const sockets = new OpenSockets(limits)
   app.decorate('openSockets', sockets)
   await app.register(websocket, {
-    options: { maxPayload: MAX_CLIENT_FRAME_BYTES },
+    options: {
+      maxPayload: MAX_CLIENT_FRAME_BYTES,
+      // The one subprotocol the gateway speaks: first-frame authentication. Any other offer is
+      // declined (ws would otherwise echo the first one offered, claiming a protocol it does not speak).
+      handleProtocols: (protocols: Set<string>) => (protocols.has(FRAME_AUTH_PROTOCOL) ? FRAME_AUTH_PROTOCOL : false),
+    },
     // Replaces the plugin's bare close() (the peer would see 1005): every open socket is told 1001.
     preClose: (done) => {
       sockets.closeAll()
@@ -46,13 +54,28 @@ const REF_RE = /^[A-Za-z0-9._:-]{1,64}$/
 const ID_RE = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
- * GET /v1/connect: a WebSocket authenticated on the upgrade request by the same pipeline as every
- * runtime route (its route steps run before the upgrade completes, so a refusal is a problem+json
- * response). Server frames: `ready`, `message`, `acked`, `error`, `closing`. Client frames:
+ * GET /v1/connect: a WebSocket authenticated by the same pipeline as every runtime route, on the
+ * upgrade request (its route steps run before the upgrade completes, so a refusal is a problem+json
+ * response), or, for a client that cannot send headers (a browser), on its first frame over a
+ * challenge (frame-handshake.ts). Server frames: `challenge` (first-frame authentication only),
+ * `ready`, `message`, `acked`, `error`, `closing`. Client frames: `authenticate` (first), then
  * `{"type":"ack","ids":[...],"ref"?}`. The connection's authorization is kept checked for its life.
  */
 export async function connectRoute(app: FastifyInstance, options: RouteOptions): Promise<void> {
   const { adapter, deps } = options
+  const open = (socket: WebSocket, request: FastifyRequest, ctx: GatewayContext): void => {
+    const key = required(ctx.key, 'key')
+    const maxAgeMs = app.openSockets.maxAgeMs
+    const session = new PushSession(socket, request, ctx, deps)
+    session.send({ type: 'ready', mecha: key.mecha, key_id: key.id, server_time: Math.floor(Date.now() / 1000), max_age_seconds: Math.floor(maxAgeMs / 1000) })
+    const maxAge = setTimeout(() => session.end(new Problem('reauthenticate', `the connection reached its maximum age of ${maxAgeMs / 1000} s (MECHA_WS_MAX_AGE_SECONDS); reconnect with fresh credentials`)), maxAgeMs)
+    maxAge.unref()
+    socket.once('close', () => clearTimeout(maxAge))
+    session.start().catch((err: unknown) => {
+      request.log.warn({ err }, 'websocket push loop failed')
+      socket.close(INTERNAL_ERROR, 'transport unavailable')
+    })
+  }
   app.route({
     method: 'GET',
     url: '/v1/connect',
@@ -63,17 +86,17 @@ export async function connectRoute(app: FastifyInstance, options: RouteOptions):
     preHandler: adapter.routeSteps,
     wsHandler: (socket, request) => {
       const ctx = gatewayContext(request)
-      const key = required(ctx.key, 'key')
-      if (!app.openSockets.track(socket)) return
-      const maxAgeMs = app.openSockets.maxAgeMs
-      const session = new PushSession(socket, request, ctx, deps)
-      session.send({ type: 'ready', mecha: key.mecha, key_id: key.id, server_time: Math.floor(Date.now() / 1000), max_age_seconds: Math.floor(maxAgeMs / 1000) })
-      const maxAge = setTimeout(() => session.end(new Problem('reauthenticate', `the connection reached its maximum age of ${maxAgeMs / 1000} s (MECHA_WS_MAX_AGE_SECONDS); reconnect with fresh credentials`)), maxAgeMs)
-      maxAge.unref()
-      socket.once('close', () => clearTimeout(maxAge))
-      session.start().catch((err: unknown) => {
-        request.log.warn({ err }, 'websocket push loop failed')
-        socket.close(INTERNAL_ERROR, 'transport unavailable')
+      if (!app.openSockets.track(socket)) {
+        releaseAuthAttempt(ctx)
+        return
+      }
+      if (ctx.frameHandshake !== true) {
+        open(socket, request, ctx)
+        return
+      }
+      const handshake = { deps, authenticate: adapter.authenticateFrame, timeoutMs: app.openSockets.authTimeoutMs }
+      void authenticateByFrame(socket, request, ctx, handshake).then((authenticated) => {
+        if (authenticated !== undefined) open(socket, request, authenticated)
       })
     },
   })
@@ -84,6 +107,7 @@ class PushSession {
   readonly #request: FastifyRequest
   readonly #deps: RouteOptions['deps']
   readonly #mecha: string
+  readonly #keyId: string
   readonly #authorization: AuthorizationWatch
   #open = true
   #wake: (() => void) | undefined
@@ -94,7 +118,9 @@ class PushSession {
     this.#socket = socket
     this.#request = request
     this.#deps = deps
-    this.#mecha = required(ctx.key, 'key').mecha
+    const key = required(ctx.key, 'key')
+    this.#mecha = key.mecha
+    this.#keyId = key.id
     this.#authorization = deps.watchAuthorization(ctx, (problem) => this.end(problem))
     socket.on('message', (data, isBinary) => { void this.#onFrame(isBinary ? undefined : data.toString()) })
     socket.on('close', () => {
@@ -112,7 +138,7 @@ class PushSession {
   end(problem: Problem): void {
     if (!this.#open) return
     this.#open = false
-    this.#request.log.info({ reason: problem.reason, key_id: this.#request.gateway?.key?.id }, 'websocket closed: authorization ended')
+    this.#request.log.info({ reason: problem.reason, key_id: this.#keyId }, 'websocket closed: authorization ended')
     this.send({ type: 'closing', reason: problem.reason, detail: problem.detail, request_id: this.#request.id })
     this.#socket.close(POLICY_VIOLATION, problem.reason)
     this.#rouse()

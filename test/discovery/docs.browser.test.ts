@@ -1,34 +1,12 @@
-import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { readOpenapiYaml } from '../../src/discovery/routes.js'
 import { OPERATORS, testApp, type TestApp } from '../helpers/app.js'
+import { BROWSER_TIMEOUT_MS, CHROMIUM, CHROMIUM_ARGS, describeWithChromium } from '../helpers/chromium.js'
 
-/** Debian's Chromium: no browser is ever downloaded for tests. */
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 const SCREENSHOT = '/tmp/docs.png'
-const BROWSER_TIMEOUT_MS = 60_000
-
-/** `describe`, or a loud skip without Chromium; with MECHA_REQUIRE_BROWSER=1 (CI) a failing test instead. */
-function describeWithChromium(name: string, fn: () => void): void {
-  if (existsSync(CHROMIUM)) {
-    describe(name, fn)
-    return
-  }
-  if (process.env.MECHA_REQUIRE_BROWSER === '1') {
-    describe(name, () => {
-      it(`needs ${CHROMIUM}`, () => {
-        throw new Error(`"${name}" needs ${CHROMIUM} (apt-get install chromium), and MECHA_REQUIRE_BROWSER=1 forbids skipping it`)
-      })
-    })
-    return
-  }
-  console.warn(`\n${'!'.repeat(78)}\n!!! SKIPPED: "${name}" needs ${CHROMIUM} (set MECHA_REQUIRE_BROWSER=1 to fail instead)\n${'!'.repeat(78)}\n`)
-  describe.skip(name, fn)
-}
 
 /** Every operation in the committed document, as Swagger UI ids its blocks: operations-<first tag>-<operationId>. */
 function documentedOperations(): { domId: string; method: string; path: string; operationId: string }[] {

@@ -95,3 +95,34 @@ export async function runtimeFetch(baseUrl: string, options: Omit<RuntimeRequest
   const body = options.body === undefined ? undefined : new Uint8Array(Buffer.from(options.body))
   return fetch(`${baseUrl}${options.url}`, { method: options.method, headers, ...(body !== undefined ? { body } : {}) })
 }
+
+/** The WebSocket subprotocol of first-frame authentication on GET /v1/connect (docs/protocol.md), as the wire spells it. */
+export const FRAME_AUTH_PROTOCOL = 'mecha.frame-auth'
+
+export interface AuthenticateFrameOptions extends Omit<RuntimeRequestOptions, 'method' | 'url' | 'body' | 'components' | 'extraHeaders'> {
+  /** The challenge the signature covers (the server's, unless a test signs another one). */
+  challenge: string
+  /** The upgrade's path and query; default `/v1/connect`. */
+  url?: string
+  /** Leave `mecha-challenge` out of the covered components (a signature made for the header path). */
+  uncovered?: boolean
+}
+
+/**
+ * The `authenticate` frame for a first-frame-authenticated WebSocket, signed by this independent
+ * signer: the credential headers of `GET /v1/connect` with `mecha-challenge` covered, as frame fields.
+ */
+export function authenticateFrame(options: AuthenticateFrameOptions): Record<string, unknown> {
+  const auth = options.auth ?? 'token'
+  const signed = auth !== 'token'
+  const headers = runtimeHeaders({
+    ...options, method: 'GET', url: options.url ?? '/v1/connect',
+    extraHeaders: { 'mecha-challenge': options.challenge },
+    ...(signed ? { components: [...MECHA_COMPONENTS, ...(options.uncovered === true ? [] : ['mecha-challenge'])] } : {}),
+  })
+  const frame: Record<string, unknown> = { type: 'authenticate', timestamp: Number(headers['mecha-timestamp']), nonce: headers['mecha-nonce'] }
+  if (headers.authorization !== undefined) frame.token = headers.authorization.replace(/^Mecha /, '')
+  if (headers['signature-input'] !== undefined) frame.signature_input = headers['signature-input']
+  if (headers.signature !== undefined) frame.signature = headers.signature
+  return frame
+}

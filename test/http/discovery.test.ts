@@ -40,6 +40,11 @@ describe('GET /.well-known/mecharim', () => {
       profile: 'mecha-v1', label: 'mecha', algorithms: ['hmac-sha256', 'ed25519'], authority: h.t.config.publicAuthority,
       covered_components: ['@method', '@authority', '@path', '@query', 'mecha-timestamp', 'mecha-nonce'],
     })
+    expect(doc.authentication.runtime.websocket_first_frame).toMatchObject({
+      subprotocol: 'mecha.frame-auth', timeout_seconds: 10,
+      fields: { token: 'authorization', timestamp: 'mecha-timestamp', nonce: 'mecha-nonce', signature_input: 'signature-input', signature: 'signature' },
+      covered_components: ['@method', '@authority', '@path', '@query', 'mecha-timestamp', 'mecha-nonce', 'mecha-challenge'],
+    })
     expect(doc.errors).toHaveLength(Object.keys(CATALOGUE).length)
     expect(doc.errors.find((e: { reason: string }) => e.reason === 'replayed_nonce')).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 })
     expect(doc.limits).toMatchObject({ inbox_unacknowledged_messages: 10000, long_poll_wait_seconds: 30 })

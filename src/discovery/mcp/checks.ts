@@ -46,12 +46,12 @@ export function orderOfChecksMarkdown(): string {
 
 /** Where a reason comes from outside the runtime order of checks (or in addition to it). */
 const OTHER_SOURCES: Partial<Record<Reason, string>> = {
-  missing_credentials: 'Operator authentication on control-plane routes: no Authorization header.',
+  missing_credentials: 'Operator authentication on control-plane routes: no Authorization header. Also GET /v1/connect authenticated in its first frame (the `mecha.frame-auth` subprotocol): a first frame that is not `authenticate`, or none within MECHA_WS_AUTH_TIMEOUT_SECONDS of the challenge (an `error` frame, then close 1008; counted as a failed authentication).',
   malformed_credentials: 'Operator authentication on control-plane routes: an Authorization header that is not `Bearer <operator token>` (a Mecha key sent to the control plane included).',
   invalid_operator_token: 'Operator authentication on control-plane routes (/v1/mechas, /v1/keys, /v1/audit).',
   missing_scope: 'Operator authorisation, once the token is recognised: the route needs a scope the token lacks.',
   mecha_inactive: 'Control plane: changing a deactivated mecha, or issuing it a key.',
-  invalid_request: 'Schema validation of the body, query or path, before the handler runs (on runtime routes, the `schema` step of the order of checks, after the nonce is recorded). Also WebSocket frames that are not an ack.',
+  invalid_request: 'Schema validation of the body, query or path, before the handler runs (on runtime routes, the `schema` step of the order of checks, after the nonce is recorded). Also WebSocket frames that are not an ack, and on a socket authenticated in its first frame, any frame sent after the authenticate frame and before `ready` (an `error` frame, then close 1008).',
   malformed_json: 'Body parsing, before schema validation (on runtime routes the `body` step, after authentication: the nonce is recorded).',
   payload_too_deep: 'Body parsing on every route, before JSON.parse runs: the body nests deeper than 65 levels (a message payload deeper than 64).',
   empty_body: 'Body parsing: Content-Type application/json declared with an empty body where one is required.',

@@ -25,7 +25,7 @@ export function verifySignature(ctx: GatewayContext, deps: SignatureDeps): StepR
   const { request } = ctx
 
   const body = request.body !== undefined && request.body.byteLength > 0 ? request.body : undefined
-  const coverage = checkCoveredComponents(signature.components, body !== undefined, request.headerCount('idempotency-key') > 0)
+  const coverage = checkCoveredComponents(signature.components, body !== undefined, request.headerCount('idempotency-key') > 0, request.challenge !== undefined)
   if (coverage !== undefined) return new Problem('malformed_credentials', coverage)
   if (signature.created !== undefined && signature.created !== ctx.timestamp) {
     return new Problem('malformed_credentials', 'the signature `created` parameter differs from Mecha-Timestamp')

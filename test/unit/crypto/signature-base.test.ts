@@ -5,6 +5,7 @@ import {
   MECHA_COMPONENTS,
   buildSignatureBase,
   checkCoveredComponents,
+  coveredComponents,
   parseMechaSignature,
   parseSignatureHeaders,
   serializeSignature,
@@ -167,6 +168,14 @@ describe('checkCoveredComponents (mecha-v1 set rule)', () => {
     expect(checkCoveredComponents(['idempotency-key', ...COMPONENTS], false, true)).toBeUndefined()
     expect(checkCoveredComponents(BODY_COMPONENTS, true, true)).toBe('missing component "idempotency-key"')
     expect(checkCoveredComponents([...BODY_COMPONENTS, 'idempotency-key'], true, false)).toBe('unexpected component "idempotency-key" (the request sends no Idempotency-Key)')
+  })
+
+  it('requires mecha-challenge on an authenticate frame, and refuses it anywhere else', () => {
+    expect(checkCoveredComponents([...COMPONENTS, 'mecha-challenge'], false, false, true)).toBeUndefined()
+    expect(checkCoveredComponents(['mecha-challenge', ...COMPONENTS], false, false, true)).toBeUndefined()
+    expect(checkCoveredComponents(COMPONENTS, false, false, true)).toMatch(/^missing component "mecha-challenge" \(an authenticate frame's signature covers the challenge/)
+    expect(checkCoveredComponents([...COMPONENTS, 'mecha-challenge'], false)).toBe('unexpected component "mecha-challenge" (only the authenticate frame of a WebSocket covers the server\'s challenge)')
+    expect(coveredComponents(false, false, true)).toEqual([...COMPONENTS, 'mecha-challenge'])
   })
 })
 

@@ -14,7 +14,7 @@ import { MAX_CLIENT_FRAME_BYTES } from '../../../src/gateway/websocket.js'
 import { TOOL_NAMES } from '../../../src/discovery/mcp/server.js'
 import { AUDIT_TYPES } from '../../../src/model.js'
 import { testApp } from '../../helpers/app.js'
-import { runtimeHeaders, type RuntimeCredentials, type RuntimeRequestOptions } from '../../helpers/runtime.js'
+import { authenticateFrame, runtimeHeaders, type RuntimeCredentials, type RuntimeRequestOptions } from '../../helpers/runtime.js'
 import { keyId, mechaId } from '../../../src/schemas/common.js'
 import {
   auditEvent, key, keyIssueRequest, keyIssueResponse, keyRotateRequest, keyUpdateRequest, mecha,
@@ -502,6 +502,8 @@ describe('openapi.yaml: the runtime gateway', () => {
         ...CREDENTIAL_PARAMETERS, ...(o.op.requestBody !== undefined ? { ContentDigest: { name: 'Content-Digest', required: false } } : {}),
         // The sender's idempotency key (IETF httpapi draft), on the one route that stores something.
         ...(label(o) === 'POST /v1/messages' ? { IdempotencyKey: { name: 'Idempotency-Key', required: false } } : {}),
+        // First-frame authentication (browsers): the subprotocol in place of credential headers.
+        ...(label(o) === 'GET /v1/connect' ? { SecWebSocketProtocol: { name: 'Sec-WebSocket-Protocol', required: false } } : {}),
       }
       for (const [component, { name, required }] of Object.entries(expected)) {
         expect(refs, `${label(o)} ${name}`).toContain(`#/components/parameters/${component}`)
@@ -542,18 +544,18 @@ describe('openapi.yaml: the runtime gateway', () => {
     for (const o of runtimeOps()) {
       expect(deref(headersOf(label(o), '401')['Mecha-Server-Time'] as Json).schema, label(o)).toEqual({ type: 'integer' })
     }
-    expect(Object.keys(headersOf('GET /v1/connect', '101')).sort()).toEqual(['Connection', 'Sec-WebSocket-Accept', 'Upgrade'])
+    expect(Object.keys(headersOf('GET /v1/connect', '101')).sort()).toEqual(['Connection', 'Sec-WebSocket-Accept', 'Sec-WebSocket-Protocol', 'Upgrade'])
   })
 
   it('describes the WebSocket frames of GET /v1/connect', () => {
     const connect = documented.find((o) => label(o) === 'GET /v1/connect')
     const ws = connect?.op['x-mecharim-websocket'] as { maxClientFrameBytes: number; serverFrames: Json; clientFrames: Json } | undefined
     expect(ws?.maxClientFrameBytes).toBe(MAX_CLIENT_FRAME_BYTES)
-    expect(Object.keys(ws?.serverFrames ?? {}).sort()).toEqual(['acked', 'closing', 'error', 'message', 'ready'])
-    expect(Object.keys(ws?.clientFrames ?? {})).toEqual(['ack'])
+    expect(Object.keys(ws?.serverFrames ?? {}).sort()).toEqual(['acked', 'challenge', 'closing', 'error', 'message', 'ready'])
+    expect(Object.keys(ws?.clientFrames ?? {})).toEqual(['authenticate', 'ack'])
     const description = flat(connect?.op.description)
     expect(description).toContain(`larger than 64 KiB (${MAX_CLIENT_FRAME_BYTES} bytes) closes the connection with code 1009`)
-    for (const frame of Object.keys(ws?.serverFrames ?? {})) expect(description).toContain(`{"type":"${frame}"`)
+    for (const frame of [...Object.keys(ws?.serverFrames ?? {}), ...Object.keys(ws?.clientFrames ?? {})]) expect(description).toContain(`{"type":"${frame}"`)
     expect(description).toContain('{"type":"ack","ids":[')
     // The message frame carries the same Message as GET /v1/inbox.
     expect(JSON.stringify(ws?.serverFrames.message)).toContain('#/components/schemas/Message"')
@@ -967,6 +969,49 @@ describe('openapi.yaml: the routes the app registers', () => {
       } finally {
         socket.terminate()
       }
+    })
+
+    it('speaks the documented first-frame authentication on GET /v1/connect', async () => {
+      const connect = documented.find((o) => label(o) === 'GET /v1/connect')
+      const frames = connect?.op['x-mecharim-websocket'] as { serverFrames: Record<string, Json>; clientFrames: Record<string, Json> }
+      if (!harness.app.server.listening) await harness.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = harness.app.server.address() as AddressInfo
+      const open = async (): Promise<{ socket: WebSocket; next(): Promise<Json>; closed: Promise<number> }> => {
+        const socket = new WebSocket(`ws://127.0.0.1:${port}/v1/connect`, 'mecha.frame-auth')
+        const received: Json[] = []
+        let wake: (() => void) | undefined
+        socket.on('message', (data) => {
+          received.push(JSON.parse(data.toString()) as Json)
+          wake?.()
+        })
+        const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+        await new Promise((resolve) => socket.once('open', resolve))
+        let taken = 0
+        const next = async (): Promise<Json> => {
+          while (received.length <= taken) await new Promise<void>((resolve) => { wake = resolve })
+          return received[taken++] as Json
+        }
+        return { socket, next, closed }
+      }
+      const accepted = await open()
+      try {
+        const challenge = await accepted.next()
+        expect(schemaErrors(frames.serverFrames.challenge, challenge), JSON.stringify(challenge)).toBe('')
+        const authenticate = authenticateFrame({ credentials: recipient, authority: harness.config.publicAuthority, challenge: String(challenge.challenge) })
+        expect(schemaErrors(frames.clientFrames.authenticate, authenticate)).toBe('')
+        accepted.socket.send(JSON.stringify(authenticate))
+        const ready = await accepted.next()
+        expect(schemaErrors(frames.serverFrames.ready, ready), JSON.stringify(ready)).toBe('')
+      } finally {
+        accepted.socket.terminate()
+      }
+      const refused = await open()
+      await refused.next()
+      refused.socket.send('{"type":"ack","ids":["msg_1"]}')
+      const error = await refused.next()
+      expect(schemaErrors(frames.serverFrames.error, error), JSON.stringify(error)).toBe('')
+      expect(error).toMatchObject({ type: 'error', reason: 'missing_credentials', status: 401, code: 'UNAUTHENTICATED' })
+      expect(await refused.closed).toBe(1008)
     })
   })
 })
