@@ -66,6 +66,8 @@ const ACCEPT_DEADLINE_MS = 1500
  * per wait.
  */
 const UNSUBSCRIBE_AFTER_MS = 10_000
+/** A refused SUBSCRIBE / SSUBSCRIBE is tried again this much later. */
+const SUBSCRIBE_RETRY_MS = 250
 
 export class RedisTransport implements Transport {
   readonly #redis: RedisClient & TransportCommands
@@ -217,6 +219,9 @@ export class RedisTransport implements Transport {
     if (subscriber === undefined || !this.#attached) return
     subscriber.off(this.#sharded ? 'smessage' : 'message', this.#onMessage)
     subscriber.off('ready', this.#onReady)
+    subscriber.off('-node', this.#onShardMoved)
+    subscriber.off('+node', this.#onShardMoved)
+    subscriber.off('subscribersReady', this.#onReady)
     // Best effort: while Redis is down there is no subscription to end, and ioredis will not restore
     // a channel it was told to leave.
     if (subscriber.status === 'ready' && recipients.length > 0) await this.#unsubscribe(subscriber, recipients).catch(() => undefined)
@@ -236,6 +241,13 @@ export class RedisTransport implements Transport {
       subscriber.on(this.#sharded ? 'smessage' : 'message', this.#onMessage)
       // A SUBSCRIBE refused while disconnected (the offline queue is off) is retried once ready.
       subscriber.on('ready', this.#onReady)
+      if (this.#sharded) {
+        // A shard's subscriber moves when its node leaves or joins (ioredis resubscribes by itself):
+        // an arrival announced in between reached nobody, so every listener reads again.
+        subscriber.on('-node', this.#onShardMoved)
+        subscriber.on('+node', this.#onShardMoved)
+        subscriber.on('subscribersReady', this.#onReady)
+      }
     }
     if (this.#channels.has(recipient)) {
       clearTimeout(this.#channels.get(recipient))
@@ -243,7 +255,25 @@ export class RedisTransport implements Transport {
       return
     }
     this.#channels.set(recipient, undefined)
-    if (subscriber.status === 'ready') this.#subscribe(subscriber, [recipient]).then(() => this.#dispatch(recipient), () => undefined)
+    if (subscriber.status === 'ready') this.#subscribeThenWake(subscriber, [recipient])
+  }
+
+  /**
+   * Subscribes, then calls the recipients' listeners (an arrival before the subscription was live
+   * reached nobody). A refused subscription is tried again while the recipient is still listened
+   * for: a cluster's sharded subscribers start after the client is ready, and move on failover.
+   */
+  #subscribeThenWake(subscriber: RedisClient, recipients: string[]): void {
+    this.#subscribe(subscriber, recipients).then(
+      () => { for (const recipient of recipients) this.#dispatch(recipient) },
+      () => {
+        const timer = setTimeout(() => {
+          const still = recipients.filter((recipient) => this.#listeners.has(recipient) && this.#channels.has(recipient))
+          if (!this.#closed && still.length > 0 && subscriber.status === 'ready') this.#subscribeThenWake(subscriber, still)
+        }, SUBSCRIBE_RETRY_MS)
+        timer.unref()
+      },
+    )
   }
 
   /** The recipient's last listener left: unsubscribe later, unless a listener comes back first. */
@@ -261,9 +291,11 @@ export class RedisTransport implements Transport {
   readonly #onReady = (): void => {
     const subscriber = this.#subscriber
     if (subscriber === undefined || subscriber.status !== 'ready' || this.#channels.size === 0) return
-    const recipients = [...this.#channels.keys()]
-    this.#subscribe(subscriber, recipients)
-      .then(() => { for (const recipient of recipients) this.#dispatch(recipient) }, () => undefined)
+    this.#subscribeThenWake(subscriber, [...this.#channels.keys()])
+  }
+
+  readonly #onShardMoved = (): void => {
+    for (const recipient of this.#listeners.keys()) this.#dispatch(recipient)
   }
 
   readonly #onMessage = (channel: string): void => {

@@ -206,6 +206,24 @@ describeWithRedisCluster('the split roles on a Redis Cluster', () => {
     expect(delivered.map((m) => m.idempotency_key).sort()).toEqual([...keysSent].sort())
   }, 120_000)
 
+  it('a long-poll waiting across a failover of its mecha\'s master is woken by the next message', async () => {
+    const master = await cluster.masterFor('{beta}')
+    const poll = runtime(b, 'GET', '/v1/inbox?wait=25', keys.beta as RuntimeCredentials)
+    await new Promise((r) => setTimeout(r, 300))
+    await cluster.failover(master)
+    await until('both gateways ready', async () => (await ready(a)) === 200 && (await ready(b)) === 200)
+    let sent: { status: number } | undefined
+    for (let i = 0; i < 50 && sent?.status !== 202; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100))
+      sent = await runtime(a, 'POST', '/v1/messages', keys.alpha as RuntimeCredentials, { to: 'beta', kind: 'after-failover', payload: 'woken' }, { 'idempotency-key': 'after-failover' })
+    }
+    expect(sent?.status).toBe(202)
+    const polled = await poll
+    expect(polled.status).toBe(200)
+    expect(polled.body.messages.map((m: { payload: unknown }) => m.payload)).toEqual(['woken'])
+    await drain(a, 'beta')
+  }, 60_000)
+
   it('kill -9 of a master during a send loop: 503 while its replica takes over, never a 500, recovery without a restart, nothing lost or doubled', async () => {
     const master = await cluster.masterFor(`{gamma}`)
     const { statuses, keysSent } = await sendLoop('gamma', 20, async () => {

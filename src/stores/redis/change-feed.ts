@@ -12,6 +12,9 @@ export function changeChannel(prefix: string): string {
   return `${prefix}changes`
 }
 
+/** A refused SUBSCRIBE is tried again this much later. */
+const RETRY_MS = 250
+
 /**
  * Change feed over Redis pub/sub on a dedicated subscriber connection. Pub/sub is fire-and-forget:
  * while the subscriber is disconnected, changes are lost, so the feed reports `live === false` and
@@ -23,6 +26,7 @@ export class RedisChangeFeed implements ChangeFeed {
   readonly #channel: string
   readonly #listeners = new Set<(change: RecordChange | 'reset') => void>()
   #live = false
+  #closed = false
 
   /** @param prefix the key prefix the control store was given (its channel follows RedisKeys.controlPrefix). */
   constructor(subscriber: RedisClient, prefix: string) {
@@ -65,6 +69,7 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     this.#listeners.clear()
     this.#live = false
   }
@@ -76,6 +81,9 @@ export class RedisChangeFeed implements ChangeFeed {
       this.#emit('reset')
     } catch {
       this.#down()
+      // Refused while the connection (or a cluster's subscriber node) is not ready yet: try again
+      // shortly, as long as the feed is open; a reconnect's 'ready' also tries again.
+      if (!this.#closed && this.#subscriber.status === 'ready') setTimeout(() => { if (!this.#closed && !this.#live) void this.#subscribe() }, RETRY_MS).unref()
     }
   }
 
