@@ -8,7 +8,7 @@ import { SecretSealer } from '../src/crypto/sealed-secret.js'
 import { gatewayOptions } from '../src/gateway/build.js'
 import type { RuntimeRequest } from '../src/gateway/context.js'
 import { VERIFICATION_STEPS, newContext, runSteps, type GatewayDeps, type PipelineDeps } from '../src/gateway/pipeline.js'
-import { openStores } from '../src/stores/factory.js'
+import { openStores } from '../src/open-stores.js'
 import { PUBLIC_AUTHORITY, PUBLIC_URL, RECIPIENT, SENDER } from './gateway.js'
 import { AUTH_MODES, RequestPool, RequestSigner, referenceBody, type AuthMode, type BenchCredentials, type HeaderSet } from './signer.js'
 

@@ -15,7 +15,7 @@ import { watchFiles } from './reload/file-watch.js'
 import { CertificateReloader, isCertificateProblem, readCertificatePair } from './reload/certificate.js'
 import { ReloadStatus } from './reload/reload-status.js'
 import type { ReloadTrigger } from './reload/reload-trigger.js'
-import { openStores, storeProbes } from './stores/factory.js'
+import { openStores, storeProbes } from './open-stores.js'
 
 export interface RunningServer {
   app: FastifyInstance

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js'
 import type { SecretSealer } from '../crypto/sealed-secret.js'
 import { AuthFailureGuard } from '../ratelimit/auth-failures.js'
-import type { Stores } from '../stores/factory.js'
+import type { Stores } from '../open-stores.js'
 import { KeyMaterial } from './key-material.js'
 import type { GatewayOptions } from './plugin.js'
 import { RecordCache } from './record-cache.js'

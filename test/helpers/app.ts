@@ -11,7 +11,7 @@ import { SecretSealer } from '../../src/crypto/sealed-secret.js'
 import { OperatorAuthenticator, loadOperatorVerifier } from '../../src/control-plane/operator-auth.js'
 import { ControlPlane } from '../../src/control-plane/service.js'
 import { gatewayOptions } from '../../src/gateway/build.js'
-import { openStores, storeProbes, type Stores } from '../../src/stores/factory.js'
+import { openStores, storeProbes, type Stores } from '../../src/open-stores.js'
 import type { ControlStore } from '../../src/stores/types.js'
 
 /** Operator tokens every test app accepts. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig, type Env } from '../../src/config/load.js'
-import { openStores } from '../../src/stores/factory.js'
+import { openStores } from '../../src/open-stores.js'
 import { OPERATOR_TOKENS_JSON, testApp } from '../helpers/app.js'
 import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
 
