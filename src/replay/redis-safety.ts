@@ -122,6 +122,10 @@ export class RedisReplaySafety {
   #connection = 0
   /** Cluster: which master served each slot when the last check passed. */
   #verifiedMasters = ''
+  /** Cluster: each master's run_id at the last full check ("host:port" -> run_id). */
+  #runIds = new Map<string, string>()
+  /** The epoch in force after the last full check (the highest of the slots'). */
+  #highest = 0
   #queue: Promise<unknown> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
   #started = false
@@ -151,9 +155,20 @@ export class RedisReplaySafety {
    * first call also starts watching reconnects (and a cluster's topology) and the periodic re-check.
    */
   async check(now?: number): Promise<number> {
+    return this.#check(now, false)
+  }
+
+  /**
+   * `light` (the periodic re-check on a cluster): when the slot map and every master's run_id are what
+   * the last full check saw, the policies are read again but the per-slot epochs are not (a full check
+   * reads two keys per slot, 32 768 per gateway). A changed run_id, slot map or connection runs the
+   * full check. (Epoch keys removed under an unchanged run_id, FLUSHALL, need no bump: a claim that
+   * finds its slot's epoch missing sets it to now.)
+   */
+  async #check(now: number | undefined, light: boolean): Promise<number> {
     this.#watch()
     // One check at a time: a reconnect's check waits for a periodic one in flight, and vice versa.
-    const run = this.#queue.then(() => this.#checkOnce(now ?? this.#options.now()))
+    const run = this.#queue.then(() => this.#checkOnce(now ?? this.#options.now(), light))
     this.#queue = run.catch(() => undefined)
     return run
   }
@@ -172,7 +187,7 @@ export class RedisReplaySafety {
     }
   }
 
-  async #checkOnce(nowMs: number): Promise<number> {
+  async #checkOnce(nowMs: number, light: boolean): Promise<number> {
     const connection = this.#connection
     const verdict = (state: State): void => {
       if (connection === this.#connection) this.#state = state
@@ -202,6 +217,9 @@ export class RedisReplaySafety {
       this.#options.onChange?.({ kind: 'unsafe', message: error.message })
       throw error
     }
+    if (light && this.#state.kind === 'safe' && !this.#evictionPossible && fingerprint === this.#verifiedMasters && await this.#sameRunIds(masters)) {
+      return this.#highest
+    }
     let replies: EpochReply[]
     try {
       replies = await this.#startEpochs(masters, nowMs)
@@ -215,12 +233,27 @@ export class RedisReplaySafety {
     }
     this.#evictionPossible = false
     this.#checked = true
-    if (connection === this.#connection) this.#verifiedMasters = fingerprint
+    this.#highest = highest
+    if (connection === this.#connection) {
+      this.#verifiedMasters = fingerprint
+      this.#runIds = new Map(masters.map(({ node }, i) => [nodeKey(node), String(replies[i]?.[2])]))
+    }
     verdict({ kind: 'safe' })
     for (const [epoch, outcome, runId] of replies) {
       if (outcome === EPOCH_OUTCOME.bumped) this.#options.onChange?.({ kind: 'epoch_bumped', epoch, runId })
     }
     return highest
+  }
+
+  /** Every master still has the run_id the last full check recorded (one INFO server each). */
+  async #sameRunIds(masters: { node: Redis }[]): Promise<boolean> {
+    if (masters.length !== this.#runIds.size) return false
+    try {
+      const runIds = await Promise.all(masters.map(async ({ node }) => /run_id:(\w+)/.exec(await node.info('server'))?.[1]))
+      return masters.every(({ node }, i) => runIds[i] !== undefined && this.#runIds.get(nodeKey(node)) === runIds[i])
+    } catch {
+      return false
+    }
   }
 
   /** The connections the checks run on: the client itself, or each master of the cluster with the slots it serves. */
@@ -238,7 +271,7 @@ export class RedisReplaySafety {
     const covered = [...bySlotOwner.values()].reduce((n, slots) => n + slots.length, 0)
     if (covered !== SLOTS) throw new DependencyUnavailableError('replay_cache', new Error(`the cluster's slot map covers ${covered} of ${SLOTS} slots`))
     const masters = redis.nodes('master').flatMap((node) => {
-      const slots = bySlotOwner.get(`${node.options.host}:${node.options.port}`)
+      const slots = bySlotOwner.get(nodeKey(node))
       return slots === undefined ? [] : [{ node, slots }]
     })
     if (masters.reduce((n, m) => n + m.slots.length, 0) !== SLOTS) {
@@ -314,7 +347,7 @@ export class RedisReplaySafety {
       this.#redis.on('refresh', this.#onRefresh)
     }
     this.#timer = setInterval(() => {
-      if (this.#redis.status === 'ready') this.check().catch(() => undefined)
+      if (this.#redis.status === 'ready') this.#check(undefined, this.#keys.layout === 'cluster').catch(() => undefined)
     }, this.#options.intervalMs)
     this.#timer.unref()
   }
@@ -338,6 +371,10 @@ export class RedisReplaySafety {
     if (!this.#checked || !(this.#redis instanceof Cluster) || mastersFingerprint(this.#redis) === this.#verifiedMasters) return
     this.#onTopology()
   }
+}
+
+function nodeKey(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`
 }
 
 /** Which master serves each slot, as one comparable string. */
