@@ -69,6 +69,25 @@ export interface KeyRecord {
   version: number
 }
 
+/**
+ * A session mode: a named protocol and the message kinds it uses (issue 13). Descriptive: a mode grants
+ * nothing, it tells runtimes which kinds make up a protocol. `version` is the protocol's own version
+ * (a positive integer, by convention the name's `.v<N>` suffix); `revision` counts changes to the
+ * record and is what writes compare-and-set on.
+ */
+export interface ModeRecord {
+  name: string
+  kinds: string[]
+  description: string | null
+  version: number
+  created_at: string
+  /** The operator, or `key:<key id>` when a runtime key wrote it through the gateway. */
+  created_by: string
+  updated_at: string
+  updated_by: string
+  revision: number
+}
+
 export type KeyStatus = 'active' | 'expired' | 'revoked' | 'mecha_inactive'
 
 export type AuditType =
@@ -79,6 +98,8 @@ export type AuditType =
   | 'key.updated'
   | 'key.rotated'
   | 'key.revoked'
+  | 'mode.put'
+  | 'mode.deleted'
   | 'operator.refused'
   | 'operator.tokens_reloaded'
   /** A runtime request that acted as a mecha through Mecha-Dev-Sender (development only). */
@@ -86,7 +107,7 @@ export type AuditType =
 
 export const AUDIT_TYPES: readonly AuditType[] = [
   'mecha.created', 'mecha.updated', 'mecha.deactivated',
-  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused',
+  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'mode.put', 'mode.deleted', 'operator.refused',
   'operator.tokens_reloaded', 'dev_sender',
 ]
 
@@ -95,10 +116,13 @@ export interface AuditEvent {
   id: string
   time: string
   type: AuditType
-  /** The acting operator, or null when the request was refused before one was known, or no request was made (a reload). */
+  /**
+   * The acting operator, or null when the request was refused before one was known, no request was
+   * made (a reload), or a runtime key acted (then `details.key` and `details.mecha` name it).
+   */
   operator: string | null
   /** `config`: a setting the process re-read (`MECHA_OPERATOR_TOKENS_FILE`). */
-  target: { kind: 'mecha' | 'key' | 'route' | 'config'; id: string }
+  target: { kind: 'mecha' | 'key' | 'mode' | 'route' | 'config'; id: string }
   request_id: string
   /** Non-secret facts about the change (changed field names, refusal reason, client address...). */
   details: Record<string, unknown>

@@ -167,7 +167,7 @@ export const auditEvent = {
     time: timestamp,
     type: { type: 'string', enum: [...AUDIT_TYPES] },
     operator: { type: ['string', 'null'] },
-    target: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', enum: ['mecha', 'key', 'route', 'config'] }, id: { type: 'string' } } },
+    target: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', enum: ['mecha', 'key', 'mode', 'route', 'config'] }, id: { type: 'string' } } },
     request_id: { type: 'string' },
     details: { type: 'object' },
   },
