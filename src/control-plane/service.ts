@@ -11,6 +11,7 @@ import type {
 } from '../model.js'
 import { patternProblem } from '../permissions/glob.js'
 import type { AuditQuery, ControlStore } from '../stores/types.js'
+import { ModeRegistry } from './modes.js'
 import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
 
 /** How a reload of the operator tokens file changed the set in force. */
@@ -105,9 +106,12 @@ export class ControlPlane {
   readonly #now: () => number
   readonly #knownTestKeys: 'refuse' | 'warn'
   readonly #defaultRateLimit: RateLimit | null
+  /** The session modes (operators write them here; runtime keys through the gateway). */
+  readonly modes: ModeRegistry
 
   constructor(options: ControlPlaneOptions) {
     this.#store = options.store
+    this.modes = new ModeRegistry(options.store, options.now)
     this.#sealer = options.sealer
     this.#now = options.now ?? Date.now
     const knownTestKeys = options.knownTestKeys ?? 'refuse'
