@@ -26,6 +26,21 @@ export interface Permissions {
   recipients: string[]
   kinds: string[]
   max_message_bytes: number
+  /** Absent on keys stored before sessions existed: they read as the defaults (permissions/sessions.ts). */
+  sessions?: SessionPermissions
+}
+
+/**
+ * What a key may do with sessions (issue 13). Only `can_manage_modes` is enforced today (the mode
+ * writes through the gateway); the others are stored and shown for the sessions to come.
+ */
+export interface SessionPermissions {
+  can_start: boolean
+  /** Most sessions the key may have open at once; null: no limit. */
+  max_open: number | null
+  /** Mode names (globs) the key may start sessions in. */
+  modes: string[]
+  can_manage_modes: boolean
 }
 
 export interface SignaturePolicy {

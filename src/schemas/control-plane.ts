@@ -122,7 +122,11 @@ export const key = {
     expires_at: nullableTimestamp,
     revoked_at: nullableTimestamp,
     revoked_by: { type: ['string', 'null'] },
-    permissions: { ...permissions, required: ['recipients', 'kinds', 'max_message_bytes'] },
+    permissions: {
+      ...permissions,
+      required: ['recipients', 'kinds', 'max_message_bytes', 'sessions'],
+      properties: { ...permissions.properties, sessions: { ...permissions.properties.sessions, required: ['can_start', 'max_open', 'modes', 'can_manage_modes'] } },
+    },
     signature: { type: 'object', required: ['required', 'algorithms'], properties: { required: { type: 'boolean' }, algorithms: { type: 'array', items: algorithm } } },
     public_keys: publicKeys,
     rate_limit: rateLimit,
