@@ -73,6 +73,7 @@ export const SURFACES: readonly Surface[] = [
   rt('GET', '/v1/inbox', 'inbox', 'Long-poll the authenticated mecha\'s messages.'),
   rt('POST', '/v1/inbox/ack', 'inbox-ack', 'Acknowledge delivered messages.'),
   rt('GET', '/v1/whoami', 'whoami', 'The authenticated mecha, key and server time.'),
+  rt('PUT', '/v1/runtime/modes/:name', 'runtime-mode', 'Create or replace a session mode (a key with permissions.sessions.can_manage_modes).'),
   rt('GET', '/v1/connect', 'connect', 'WebSocket: messages pushed as they arrive, acks over the socket.'),
 ]
 

@@ -64,6 +64,8 @@ export const CATALOGUE = {
     'Ask an operator to widen permissions.recipients on the key.'),
   kind_not_allowed: entry('FORBIDDEN', 403, 'The key may not send this message kind, or the recipient does not accept it.',
     'Check permissions.kinds on the key and the recipient\'s `accepts` list (its directory card).'),
+  cannot_manage_modes: entry('FORBIDDEN', 403, 'The key may not create or replace session modes.',
+    'Ask an operator to set permissions.sessions.can_manage_modes on the key, or have an operator change the mode on the control plane.'),
   mecha_inactive: entry('CONFLICT', 409, 'The mecha is deactivated.',
     'Deactivated mechas keep their history but cannot be changed or given keys; register a new mecha id.'),
   // --- bad input ---

@@ -257,6 +257,7 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'GET /v1/inbox': { operationId: 'readInbox', tag: 'inbox', access: 'runtime', success: '200' },
   'POST /v1/inbox/ack': { operationId: 'ackMessages', tag: 'inbox', access: 'runtime', success: '200' },
   'GET /v1/whoami': { operationId: 'whoami', tag: 'runtime', access: 'runtime', success: '200' },
+  'PUT /v1/runtime/modes/{name}': { operationId: 'putRuntimeMode', tag: 'modes', access: 'runtime', success: '201' },
   'GET /v1/connect': { operationId: 'connect', tag: 'inbox', access: 'runtime', success: '101' },
 }
 
@@ -277,6 +278,9 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'GET /v1/whoami': [...CREDENTIAL_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  'PUT /v1/runtime/modes/{name}': [
+    ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'cannot_manage_modes', 'concurrent_update', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable',
+  ],
   'GET /v1/connect': [...CREDENTIAL_REASONS, 'upgrade_required', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
 }
 
