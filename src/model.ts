@@ -26,6 +26,21 @@ export interface Permissions {
   recipients: string[]
   kinds: string[]
   max_message_bytes: number
+  /** Absent on keys stored before sessions existed: they read as the defaults (permissions/sessions.ts). */
+  sessions?: SessionPermissions
+}
+
+/**
+ * What a key may do with sessions (issue 13). Only `can_manage_modes` is enforced today (the mode
+ * writes through the gateway); the others are stored and shown for the sessions to come.
+ */
+export interface SessionPermissions {
+  can_start: boolean
+  /** Most sessions the key may have open at once; null: no limit. */
+  max_open: number | null
+  /** Mode names (globs) the key may start sessions in. */
+  modes: string[]
+  can_manage_modes: boolean
 }
 
 export interface SignaturePolicy {
@@ -69,6 +84,25 @@ export interface KeyRecord {
   version: number
 }
 
+/**
+ * A session mode: a named protocol and the message kinds it uses (issue 13). Descriptive: a mode grants
+ * nothing, it tells runtimes which kinds make up a protocol. `version` is the protocol's own version
+ * (a positive integer, by convention the name's `.v<N>` suffix); `revision` counts changes to the
+ * record and is what writes compare-and-set on.
+ */
+export interface ModeRecord {
+  name: string
+  kinds: string[]
+  description: string | null
+  version: number
+  created_at: string
+  /** The operator, or `key:<key id>` when a runtime key wrote it through the gateway. */
+  created_by: string
+  updated_at: string
+  updated_by: string
+  revision: number
+}
+
 export type KeyStatus = 'active' | 'expired' | 'revoked' | 'mecha_inactive'
 
 export type AuditType =
@@ -79,6 +113,8 @@ export type AuditType =
   | 'key.updated'
   | 'key.rotated'
   | 'key.revoked'
+  | 'mode.put'
+  | 'mode.deleted'
   | 'operator.refused'
   | 'operator.tokens_reloaded'
   /** A runtime request that acted as a mecha through Mecha-Dev-Sender (development only). */
@@ -86,7 +122,7 @@ export type AuditType =
 
 export const AUDIT_TYPES: readonly AuditType[] = [
   'mecha.created', 'mecha.updated', 'mecha.deactivated',
-  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'operator.refused',
+  'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'mode.put', 'mode.deleted', 'operator.refused',
   'operator.tokens_reloaded', 'dev_sender',
 ]
 
@@ -95,10 +131,13 @@ export interface AuditEvent {
   id: string
   time: string
   type: AuditType
-  /** The acting operator, or null when the request was refused before one was known, or no request was made (a reload). */
+  /**
+   * The acting operator, or null when the request was refused before one was known, no request was
+   * made (a reload), or a runtime key acted (then `details.key` and `details.mecha` name it).
+   */
   operator: string | null
   /** `config`: a setting the process re-read (`MECHA_OPERATOR_TOKENS_FILE`). */
-  target: { kind: 'mecha' | 'key' | 'route' | 'config'; id: string }
+  target: { kind: 'mecha' | 'key' | 'mode' | 'route' | 'config'; id: string }
   request_id: string
   /** Non-secret facts about the change (changed field names, refusal reason, client address...). */
   details: Record<string, unknown>

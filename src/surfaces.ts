@@ -14,7 +14,7 @@ import type { OperatorScope, Role } from './config/schema.js'
 export type Access = 'open' | 'operator' | 'runtime'
 
 export interface Surface {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'HEAD'
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'
   /** The Fastify route path; with `prefix`, every route under it. */
   url: string
   prefix?: boolean
@@ -44,6 +44,8 @@ export const SURFACES: readonly Surface[] = [
   open('GET', '/v1/schemas/:name', 'schema', 'One JSON Schema.'),
   open('GET', '/v1/directory/mechas', 'directory', 'Public cards of the mechas an operator listed.'),
   open('GET', '/v1/directory/mechas/:id', 'directory-card', 'One listed mecha\'s card: accepted kinds and Ed25519 public keys.'),
+  open('GET', '/v1/modes', 'modes', 'The session modes: named protocols and the message kinds they use (descriptive: grants nothing).'),
+  open('GET', '/v1/modes/:name', 'mode', 'One session mode.'),
   open('GET', '/docs', 'docs', 'Interactive API reference rendered from the OpenAPI document.', true),
   open('GET', '/mcp', 'mcp', 'Model Context Protocol server (Streamable HTTP), read-only: explains, never acts.'),
   open('POST', '/mcp', 'mcp', 'Model Context Protocol server (Streamable HTTP), read-only: explains, never acts.'),
@@ -63,12 +65,15 @@ export const SURFACES: readonly Surface[] = [
   op('PATCH', '/v1/keys/:keyId', 'keys:write', 'key', 'Change a key\'s label, expiry, permissions, signature policy.'),
   op('POST', '/v1/keys/:keyId/revoke', 'keys:write', 'key-revoke', 'Revoke a key.'),
   op('POST', '/v1/keys/:keyId/rotate', 'keys:write', 'key-rotate', 'Rotate a key\'s secrets with a grace period.'),
+  op('PUT', '/v1/modes/:name', 'keys:write', 'mode', 'Create or replace a session mode.'),
+  op('DELETE', '/v1/modes/:name', 'keys:write', 'mode', 'Delete a session mode.'),
   op('GET', '/v1/audit', 'audit:read', 'audit', 'The audit trail.'),
   // runtime gateway: Mecha key
   rt('POST', '/v1/messages', 'messages', 'Send a message to a mecha.'),
   rt('GET', '/v1/inbox', 'inbox', 'Long-poll the authenticated mecha\'s messages.'),
   rt('POST', '/v1/inbox/ack', 'inbox-ack', 'Acknowledge delivered messages.'),
   rt('GET', '/v1/whoami', 'whoami', 'The authenticated mecha, key and server time.'),
+  rt('PUT', '/v1/runtime/modes/:name', 'runtime-mode', 'Create or replace a session mode (a key with permissions.sessions.can_manage_modes).'),
   rt('GET', '/v1/connect', 'connect', 'WebSocket: messages pushed as they arrive, acks over the socket.'),
 ]
 

@@ -224,7 +224,13 @@ export interface AckResult {
 export interface WhoAmI {
   mecha: string
   key_id: string
-  permissions: { recipients: string[]; kinds: string[]; max_message_bytes: number }
+  permissions: {
+    recipients: string[]
+    kinds: string[]
+    max_message_bytes: number
+    /** Only `can_manage_modes` is enforced today (mode writes through the gateway). */
+    sessions: { can_start: boolean; max_open: number | null; modes: string[]; can_manage_modes: boolean }
+  }
   signature: { required: boolean; algorithms: string[] }
   rate_limit: { requests: number; per_seconds: number } | null
   expires_at: string | null

@@ -1,10 +1,13 @@
-import type { Credential, KeyRecord, KeyStatus, MechaRecord } from '../model.js'
+import type { Credential, KeyRecord, KeyStatus, MechaRecord, Permissions } from '../model.js'
+import { shownPermissions } from '../permissions/sessions.js'
 
 /**
  * The public metadata of a key: the record's own fields but its version, plus a computed status, and
  * its live credentials without secret material (digests and sealed secrets stay inside).
  */
-export interface KeyView extends Omit<KeyRecord, 'credentials' | 'version'> {
+export interface KeyView extends Omit<KeyRecord, 'credentials' | 'version' | 'permissions'> {
+  /** With `sessions` always (the defaults for a key stored before it existed). */
+  permissions: Required<Permissions>
   status: KeyStatus
   credentials: CredentialView[]
 }
@@ -39,7 +42,7 @@ export function toKeyView(key: KeyRecord, mecha: MechaRecord | undefined, now: n
     expires_at: key.expires_at,
     revoked_at: key.revoked_at,
     revoked_by: key.revoked_by,
-    permissions: key.permissions,
+    permissions: shownPermissions(key),
     signature: key.signature,
     public_keys: key.public_keys,
     rate_limit: key.rate_limit,

@@ -6,12 +6,15 @@ import { keyId, mechaId } from '../schemas/common.js'
 import {
   keyIssueRequest, keyRotateRequest, keyUpdateRequest, mechaCreateRequest, mechaUpdateRequest,
 } from '../schemas/control-plane.js'
+import { modePutRequest, modeName } from '../schemas/modes.js'
+import type { ModeActor, ModeInput } from './modes.js'
 import type {
   Actor, ControlPlane, KeyIssueInput, KeyUpdateInput, MechaCreateInput, MechaUpdateInput,
 } from './service.js'
 
 const mechaParams = { type: 'object', required: ['id'], properties: { id: mechaId } } as const
 const keyParams = { type: 'object', required: ['keyId'], properties: { keyId } } as const
+const modeParams = { type: 'object', required: ['name'], properties: { name: modeName } } as const
 const mechaPage = {
   type: 'object',
   additionalProperties: false,
@@ -33,6 +36,11 @@ const auditQuery = {
 function actor(request: FastifyRequest): Actor {
   if (request.operator === undefined) throw new Error('operator route reached without an operator')
   return { operator: request.operator.operator, requestId: request.id, log: request.log }
+}
+
+function modeActor(request: FastifyRequest): ModeActor {
+  const { operator, requestId } = actor(request)
+  return { kind: 'operator', operator, requestId }
 }
 
 /**
@@ -85,6 +93,19 @@ export async function controlPlaneRoutes(app: FastifyInstance, { controlPlane }:
   app.post<{ Params: { keyId: string }; Body: { grace_seconds?: number } | undefined }>('/v1/keys/:keyId/rotate', { schema: { params: keyParams, body: keyRotateRequest } }, async (request, reply) => {
     const rotated = await controlPlane.rotateKey(actor(request), request.params.keyId, request.body?.grace_seconds ?? 0)
     return reply.header('cache-control', 'no-store').send(rotated)
+  })
+
+  // Reading modes is open (src/discovery/modes.ts); writing them is an operator's, or a key's with
+  // permissions.sessions.can_manage_modes through the gateway.
+  app.put<{ Params: { name: string }; Body: ModeInput }>('/v1/modes/:name', { schema: { params: modeParams, body: modePutRequest } }, async (request, reply) => {
+    const put = await controlPlane.modes.put(modeActor(request), request.params.name, request.body)
+    if (put.outcome === 'created') void reply.code(201).header('location', `/v1/modes/${put.mode.name}`)
+    return reply.send({ mode: put.mode })
+  })
+
+  app.delete<{ Params: { name: string } }>('/v1/modes/:name', { schema: { params: modeParams } }, async (request, reply) => {
+    await controlPlane.modes.delete(modeActor(request), request.params.name)
+    return reply.code(204).send()
   })
 
   app.get<{ Querystring: { limit: number; before?: string; type?: AuditType } }>('/v1/audit', { schema: { querystring: auditQuery } }, async (request) => {

@@ -7,10 +7,12 @@ import { newToken } from '../crypto/token.js'
 import { VersionConflictError } from '../errors/faults.js'
 import { Problem } from '../errors/problem.js'
 import type {
-  AuditEvent, AuditType, Credential, KeyRecord, MechaRecord, Permissions, RateLimit, SignatureAlgorithm, SignaturePolicy,
+  AuditEvent, AuditType, Credential, KeyRecord, MechaRecord, Permissions, RateLimit, SessionPermissions, SignatureAlgorithm, SignaturePolicy,
 } from '../model.js'
+import { DEFAULT_SESSION_PERMISSIONS, sessionPermissions } from '../permissions/sessions.js'
 import { patternProblem } from '../permissions/glob.js'
 import type { AuditQuery, ControlStore } from '../stores/types.js'
+import { ModeRegistry } from './modes.js'
 import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
 
 /** How a reload of the operator tokens file changed the set in force. */
@@ -49,7 +51,8 @@ export interface MechaUpdateInput {
 interface KeyPolicyInput {
   expires_at?: string | null
   ttl_seconds?: number
-  permissions?: Partial<Permissions>
+  /** `sessions` merges field by field onto the key's current (or default) session permissions. */
+  permissions?: Partial<Omit<Permissions, 'sessions'>> & { sessions?: Partial<SessionPermissions> }
   signature?: Partial<SignaturePolicy>
   public_keys?: string[]
   rate_limit?: RateLimit | null
@@ -69,7 +72,9 @@ export interface IssuedKey {
   signing_secret?: string
 }
 
-export const DEFAULT_PERMISSIONS: Permissions = { recipients: ['*'], kinds: ['*'], max_message_bytes: 65536 }
+export const DEFAULT_PERMISSIONS: Required<Permissions> = {
+  recipients: ['*'], kinds: ['*'], max_message_bytes: 65536, sessions: { ...DEFAULT_SESSION_PERMISSIONS, modes: ['*'] },
+}
 const MAX_CAS_ATTEMPTS = 5
 
 export interface ControlPlaneOptions {
@@ -105,9 +110,12 @@ export class ControlPlane {
   readonly #now: () => number
   readonly #knownTestKeys: 'refuse' | 'warn'
   readonly #defaultRateLimit: RateLimit | null
+  /** The session modes (operators write them here; runtime keys through the gateway). */
+  readonly modes: ModeRegistry
 
   constructor(options: ControlPlaneOptions) {
     this.#store = options.store
+    this.modes = new ModeRegistry(options.store, options.now)
     this.#sealer = options.sealer
     this.#now = options.now ?? Date.now
     const knownTestKeys = options.knownTestKeys ?? 'refuse'
@@ -409,9 +417,12 @@ export class ControlPlane {
 
   /** Merge a policy change onto the current policy and check it as a whole. */
   #resolvePolicy(input: KeyPolicyInput, current: Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'>): Pick<KeyRecord, 'expires_at' | 'permissions' | 'signature' | 'public_keys' | 'rate_limit'> {
-    const permissions: Permissions = { ...current.permissions, ...definedFields(input.permissions ?? {}) }
+    const { sessions: sessionsInput, ...messageInput } = input.permissions ?? {}
+    const sessions: SessionPermissions = { ...sessionPermissions(current.permissions), ...definedFields(sessionsInput ?? {}) }
+    const permissions: Permissions = { ...current.permissions, ...definedFields(messageInput), sessions: { ...sessions, modes: [...sessions.modes] } }
     checkPatterns('permissions.recipients', permissions.recipients)
     checkPatterns('permissions.kinds', permissions.kinds)
+    checkPatterns('permissions.sessions.modes', sessions.modes)
     const signature: SignaturePolicy = { ...current.signature, ...definedFields(input.signature ?? {}) }
     const publicKeys = input.public_keys ?? current.public_keys
     for (const [i, pk] of publicKeys.entries()) {

@@ -1,3 +1,4 @@
+import { ModeRegistry } from '../control-plane/modes.js'
 import type { Config } from '../config/schema.js'
 import type { SecretSealer } from '../crypto/sealed-secret.js'
 import { AuthFailureGuard } from '../ratelimit/auth-failures.js'
@@ -44,6 +45,7 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
     transport: stores.transport,
     visibilityMs: config.visibilityTimeoutSeconds * 1000,
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+    modes: new ModeRegistry(stores.control),
     close: () => records.close(),
   }
 }

@@ -24,6 +24,10 @@ export interface RuntimeRequest {
   readonly bodyProblem: Problem | undefined
   /** The route schema's verdict on body and query (Fastify validates; the pipeline decides when to answer). */
   readonly validationError: Error | undefined
+  /** The route's path parameters (the mode route's `name`); absent where a route has none. */
+  readonly params?: Readonly<Record<string, unknown>>
+  /** The request id (X-Request-Id), for the audit trail of a change a key makes. */
+  readonly requestId?: string
   /** Aborted when the client goes away or the server shuts down (long waits end). */
   readonly signal: AbortSignal
   /** The request asks for a WebSocket upgrade. */

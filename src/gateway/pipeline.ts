@@ -16,6 +16,7 @@ import { claimNonce } from './steps/claim-nonce.js'
 import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDeps } from './steps/hand-off.js'
 import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
 import { checkMessageIdentity } from './steps/message-identity.js'
+import { checkModePermission, putMode, type ModeDeps } from './steps/modes.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
 import { checkBody, checkSchema } from './steps/request-shape.js'
@@ -48,10 +49,10 @@ export interface GatewayDeps {
 }
 
 /** Everything a step may use: the verification deps and the route hand-offs' (the adapter adds the latter). */
-export type PipelineDeps = GatewayDeps & HandOffDeps
+export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps
 
 /** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
-export const RUNTIME_ROUTES = ['send', 'inbox', 'ack', 'whoami', 'connect'] as const
+export const RUNTIME_ROUTES = ['send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode'] as const
 export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
 
 /**
@@ -128,7 +129,7 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'authenticated', phase: 'body', routes: 'all', run: authenticated, authenticates: true,
     check: 'Every presented credential verified: the request is authenticated, and the key is remembered as known-good for this address',
     refusals: [] }),
-  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect'], run: claimNonce,
+  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect', 'put-mode'], run: claimNonce,
     check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
     refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),
   step({ name: 'body', phase: 'route', routes: 'all', run: checkBody,
@@ -146,6 +147,9 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'permissions', phase: 'route', routes: ['send'], run: checkPermissions,
     check: 'The key\'s permissions: recipient, kind, size (before the recipient is looked up)',
     refusals: ['recipient_not_allowed', 'kind_not_allowed', 'message_too_large'] }),
+  step({ name: 'mode-permission', phase: 'route', routes: ['put-mode'], run: checkModePermission,
+    check: 'The key may change session modes: `permissions.sessions.can_manage_modes`',
+    refusals: ['cannot_manage_modes'] }),
   step({ name: 'recipient', phase: 'route', routes: ['send'], run: checkRecipient,
     check: 'The recipient is an active registered mecha that accepts the kind',
     refusals: ['unknown_recipient', 'kind_not_allowed'] }),
@@ -155,6 +159,9 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'hand-off', phase: 'route', routes: ['send'], run: handOff,
     check: 'Hand-off to the transport, which records the nonce and stores the message in one atomic operation; a retry with the same Idempotency-Key and the same request gets the original acceptance, another request with that key is refused; then the inbox\'s message and byte budgets, and the sender\'s share of them. Before all of it, the storage high-water mark (MECHA_STORAGE_HIGH_WATER): a store near full refuses new messages and records nothing, not even the nonce',
     refusals: ['storage_full', 'replayed_nonce', 'stale_timestamp', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'transport_unavailable'] }),
+  step({ name: 'put-mode', phase: 'route', routes: ['put-mode'], run: putMode,
+    check: 'Create or replace the mode (a compare-and-set on its revision, stored with its `mode.put` audit event naming the key)',
+    refusals: ['concurrent_update'] }),
   step({ name: 'read', phase: 'route', routes: ['inbox'], run: readInbox,
     check: 'Read the inbox; while waiting, the connection steps below run, and a refusal ends the wait (nothing is read after it)',
     refusals: ['invalid_key', 'signature_required', 'bad_signature', 'transport_unavailable'] }),

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { unsupportedMediaType } from '../errors/unsupported-media-type.js'
 import { parseJsonBody } from '../http/json-body.js'
+import type { ModeRegistry } from '../control-plane/modes.js'
 import type { Transport } from '../transport/types.js'
 import { PipelineAdapter } from './adapter.js'
 import { ConnectionAuthorization } from './connection-authorization.js'
@@ -14,6 +15,8 @@ export interface GatewayOptions {
   /** An unacknowledged message is delivered again after this long. */
   visibilityMs: number
   idempotencyTtlSeconds: number
+  /** The mode registry a key with permissions.sessions.can_manage_modes writes to. */
+  modes: ModeRegistry
 }
 
 /**
@@ -27,6 +30,7 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
     visibilityMs: options.visibilityMs,
     idempotencyTtlSeconds: options.idempotencyTtlSeconds,
     sockets: app.openSockets,
+    modes: options.modes,
     watchAuthorization: (ctx, onEnd) => new ConnectionAuthorization(ctx, { records: options.deps.records, recheck: adapter.recheck }, onEnd),
   }
   const adapter = new PipelineAdapter(deps)

@@ -56,6 +56,14 @@ class FastifyRuntimeRequest implements RuntimeRequest {
     return this.#request.query as Record<string, unknown>
   }
 
+  get params(): Readonly<Record<string, unknown>> {
+    return this.#request.params as Record<string, unknown>
+  }
+
+  get requestId(): string {
+    return this.#request.id
+  }
+
   get bodyProblem(): Problem | undefined {
     return this.#request.bodyProblem
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { ackRequest, inboxQuery, messageRequest } from '../schemas/gateway.js'
+import { modeName, modePutRequest } from '../schemas/modes.js'
 import type { RouteOptions } from './adapter.js'
 import { connectRoute } from './websocket.js'
 
@@ -15,6 +16,10 @@ export async function gatewayRoutes(app: FastifyInstance, options: RouteOptions)
   app.post('/v1/messages', { config: { runtimeRoute: 'send' }, attachValidation: true, schema: { body: messageRequest } }, adapter.handler)
   app.get('/v1/inbox', { ...noHead, config: { runtimeRoute: 'inbox' }, attachValidation: true, schema: { querystring: inboxQuery } }, adapter.handler)
   app.post('/v1/inbox/ack', { config: { runtimeRoute: 'ack' }, attachValidation: true, schema: { body: ackRequest } }, adapter.handler)
+  app.put('/v1/runtime/modes/:name', {
+    config: { runtimeRoute: 'put-mode' }, attachValidation: true,
+    schema: { params: { type: 'object', required: ['name'], properties: { name: modeName } }, body: modePutRequest },
+  }, adapter.handler)
   app.get('/v1/whoami', { ...noHead, config: { runtimeRoute: 'whoami' } }, adapter.handler)
   await app.register(connectRoute, options)
 }

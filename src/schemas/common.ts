@@ -12,6 +12,18 @@ export const operatorName = { type: 'string' } as const
 export const algorithm = { type: 'string', enum: ['hmac-sha256', 'ed25519'] } as const
 export const publicKey = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'Raw 32-byte Ed25519 public key, unpadded base64url.' } as const
 
+export const sessionPermissions = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'What the key may do with sessions. Only `can_manage_modes` is enforced today; the others are stored for the sessions to come. Omitted fields keep their value (on issue: the defaults).',
+  properties: {
+    can_start: { type: 'boolean', description: 'May start sessions. Default true.' },
+    max_open: { type: ['integer', 'null'], minimum: 1, maximum: 100000, description: 'Most sessions open at once; null: no limit. Default null.' },
+    modes: { type: 'array', items: globPattern, maxItems: 64, description: 'Mode names (globs) the key may start sessions in. Default `["*"]`.' },
+    can_manage_modes: { type: 'boolean', description: 'May create, replace and delete modes through the gateway (PUT /v1/runtime/modes/{name}). Default false.' },
+  },
+} as const
+
 export const permissions = {
   type: 'object',
   additionalProperties: false,
@@ -19,6 +31,7 @@ export const permissions = {
     recipients: { type: 'array', items: globPattern, minItems: 1, maxItems: 64, description: 'Mecha ids this key may send to (globs). Default `["*"]`.' },
     kinds: { type: 'array', items: globPattern, minItems: 1, maxItems: 64, description: 'Message kinds this key may send (globs). Default `["*"]`.' },
     max_message_bytes: { type: 'integer', minimum: 1, maximum: 16777216, description: 'Largest message body, in bytes. Default 65536.' },
+    sessions: sessionPermissions,
   },
 } as const
 

@@ -1,6 +1,7 @@
 import { SCHEMA_DIALECT } from './common.js'
 import { auditEvent, key, keyIssueRequest, keyIssueResponse, keyRotateRequest, keyUpdateRequest, mecha, mechaCreateRequest, mechaUpdateRequest } from './control-plane.js'
 import { ackRequest, message, messageAccepted, messageRequest } from './gateway.js'
+import { mode, modePutRequest } from './modes.js'
 import { problem } from './problem.js'
 import { discoveryDocument, directoryCard } from './discovery.js'
 
@@ -21,6 +22,8 @@ export const SCHEMAS = {
   'key-update-request': keyUpdateRequest,
   'key-rotate-request': keyRotateRequest,
   key,
+  'mode-put-request': modePutRequest,
+  mode,
   'audit-event': auditEvent,
   problem,
   'discovery-document': discoveryDocument,

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditType, KeyRecord, MechaRecord } from '../model.js'
+import type { AuditEvent, AuditType, KeyRecord, MechaRecord, ModeRecord } from '../model.js'
 
 export interface Page {
   limit: number
@@ -14,7 +14,8 @@ export interface AuditQuery {
 }
 
 /**
- * The control-plane store. Every write is a compare-and-set on the record's `version` and carries the
+ * The control-plane store. Every write is a compare-and-set on the record's `version` (a mode's
+ * `revision`) and carries the
  * audit event that describes it: the record and its event are written atomically or not at all.
  *
  * Implementations throw `VersionConflictError` when `expectedVersion` does not match (`null` means the
@@ -32,6 +33,14 @@ export interface ControlStore {
   listKeys(mechaId: string): Promise<KeyRecord[]>
   /** Saving a new key (expectedVersion null) also indexes it under its mecha. */
   saveKey(record: KeyRecord, expectedVersion: number | null, event: AuditEvent): Promise<void>
+
+  getMode(name: string): Promise<ModeRecord | undefined>
+  /** Every mode, ascending by name (modes are few: the service caps their number). */
+  listModes(): Promise<ModeRecord[]>
+  /** Create (expectedRevision null) or replace a mode; compares and sets on `revision`. */
+  saveMode(record: ModeRecord, expectedRevision: number | null, event: AuditEvent): Promise<void>
+  /** Delete a mode at `expectedRevision`; throws VersionConflictError when it is missing or changed. */
+  deleteMode(name: string, expectedRevision: number, event: AuditEvent): Promise<void>
 
   appendAudit(event: AuditEvent): Promise<void>
   /** Newest first. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 import { VersionConflictError } from '../../src/errors/faults.js'
 import type { ControlStore } from '../../src/stores/types.js'
-import { auditEvent, keyRecord, mechaRecord } from '../helpers/records.js'
+import { auditEvent, keyRecord, mechaRecord, modeRecord } from '../helpers/records.js'
 
 export interface StoreHarness {
   /** A fresh, empty store. */
@@ -107,6 +107,56 @@ export function controlStoreContract(name: string, harness: () => StoreHarness):
         await store.saveKey(k, null, auditEvent('key.issued', k.id))
         await expect(store.saveKey({ ...k, version: 5 }, 3, auditEvent('key.updated', k.id))).rejects.toBeInstanceOf(VersionConflictError)
         expect((await store.listAudit({ limit: 10 })).map((e) => e.type)).toEqual(['key.issued'])
+      })
+    })
+
+    describe('modes', () => {
+      it('creates, reads and lists modes in name order', async () => {
+        for (const name of ['review.v1', 'decision.v1', 'decision.v2']) await store.saveMode(modeRecord(name), null, auditEvent('mode.put', name))
+        expect(await store.getMode('decision.v1')).toEqual(modeRecord('decision.v1', { created_at: expect.any(String), updated_at: expect.any(String) }))
+        expect(await store.getMode('missing.v1')).toBeUndefined()
+        expect((await store.listModes()).map((m) => m.name)).toEqual(['decision.v1', 'decision.v2', 'review.v1'])
+      })
+
+      it('replaces only from the expected revision, and refuses to create an existing mode', async () => {
+        const m = modeRecord('decision.v1')
+        await store.saveMode(m, null, auditEvent('mode.put', m.name))
+        await expect(store.saveMode({ ...m, kinds: ['x'] }, null, auditEvent('mode.put', m.name))).rejects.toBeInstanceOf(VersionConflictError)
+        await store.saveMode({ ...m, kinds: ['vote'], revision: 2 }, 1, auditEvent('mode.put', m.name))
+        await expect(store.saveMode({ ...m, kinds: ['stale'], revision: 2 }, 1, auditEvent('mode.put', m.name))).rejects.toBeInstanceOf(VersionConflictError)
+        await expect(store.saveMode(modeRecord('other.v1'), 1, auditEvent('mode.put', 'other.v1'))).rejects.toBeInstanceOf(VersionConflictError)
+        expect(await store.getMode(m.name)).toMatchObject({ kinds: ['vote'], revision: 2 })
+        expect((await store.listModes()).map((x) => x.name)).toEqual([m.name])
+        expect((await store.listAudit({ limit: 10 })).map((e) => e.type)).toEqual(['mode.put', 'mode.put'])
+      })
+
+      it('deletes at the expected revision only, with its audit event', async () => {
+        const m = modeRecord('decision.v1')
+        await store.saveMode(m, null, auditEvent('mode.put', m.name))
+        await expect(store.deleteMode(m.name, 2, auditEvent('mode.deleted', m.name))).rejects.toBeInstanceOf(VersionConflictError)
+        await expect(store.deleteMode('missing.v1', 1, auditEvent('mode.deleted', 'missing.v1'))).rejects.toBeInstanceOf(VersionConflictError)
+        await store.deleteMode(m.name, 1, auditEvent('mode.deleted', m.name))
+        expect(await store.getMode(m.name)).toBeUndefined()
+        expect(await store.listModes()).toEqual([])
+        expect((await store.listAudit({ limit: 10 })).map((e) => e.type)).toEqual(['mode.deleted', 'mode.put'])
+        await store.saveMode(m, null, auditEvent('mode.put', m.name))
+        expect((await store.listModes()).map((x) => x.name)).toEqual([m.name])
+      })
+
+      it('concurrent creates of one mode: exactly one wins', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) => store.saveMode(modeRecord('race.v1', { description: `d${i}` }), null, auditEvent('mode.put', 'race.v1'))),
+        )
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+        expect((await store.listAudit({ limit: 50 })).filter((e) => e.type === 'mode.put')).toHaveLength(1)
+      })
+
+      it('keeps modes across a restart', async () => {
+        const m = modeRecord('decision.v1')
+        await store.saveMode(m, null, auditEvent('mode.put', m.name))
+        store = await h.reopen(store)
+        expect(await store.getMode(m.name)).toEqual(m)
+        expect((await store.listModes()).map((x) => x.name)).toEqual([m.name])
       })
     })
 

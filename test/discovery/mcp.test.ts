@@ -118,6 +118,9 @@ describe('the MCP server at /mcp', () => {
     expect(runtime.surfaces).toContainEqual(expect.objectContaining({ methods: ['POST'], url: `${t.config.publicUrl}/v1/messages` }))
     const open = await call('list_surfaces', { access: 'open' })
     expect(text(open)).toContain(`${t.config.publicUrl}/mcp`)
+    // The session modes: read openly, written by operators and by keys allowed to.
+    expect(text(open)).toContain(`${t.config.publicUrl}/v1/modes/{name}`)
+    expect(runtime.surfaces).toContainEqual(expect.objectContaining({ methods: ['PUT'], url: `${t.config.publicUrl}/v1/runtime/modes/{name}` }))
     expect((await call('list_surfaces', { access: 'everyone' })).isError).toBe(true)
   })
 

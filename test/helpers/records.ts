@@ -1,5 +1,5 @@
 import { newEventId, newKeyId } from '../../src/crypto/ids.js'
-import type { AuditEvent, AuditType, KeyRecord, MechaRecord } from '../../src/model.js'
+import type { AuditEvent, AuditType, KeyRecord, MechaRecord, ModeRecord } from '../../src/model.js'
 
 export function mechaRecord(id: string, overrides: Partial<MechaRecord> = {}): MechaRecord {
   const now = new Date().toISOString()
@@ -24,10 +24,19 @@ export function keyRecord(mecha: string, overrides: Partial<KeyRecord> = {}): Ke
   }
 }
 
+export function modeRecord(name: string, overrides: Partial<ModeRecord> = {}): ModeRecord {
+  const now = new Date().toISOString()
+  return {
+    name, kinds: ['proposal', 'vote', 'commit'], description: null, version: 1,
+    created_at: now, created_by: 'tester', updated_at: now, updated_by: 'tester', revision: 1,
+    ...overrides,
+  }
+}
+
 export function auditEvent(type: AuditType, targetId: string, overrides: Partial<AuditEvent> = {}): AuditEvent {
   return {
     id: newEventId(), time: new Date().toISOString(), type, operator: 'tester',
-    target: { kind: type.startsWith('key') ? 'key' : 'mecha', id: targetId }, request_id: 'req-1', details: {},
+    target: { kind: type.startsWith('key') ? 'key' : type.startsWith('mode') ? 'mode' : 'mecha', id: targetId }, request_id: 'req-1', details: {},
     ...overrides,
   }
 }

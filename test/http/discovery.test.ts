@@ -21,6 +21,7 @@ beforeAll(async () => {
   await h.register('hidden-bot')
   await h.register('retired-bot', { listed: true })
   await h.t.app.inject({ method: 'DELETE', url: '/v1/mechas/retired-bot', headers: admin })
+  await h.t.app.inject({ method: 'PUT', url: '/v1/modes/decision.v1', headers: admin, payload: { kinds: ['proposal', 'vote', 'commit'], version: 1 } })
 })
 afterAll(async () => { await h.close() })
 
@@ -34,6 +35,11 @@ describe('GET /.well-known/mecharim', () => {
     expect(doc.surfaces).toHaveLength(SURFACES.length)
     expect(doc.surfaces.filter((s: { access: string }) => s.access === 'runtime').map((s: { url: string }) => s.url)).toContain(`${h.t.config.publicUrl}/v1/messages`)
     expect(doc.surfaces.find((s: { url: string }) => s.url.endsWith('/v1/mechas/{id}/keys') ).access).toBe('operator')
+    const modes = doc.surfaces.filter((s: { url: string }) => s.url.includes('/v1/modes'))
+    expect(modes.map((s: { access: string; methods: string[]; url: string }) => [s.access, s.methods, s.url.slice(h.t.config.publicUrl.length)])).toEqual([
+      ['open', ['GET'], '/v1/modes'], ['open', ['GET'], '/v1/modes/{name}'],
+      ['operator', ['PUT'], '/v1/modes/{name}'], ['operator', ['DELETE'], '/v1/modes/{name}'],
+    ])
     expect(doc.authentication.runtime.timestamp).toMatchObject({ header: 'Mecha-Timestamp', window_seconds: 300 })
     expect(doc.authentication.runtime.nonce).toMatchObject({ header: 'Mecha-Nonce', min_length: 22, max_length: 128 })
     expect(doc.authentication.runtime.signature).toMatchObject({
@@ -131,7 +137,9 @@ describe('every URL the well-known document lists resolves', () => {
     const values: Record<string, string> = { id: 'public-bot', keyId: 'mkaaaaaaaaaaaaaaaaaaaaaaaa', name: Object.keys(SCHEMAS)[0] as string }
     const local = (url: string): string => {
       expect(url.startsWith(h.t.config.publicUrl), url).toBe(true)
-      return `${h.base}${url.slice(h.t.config.publicUrl.length)}`.replace(/\{([A-Za-z]+)\}/g, (_, v: string) => values[v] as string)
+      // A mode's {name} is a mode, not a schema name: the one registered above.
+      const path = url.slice(h.t.config.publicUrl.length)
+      return `${h.base}${path}`.replace(/\{([A-Za-z]+)\}/g, (_, v: string) => (path.startsWith('/v1/modes/') ? 'decision.v1' : values[v] as string))
     }
     const listed: { method: string; url: string }[] = [
       ...doc.surfaces.flatMap((s: { methods: string[]; url: string }) => s.methods.map((method) => ({ method, url: s.url }))),

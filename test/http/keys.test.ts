@@ -72,7 +72,10 @@ describe('POST /v1/mechas/{id}/keys: issues a key', () => {
     const before = Date.now()
     const body = (await issue({ ttl_seconds: 60, permissions: { recipients: ['beta', 'ops-*'], kinds: ['task.*'], max_message_bytes: 1024 }, rate_limit: { requests: 10, per_seconds: 1 } })).json()
     expect(Date.parse(body.key.expires_at) - before).toBeGreaterThanOrEqual(59_000)
-    expect(body.key.permissions).toEqual({ recipients: ['beta', 'ops-*'], kinds: ['task.*'], max_message_bytes: 1024 })
+    expect(body.key.permissions).toEqual({
+      recipients: ['beta', 'ops-*'], kinds: ['task.*'], max_message_bytes: 1024,
+      sessions: { can_start: true, max_open: null, modes: ['*'], can_manage_modes: false },
+    })
     expect(body.key.rate_limit).toEqual({ requests: 10, per_seconds: 1 })
   })
 })

@@ -5,7 +5,7 @@ import { DependencyUnavailableError } from '../../src/errors/faults.js'
 import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
 import { RedisControlStore } from '../../src/stores/redis/control-store.js'
 import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
-import { auditEvent, mechaRecord } from '../helpers/records.js'
+import { auditEvent, mechaRecord, modeRecord } from '../helpers/records.js'
 
 /**
  * Control-plane writes carry a deadline, like the transport's accept: a write the service answered
@@ -36,6 +36,18 @@ describeWithRedis('RedisControlStore write deadline', () => {
     await onTime.saveMecha(mechaRecord('alpha'), null, auditEvent('mecha.created', 'alpha'))
     expect((await onTime.getMecha('alpha'))?.id).toBe('alpha')
     expect(await onTime.listAudit({ limit: 10 })).toHaveLength(1)
+  })
+
+  it('a mode write or delete after its deadline writes nothing either', async () => {
+    const prefix = `deadline-mode:${randomUUID()}:`
+    const onTime = new RedisControlStore(client, prefix)
+    const late = new RedisControlStore(client, prefix, { now: () => Date.now() - 5000 })
+    await expect(late.saveMode(modeRecord('decision.v1'), null, auditEvent('mode.put', 'decision.v1'))).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(await client.keys(`${prefix}*`)).toEqual([])
+    await onTime.saveMode(modeRecord('decision.v1'), null, auditEvent('mode.put', 'decision.v1'))
+    await expect(late.deleteMode('decision.v1', 1, auditEvent('mode.deleted', 'decision.v1'))).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect((await onTime.listModes()).map((m) => m.name)).toEqual(['decision.v1'])
+    expect((await onTime.listAudit({ limit: 10 })).map((e) => e.type)).toEqual(['mode.put'])
   })
 
   it('Redis hung (SIGSTOP): the write is refused, and it has not applied once Redis resumes', async () => {

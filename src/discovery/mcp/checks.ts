@@ -32,6 +32,7 @@ export const ORDER_NOTE = `The gateway answers with the first refusal. Steps ${r
 
 const ROUTE_PATHS: Record<RuntimeRoute, string> = {
   send: 'POST /v1/messages', inbox: 'GET /v1/inbox', ack: 'POST /v1/inbox/ack', whoami: 'GET /v1/whoami', connect: 'GET /v1/connect',
+  'put-mode': 'PUT /v1/runtime/modes/{name}',
 }
 
 /** The order of checks as docs/protocol.md shows it (the test compares the document with this, character for character). */
@@ -56,7 +57,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   payload_too_deep: 'Body parsing on every route, before JSON.parse runs: the body nests deeper than 65 levels (a message payload deeper than 64).',
   empty_body: 'Body parsing: Content-Type application/json declared with an empty body where one is required.',
   unsupported_media_type: 'Body parsing: a body whose Content-Type is not application/json.',
-  invalid_id: 'Validation of identifiers in the path or body (mecha ids, key ids, to, from, reply_to).',
+  invalid_id: 'Validation of identifiers in the path or body (mecha ids, key ids, mode names, to, from, reply_to).',
   invalid_pattern: 'Control plane: issuing or updating a key whose permission patterns are not allowed.',
   invalid_public_key: 'Control plane: issuing, updating or rotating a key with an Ed25519 public key that is not 32 bytes of base64url or not a valid point.',
   known_test_key: 'Control plane, in production (NODE_ENV=production): issuing, updating or rotating a key with an Ed25519 public key from a published example (RFC 8032, RFC 9421, docs/protocol.md). In development the key is accepted and a warning is logged.',
@@ -70,6 +71,7 @@ const OTHER_SOURCES: Partial<Record<Reason, string>> = {
   route_not_found: 'Routing: no route matches the method and path (an unknown schema name under /v1/schemas too).',
   mecha_not_found: 'Control plane: reading or changing a mecha that does not exist.',
   key_not_found: 'Control plane: reading or changing a key that does not exist.',
+  unknown_mode: 'GET /v1/modes/{name} (open) and the mode writes (DELETE /v1/modes/{name}): no mode with this name.',
   mecha_exists: 'Control plane: POST /v1/mechas with an id that is already registered.',
   key_revoked: 'Control plane: changing or rotating a revoked key.',
   concurrent_update: 'Control plane: the record changed between read and write.',

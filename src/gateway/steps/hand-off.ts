@@ -1,4 +1,5 @@
 import { newEventId } from '../../crypto/ids.js'
+import { shownPermissions } from '../../permissions/sessions.js'
 import { Problem } from '../../errors/problem.js'
 import type { Message, Transport } from '../../transport/types.js'
 import type { OpenSockets } from '../open-sockets.js'
@@ -115,7 +116,7 @@ export function whoami(ctx: GatewayContext): StepResult {
     body: {
       mecha: key.mecha,
       key_id: key.id,
-      permissions: key.permissions,
+      permissions: shownPermissions(key),
       signature: key.signature,
       rate_limit: key.rate_limit,
       expires_at: key.expires_at,

@@ -1,6 +1,6 @@
 import type { Database } from 'lmdb'
 import { DependencyUnavailableError, VersionConflictError } from '../../errors/faults.js'
-import type { AuditEvent, KeyRecord, MechaRecord } from '../../model.js'
+import type { AuditEvent, KeyRecord, MechaRecord, ModeRecord } from '../../model.js'
 import type { AuditQuery, ControlStore, Page } from '../types.js'
 import type { EmbeddedDatabase } from './database.js'
 import { LocalChangeFeed } from '../local-change-feed.js'
@@ -14,6 +14,7 @@ export class EmbeddedControlStore implements ControlStore {
   readonly #keys: Database<KeyRecord, string>
   /** [mechaId, keyId] -> true: the keys of a mecha, in key id order. */
   readonly #keysByMecha: Database<true, [string, string]>
+  readonly #modes: Database<ModeRecord, string>
   readonly #audit: Database<AuditEvent, string>
   /** Announces each committed mecha or key change (gateway caches subscribe). */
   readonly changes = new LocalChangeFeed()
@@ -23,6 +24,7 @@ export class EmbeddedControlStore implements ControlStore {
     this.#mechas = db.root.openDB<MechaRecord, string>({ name: 'mechas' })
     this.#keys = db.root.openDB<KeyRecord, string>({ name: 'keys' })
     this.#keysByMecha = db.root.openDB<true, [string, string]>({ name: 'keys-by-mecha' })
+    this.#modes = db.root.openDB<ModeRecord, string>({ name: 'modes' })
     this.#audit = db.root.openDB<AuditEvent, string>({ name: 'audit' })
   }
 
@@ -69,6 +71,32 @@ export class EmbeddedControlStore implements ControlStore {
       return undefined
     })
     this.changes.publish({ kind: 'key', id: record.id })
+  }
+
+  async getMode(name: string): Promise<ModeRecord | undefined> {
+    return this.#read(() => this.#modes.get(name))
+  }
+
+  async listModes(): Promise<ModeRecord[]> {
+    return this.#read(() => Array.from(this.#modes.getRange(), ({ value }) => value))
+  }
+
+  async saveMode(record: ModeRecord, expectedRevision: number | null, event: AuditEvent): Promise<void> {
+    await this.#write(`mode ${record.name}`, () => {
+      if (revisionOf(this.#modes.get(record.name)) !== expectedRevision) return CONFLICT
+      void this.#modes.put(record.name, record)
+      void this.#audit.put(event.id, event)
+      return undefined
+    })
+  }
+
+  async deleteMode(name: string, expectedRevision: number, event: AuditEvent): Promise<void> {
+    await this.#write(`mode ${name}`, () => {
+      if (revisionOf(this.#modes.get(name)) !== expectedRevision) return CONFLICT
+      void this.#modes.remove(name)
+      void this.#audit.put(event.id, event)
+      return undefined
+    })
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
@@ -122,4 +150,8 @@ export class EmbeddedControlStore implements ControlStore {
 
 function versionOf(record: { version: number } | undefined): number | null {
   return record === undefined ? null : record.version
+}
+
+function revisionOf(record: ModeRecord | undefined): number | null {
+  return record === undefined ? null : record.revision
 }

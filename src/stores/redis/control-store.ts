@@ -1,10 +1,10 @@
 import { layoutOf, pingRedis, type RedisClient } from './client.js'
 import { RedisKeys } from './keys.js'
 import { DependencyUnavailableError, VersionConflictError } from '../../errors/faults.js'
-import type { AuditEvent, KeyRecord, MechaRecord } from '../../model.js'
+import type { AuditEvent, KeyRecord, MechaRecord, ModeRecord } from '../../model.js'
 import type { AuditQuery, ControlStore, Page } from '../types.js'
 import { changeChannel } from './change-feed.js'
-import { APPEND_AUDIT, CONFLICT, LATE, SAVE_RECORD } from './lua.js'
+import { APPEND_AUDIT, CONFLICT, DELETE_MODE, LATE, SAVE_MODE, SAVE_RECORD } from './lua.js'
 import { runRedis } from './run.js'
 
 /** How many audit ids one read fetches while a type filter is looking for `limit` matches. */
@@ -22,6 +22,14 @@ interface StoreCommands {
     expectedVersion: string, recordJson: string, indexMember: string, eventId: string, eventJson: string,
     changeChannel: string, changeMessage: string, deadline: string,
   ): Promise<number>
+  mecharimSaveMode(
+    modeKey: string, modesKey: string, auditIndexKey: string, auditEventsKey: string,
+    expectedRevision: string, recordJson: string, name: string, eventId: string, eventJson: string, deadline: string,
+  ): Promise<number>
+  mecharimDeleteMode(
+    modeKey: string, modesKey: string, auditIndexKey: string, auditEventsKey: string,
+    expectedRevision: string, name: string, eventId: string, eventJson: string, deadline: string,
+  ): Promise<number>
   mecharimAppendAudit(auditIndexKey: string, auditEventsKey: string, eventId: string, eventJson: string, deadline: string): Promise<number>
 }
 
@@ -31,6 +39,7 @@ interface StoreCommands {
  *
  * - `mecha:<id>`, `key:<id>`: the record as a JSON string
  * - `mechas`, `mecha-keys:<mechaId>`: sorted sets, every score 0, so members list in id (byte) order
+ * - `mode:<name>`: a mode as a JSON string; `modes`: sorted set of mode names (score 0)
  * - `audit`: sorted set of event ids (score 0; ids are time ordered) and `audit-events`: id -> JSON
  * - every save publishes `mecha:<id>` / `key:<id>` on the `changes` channel (change-feed.ts)
  *
@@ -48,6 +57,8 @@ export class RedisControlStore implements ControlStore {
     prefix = new RedisKeys(prefix, layoutOf(redis)).controlPrefix()
     this.#now = options.now ?? Date.now
     redis.defineCommand('mecharimSaveRecord', { numberOfKeys: 4, lua: SAVE_RECORD })
+    redis.defineCommand('mecharimSaveMode', { numberOfKeys: 4, lua: SAVE_MODE })
+    redis.defineCommand('mecharimDeleteMode', { numberOfKeys: 4, lua: DELETE_MODE })
     redis.defineCommand('mecharimAppendAudit', { numberOfKeys: 2, lua: APPEND_AUDIT })
     this.#redis = redis as RedisClient & StoreCommands
     this.#prefix = prefix
@@ -84,6 +95,40 @@ export class RedisControlStore implements ControlStore {
 
   async saveKey(record: KeyRecord, expectedVersion: number | null, event: AuditEvent): Promise<void> {
     await this.#save('key', this.#keyKey(record.id), this.#mechaKeysKey(record.mecha), record, expectedVersion, event)
+  }
+
+  async getMode(name: string): Promise<ModeRecord | undefined> {
+    return this.#run(async () => parseOrUndefined<ModeRecord>(await this.#redis.get(this.#modeKey(name))))
+  }
+
+  async listModes(): Promise<ModeRecord[]> {
+    return this.#run(async () => {
+      const names = await this.#redis.zrangebylex(this.#key('modes'), '-', '+')
+      return this.#records<ModeRecord>(names.map((name) => this.#modeKey(name)))
+    })
+  }
+
+  async saveMode(record: ModeRecord, expectedRevision: number | null, event: AuditEvent): Promise<void> {
+    const outcome = await this.#run(() =>
+      this.#redis.mecharimSaveMode(
+        this.#modeKey(record.name), this.#key('modes'), this.#key('audit'), this.#key('audit-events'),
+        expectedRevision === null ? '' : String(expectedRevision), JSON.stringify(record), record.name,
+        event.id, JSON.stringify(event), this.#deadline(),
+      ),
+    )
+    if (outcome === LATE) throw late()
+    if (outcome === CONFLICT) throw new VersionConflictError(`mode ${record.name}`)
+  }
+
+  async deleteMode(name: string, expectedRevision: number, event: AuditEvent): Promise<void> {
+    const outcome = await this.#run(() =>
+      this.#redis.mecharimDeleteMode(
+        this.#modeKey(name), this.#key('modes'), this.#key('audit'), this.#key('audit-events'),
+        String(expectedRevision), name, event.id, JSON.stringify(event), this.#deadline(),
+      ),
+    )
+    if (outcome === LATE) throw late()
+    if (outcome === CONFLICT) throw new VersionConflictError(`mode ${name}`)
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
@@ -176,6 +221,10 @@ export class RedisControlStore implements ControlStore {
 
   #keyKey(id: string): string {
     return `${this.#prefix}key:${id}`
+  }
+
+  #modeKey(name: string): string {
+    return `${this.#prefix}mode:${name}`
   }
 
   #mechaKeysKey(mechaId: string): string {

@@ -65,3 +65,43 @@ redis.call('ZADD', KEYS[1], 0, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return ${SAVED}
 `
+
+/**
+ * KEYS: [1] mode record (JSON string), [2] modes sorted set, [3] audit sorted set, [4] audit hash.
+ * ARGV: [1] expected revision, '' when the mode must not exist yet, [2] record JSON, [3] mode name,
+ *       [4] event id, [5] event JSON, [6] deadline (unix ms).
+ *
+ * SAVE_RECORD's rule on a mode's `revision` (its `version` is the protocol's, not the record's). No
+ * change message: no cache holds modes.
+ */
+export const SAVE_MODE = `${late(6)}
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '' then
+  if current then return ${CONFLICT} end
+else
+  if not current then return ${CONFLICT} end
+  local stored = cjson.decode(current)
+  if type(stored) ~= 'table' or stored.revision ~= tonumber(ARGV[1]) then return ${CONFLICT} end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+return ${SAVED}
+`
+
+/**
+ * KEYS: as SAVE_MODE. ARGV: [1] expected revision, [2] mode name, [3] event id, [4] event JSON,
+ * [5] deadline (unix ms). Removes the record and its index entry only at the expected revision.
+ */
+export const DELETE_MODE = `${late(5)}
+local current = redis.call('GET', KEYS[1])
+if not current then return ${CONFLICT} end
+local stored = cjson.decode(current)
+if type(stored) ~= 'table' or stored.revision ~= tonumber(ARGV[1]) then return ${CONFLICT} end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4])
+return ${SAVED}
+`

@@ -23,6 +23,7 @@ import {
 import { directoryCard, discoveryDocument } from '../../../src/schemas/discovery.js'
 import { ackRequest, inboxQuery, message, messageAccepted, messageRequest } from '../../../src/schemas/gateway.js'
 import { schemaNames } from '../../../src/schemas/registry.js'
+import { mode, modeName, modePutRequest } from '../../../src/schemas/modes.js'
 import { surfaceOf } from '../../../src/surfaces.js'
 
 // ------------------------------------------------------------------ the document
@@ -192,7 +193,8 @@ async function buildTestApp(): Promise<Harness> {
  * tests, and `problem` is a published schema.
  */
 function sampleUrl(path: string): string {
-  return path.replace('{id}', 'probe-mecha').replace('{keyId}', `mk${'a'.repeat(24)}`).replace('{name}', 'problem')
+  // {name} is a schema name under /v1/schemas, a mode name under /v1/modes (the probe mode).
+  return path.replace('{id}', 'probe-mecha').replace('{keyId}', `mk${'a'.repeat(24)}`).replace('{name}', path.startsWith('/v1/modes/') ? 'probe.v1' : 'problem')
 }
 
 /** An Ed25519 public key (the public test vector of docs/protocol.md), for the probe mecha's card. */
@@ -220,7 +222,7 @@ function openRequest(o: DocumentedOperation): InjectOptions {
  * well-formed request gets (for GET and DELETE /mcp that is 405: on a stateless MCP server the
  * transport answers nothing else).
  */
-const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open' | 'operator' | 'runtime'; scope?: string; success: '101' | '200' | '201' | '202' | '405' }> = {
+const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open' | 'operator' | 'runtime'; scope?: string; success: '101' | '200' | '201' | '202' | '204' | '405' }> = {
   'GET /.well-known/mecharim': { operationId: 'getDiscoveryDocument', tag: 'discovery', access: 'open', success: '200' },
   'GET /openapi.yaml': { operationId: 'getOpenapiYaml', tag: 'discovery', access: 'open', success: '200' },
   'GET /openapi.json': { operationId: 'getOpenapiJson', tag: 'discovery', access: 'open', success: '200' },
@@ -246,11 +248,16 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'PATCH /v1/keys/{keyId}': { operationId: 'updateKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/keys/{keyId}/revoke': { operationId: 'revokeKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/keys/{keyId}/rotate': { operationId: 'rotateKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
+  'GET /v1/modes': { operationId: 'listModes', tag: 'modes', access: 'open', success: '200' },
+  'GET /v1/modes/{name}': { operationId: 'getMode', tag: 'modes', access: 'open', success: '200' },
+  'PUT /v1/modes/{name}': { operationId: 'putMode', tag: 'modes', access: 'operator', scope: 'keys:write', success: '201' },
+  'DELETE /v1/modes/{name}': { operationId: 'deleteMode', tag: 'modes', access: 'operator', scope: 'keys:write', success: '204' },
   'GET /v1/audit': { operationId: 'listAuditEvents', tag: 'audit', access: 'operator', scope: 'audit:read', success: '200' },
   'POST /v1/messages': { operationId: 'sendMessage', tag: 'messages', access: 'runtime', success: '202' },
   'GET /v1/inbox': { operationId: 'readInbox', tag: 'inbox', access: 'runtime', success: '200' },
   'POST /v1/inbox/ack': { operationId: 'ackMessages', tag: 'inbox', access: 'runtime', success: '200' },
   'GET /v1/whoami': { operationId: 'whoami', tag: 'runtime', access: 'runtime', success: '200' },
+  'PUT /v1/runtime/modes/{name}': { operationId: 'putRuntimeMode', tag: 'modes', access: 'runtime', success: '201' },
   'GET /v1/connect': { operationId: 'connect', tag: 'inbox', access: 'runtime', success: '101' },
 }
 
@@ -271,6 +278,9 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'GET /v1/whoami': [...CREDENTIAL_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  'PUT /v1/runtime/modes/{name}': [
+    ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'cannot_manage_modes', 'concurrent_update', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable',
+  ],
   'GET /v1/connect': [...CREDENTIAL_REASONS, 'upgrade_required', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
 }
 
@@ -592,6 +602,8 @@ describe('openapi.yaml: single source of truth', () => {
     ['AckRequest', ackRequest],
     ['DiscoveryDocument', discoveryDocument],
     ['DirectoryCard', directoryCard],
+    ['ModePutRequest', modePutRequest],
+    ['Mode', mode],
   ])('components.schemas.%s matches the TS schema', (name, schema) => {
     expect(validationKeywords(componentSchema(name))).toEqual(validationKeywords(schema))
   })
@@ -607,7 +619,7 @@ describe('openapi.yaml: single source of truth', () => {
         expect(param, `${label(o)} documents {${name}}`).toMatchObject({ in: 'path', required: true })
         // The open routes validate no path parameter: any string reaches them, and they answer 404 for
         // a schema name or mecha id they do not publish.
-        const routeSchema = o.op['x-mecharim-access'] === 'open' ? { type: 'string' } : name === 'keyId' ? keyId : mechaId
+        const routeSchema = o.op['x-mecharim-access'] === 'open' ? { type: 'string' } : name === 'keyId' ? keyId : name === 'name' ? modeName : mechaId
         expect(validationKeywords(param?.schema), `${label(o)} {${name}}`).toEqual(validationKeywords(routeSchema))
       }
     }
@@ -696,6 +708,9 @@ describe('openapi.yaml: the routes the app registers', () => {
       payload: { signature: { algorithms: ['ed25519'] }, public_keys: [PROBE_PUBLIC_KEY] },
     })
     expect(issued.statusCode, issued.body).toBe(201)
+    // The mode the open mode routes are probed with.
+    const put = await harness.app.inject({ method: 'PUT', url: '/v1/modes/probe.v1', headers: auth, payload: { kinds: ['probe.ping'], version: 1 } })
+    expect(put.statusCode, put.body).toBe(201)
   })
 
   afterAll(async () => {
