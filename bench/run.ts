@@ -73,7 +73,7 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
   const redis = await startRedis()
   others.push({ child: redis.child, role: 'redis-server' })
   results.machine.redis = redis.version
-  const stats = new RedisStats(redis.url)
+  const stats = RedisStats.standalone(redis.url)
   try {
     const gateway = await start({ label: 'gateway-redis', redisUrl: redis.url, metrics: 'on' })
     const credentials = await provision(gateway)
