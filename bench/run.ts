@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { relative } from 'node:path'
-import { provision, startBare, startGateway, startPrototype, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { Fleet } from './fleet.js'
+import { provision, startBare, startPrototype } from './gateway.js'
 import { idleListeners } from './idle.js'
 import { microBenchmark } from './micro.js'
 import { benchOptions, type BenchOptions } from './options.js'
-import { killAllChildren, startRedis, type BenchChild } from './processes.js'
+import { killAllChildren, startRedis } from './processes.js'
 import { RedisStats } from './redis-stats.js'
 import { writeReport } from './report.js'
 import { checkTargets, type BenchResults, type Machine } from './results.js'
@@ -49,33 +49,13 @@ async function main(): Promise<void> {
 
 async function runServers(options: BenchOptions, results: BenchResults): Promise<void> {
   const scenarios = new Scenarios(options, results.notes)
-  const profileDir = options.profile ? PROFILE_DIR : undefined
-  const running: RunningGateway[] = []
-  const others: { child: BenchChild; role: string }[] = []
-  const stopGateway = async (gateway: RunningGateway): Promise<void> => {
-    running.splice(running.indexOf(gateway), 1)
-    const peakRssKiB = await gateway.stop()
-    results.processes.push({
-      label: gateway.settings.label,
-      role: gateway.settings.redisUrl !== undefined ? 'gateway, Redis' : 'gateway, embedded',
-      metrics: gateway.settings.metrics,
-      peakRssKiB,
-    })
-    if (gateway.profilePath !== undefined && existsSync(gateway.profilePath)) results.profiles.push(relative(process.cwd(), gateway.profilePath))
-  }
-  const start = async (settings: GatewaySettings): Promise<RunningGateway> => {
-    console.log(`bench: starting ${settings.label}`)
-    const gateway = await startGateway({ ...settings, ...(profileDir !== undefined ? { profileDir } : {}) })
-    running.push(gateway)
-    return gateway
-  }
-
+  const fleet = new Fleet(results, options.profile ? PROFILE_DIR : undefined)
   const redis = await startRedis()
-  others.push({ child: redis.child, role: 'redis-server' })
+  fleet.adopt(redis.child, 'redis-server')
   results.machine.redis = redis.version
   const stats = RedisStats.standalone(redis.url)
   try {
-    const gateway = await start({ label: 'gateway-redis', redisUrl: redis.url, metrics: 'on' })
+    const gateway = await fleet.start({ label: 'gateway-redis', redisUrl: redis.url, metrics: 'on' })
     const credentials = await provision(gateway)
     const redisTarget: Target = { server: 'redis', urls: [gateway.url], credentials, cycles: false, stats, children: [gateway.child] }
     await scenarios.smoke(redisTarget)
@@ -91,15 +71,15 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
 
     if (options.sections.has('gateway')) {
       const bare = await startBare()
-      others.push({ child: bare.child, role: 'bare Fastify' })
-      const embedded = await start({ label: 'gateway-embedded', metrics: 'on' })
+      fleet.adopt(bare.child, 'bare Fastify')
+      const embedded = await fleet.start({ label: 'gateway-embedded', metrics: 'on' })
       const embeddedTarget: Target = { server: 'embedded', urls: [embedded.url], credentials: await provision(embedded), cycles: false, children: [embedded.child] }
       await scenarios.smoke(embeddedTarget)
       // The bare server ignores credentials; it gets the same headers so it parses the same bytes.
       const bareTarget: Target = { server: 'bare', urls: [bare.url], credentials, cycles: true, children: [bare.child] }
       // The issue's reference: token digest + one Lua script, bearer requests only.
       const prototype = options.modes.includes('bearer') ? await startPrototype(redis.url, credentials.bearer.token) : undefined
-      if (prototype !== undefined) others.push({ child: prototype.child, role: 'prototype' })
+      if (prototype !== undefined) fleet.adopt(prototype.child, 'prototype')
       for (const mode of options.modes) {
         console.log(`bench: ${mode} at ${options.connections} connections`)
         results.ceiling.push(await scenarios.ceiling(bareTarget, mode))
@@ -109,16 +89,16 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
         results.ceiling.push(await scenarios.ceiling(redisTarget, mode))
         results.ceiling.push(await scenarios.ceiling(embeddedTarget, mode))
       }
-      await stopGateway(embedded)
+      await fleet.stop(embedded)
     }
 
     if (options.sections.has('gateway') && options.modes.includes('bearer')) {
-      const metricsOff = await start({ label: 'gateway-redis-metrics-off', redisUrl: redis.url, metrics: 'off' })
+      const metricsOff = await fleet.start({ label: 'gateway-redis-metrics-off', redisUrl: redis.url, metrics: 'off' })
       const metricsOffTarget: Target = { server: 'redis-metrics-off', urls: [metricsOff.url], credentials, cycles: false, stats, children: [metricsOff.child] }
       await scenarios.smoke(metricsOffTarget)
       console.log('bench: bearer, metrics off')
       results.ceiling.push(await scenarios.ceiling(metricsOffTarget, 'bearer'))
-      await stopGateway(metricsOff)
+      await fleet.stop(metricsOff)
     }
 
     if (options.sections.has('rate')) {
@@ -129,7 +109,7 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
     }
 
     if (options.sections.has('scale')) {
-      const second = await start({ label: 'gateway-redis-2', redisUrl: redis.url, metrics: 'on' })
+      const second = await fleet.start({ label: 'gateway-redis-2', redisUrl: redis.url, metrics: 'on' })
       const twoTarget: Target = { server: 'redis-x2', urls: [gateway.url, second.url], credentials, cycles: false, stats, children: [gateway.child, second.child] }
       await scenarios.smoke(twoTarget)
       for (const mode of options.modes) {
@@ -138,12 +118,8 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       }
     }
   } finally {
-    for (const gateway of [...running]) await stopGateway(gateway)
+    await fleet.stopAll()
     await stats.close()
-    for (const { child, role } of others) {
-      results.processes.push({ label: child.label, role, metrics: '-', peakRssKiB: child.peakRssKiB() })
-      await child.stop()
-    }
   }
 }
 
