@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import { clusterSection } from './cluster.js'
 import { Fleet } from './fleet.js'
 import { provision, startBare, startPrototype } from './gateway.js'
 import { idleListeners } from './idle.js'
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const options = benchOptions(process.env)
   const watchdog = startWatchdog(budgetSeconds(options))
   const results: BenchResults = {
-    options, machine: machine(), micro: undefined, ceiling: [], rate: [], memory: [], processes: [], profiles: [], notes: [],
+    options, machine: machine(), micro: undefined, ceiling: [], rate: [], memory: [], cluster: [], clusterIdle: [], processes: [], profiles: [], notes: [],
   }
   console.log(`bench: ${options.seconds} s runs, ${options.warmupSeconds} s warm-up, ${options.connections} connections; sections ${[...options.sections].join(', ')}`)
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     for (const row of results.micro) console.log(`  ${row.mode}: ${Math.round(row.opsPerSecond)} ops/s, ${row.usPerOp.toFixed(1)} µs/op`)
   }
   if ((['gateway', 'rate', 'scale'] as const).some((s) => options.sections.has(s))) await runServers(options, results)
+  if (options.sections.has('cluster')) await clusterSection(options, results, new Fleet(results, options.profile ? PROFILE_DIR : undefined))
 
   results.machine.loadAverageAfter = os.loadavg()
   writeReport(options.output, results)
@@ -157,6 +159,7 @@ function budgetSeconds(o: BenchOptions): number {
   if (o.sections.has('gateway')) total += 11 * run
   if (o.sections.has('rate')) total += 2 * run
   if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30) + 100
+  if (o.sections.has('cluster')) total += 2 * 3 * o.modes.length * run + 30 + 120
   return 2 * total
 }
 
