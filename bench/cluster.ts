@@ -80,8 +80,9 @@ export async function clusterSection(options: BenchOptions, results: BenchResult
     console.log(`bench: both backends with their gateways idle for ${IDLE_SECONDS} s`)
     results.clusterIdle.push(...await idleBackground(backends, IDLE_SECONDS))
   } finally {
-    await fleet.stopAll()
+    // The stats connections first: once their Redis is stopped they would keep reconnecting, and say so.
     for (const backend of backends) await backend.stats.close()
+    await fleet.stopAll()
     if (cluster !== undefined) {
       for (const node of cluster.nodes) {
         results.processes.push({ label: `redis-cluster-${node.port}`, role: `redis-server (cluster ${node.role})`, metrics: '-', peakRssKiB: peakRssKiB(node.pid) })

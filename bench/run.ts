@@ -120,8 +120,9 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       }
     }
   } finally {
-    await fleet.stopAll()
+    // The stats connection first: once its Redis is stopped it would keep reconnecting, and say so.
     await stats.close()
+    await fleet.stopAll()
   }
 }
 
