@@ -63,6 +63,8 @@ export interface IdleRow {
 export interface ClusterRow extends CeilingRow {
   server: 'redis-spread' | 'redis-cluster'
   gateways: number
+  /** BENCH_CONNECTIONS, or one per gateway: one request in flight each, so nothing to pipeline. */
+  connections: number
   /** Redis servers serving the data: 1 standalone, or the cluster's masters. */
   masters: number
   recipients: number
@@ -106,7 +108,8 @@ export function redisBackground(server: ClusterRow['server'], idle: readonly Clu
 
 /**
  * Redis CPU of a cluster-section run that the accepts cost, µs: the run's, less the servers' own
- * background over its length and what each safety-check round in it cost on the idle backend.
+ * background over its length and what each safety-check round in it cost on the idle backend (all
+ * that idle gateways add counted as their rounds': an upper bound, so this errs low).
  * commandstats `usec` cannot serve for the rounds: it is wall time, which on a shared machine
  * includes the time the server was descheduled.
  */

@@ -160,7 +160,7 @@ function budgetSeconds(o: BenchOptions): number {
   if (o.sections.has('gateway')) total += 11 * run
   if (o.sections.has('rate')) total += 2 * run
   if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30) + 100
-  if (o.sections.has('cluster')) total += 2 * 3 * o.modes.length * run + 30 + 120
+  if (o.sections.has('cluster')) total += 2 * 4 * o.modes.length * run + 30 + 120
   return 2 * total
 }
 

@@ -64,9 +64,9 @@ export class Scenarios {
     }
   }
 
-  /** Warm up, then measure at the fixed concurrency for BENCH_SECONDS. */
-  async ceiling(target: Target, mode: AuthMode): Promise<CeilingRow> {
-    const { connections, seconds, warmupSeconds, maxPool } = this.#options
+  /** Warm up, then measure at the fixed concurrency (BENCH_CONNECTIONS unless given) for BENCH_SECONDS. */
+  async ceiling(target: Target, mode: AuthMode, connections = this.#options.connections): Promise<CeilingRow> {
+    const { seconds, warmupSeconds, maxPool } = this.#options
     const signers = this.#signers(target, mode)
     const warmSize = target.cycles ? CYCLED_POOL : Math.min(maxPool, WARMUP_RATE_CAP * warmupSeconds)
     const warm = await drive({ urls: target.urls, pool: new RequestPool(signers, warmSize, { cycles: target.cycles }), connections, seconds: warmupSeconds })
