@@ -4,17 +4,20 @@ import { startGateway, type GatewaySettings, type RunningGateway } from './gatew
 import type { BenchChild } from './processes.js'
 import type { BenchResults } from './results.js'
 
+/** Where a fleet records what it stopped: the run's results, or a list of the caller's own. */
+export type FleetRecords = Pick<BenchResults, 'processes' | 'profiles'>
+
 /**
  * The server processes of one part of a run: gateways it starts and other children it adopts (Redis,
  * the bare server). Stopping one records its peak RSS (and a gateway's CPU profile) in the results.
  */
 export class Fleet {
-  readonly #results: BenchResults
+  readonly #results: FleetRecords
   readonly #profileDir: string | undefined
   readonly #gateways: RunningGateway[] = []
   readonly #others: { child: BenchChild; role: string }[] = []
 
-  constructor(results: BenchResults, profileDir: string | undefined) {
+  constructor(results: FleetRecords, profileDir: string | undefined) {
     this.#results = results
     this.#profileDir = profileDir
   }

@@ -25,6 +25,8 @@ export const RECIPIENT = 'bench-recipient'
 
 export interface GatewaySettings {
   label: string
+  /** The compiled service to run; default this tree's dist/main.js (bench/ab.ts runs another build beside it). */
+  entry?: string
   /** Unset: the embedded store in `dataDir`. */
   redisUrl?: string
   metrics: 'on' | 'off'
@@ -86,7 +88,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     profilePath = join(resolve(settings.profileDir), `${RUN_STAMP}-${settings.label}.cpuprofile`)
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', dirname(profilePath), '--cpu-prof-name', basename(profilePath))
   }
-  const child = spawnChild(settings.label, process.execPath, [...nodeArgs, MAIN], env)
+  const child = spawnChild(settings.label, process.execPath, [...nodeArgs, settings.entry ?? MAIN], env)
   const url = `http://127.0.0.1:${port}`
   const stop = async (): Promise<number | undefined> => {
     const peak = child.peakRssKiB()
