@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join, resolve } from 'node:path'
-import { Fleet } from './fleet.js'
+import { Fleet, type FleetRecords } from './fleet.js'
 import { PUBLIC_AUTHORITY, RECIPIENT, provision, type RunningGateway } from './gateway.js'
 import { drive, type LoadResult } from './load.js'
 import { benchOptions } from './options.js'
@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   const options = abOptions(process.env)
   // The bench's own settings give the smoke test its defaults; nothing else of them applies here.
   const benchSettings = benchOptions({ BENCH_SECTIONS: 'gateway' })
-  const fleet = new Fleet({ processes: [], profiles: [] }, undefined)
+  const records: FleetRecords = { processes: [], profiles: [] }
+  const fleet = new Fleet(records, undefined)
   const stats: RedisStats[] = []
   try {
     const sides: { side: Burst['side']; gateway: RunningGateway; credentials: BenchCredentials; stats: RedisStats; lastRate: number | undefined }[] = []
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
   } finally {
     for (const s of stats) await s.close()
     await fleet.stopAll()
+    for (const p of records.processes) console.log(`ab: ${p.label} peak RSS ${p.peakRssKiB === undefined ? '-' : `${(p.peakRssKiB / 1024).toFixed(0)} MiB`}`)
   }
 }
 
