@@ -19,14 +19,14 @@ const PROTOTYPE = fileURLToPath(new URL('./prototype-server.js', import.meta.url
 export const PUBLIC_URL = 'http://gateway.bench.invalid'
 export const PUBLIC_AUTHORITY = new URL(PUBLIC_URL).host
 export const SENDER = 'bench-sender'
-/** The service's default MECHA_REDIS_PREFIX (the bench does not set it). */
-export const REDIS_PREFIX = 'mecharim:'
 /** Names this run's profiles, so a later run does not overwrite them. */
 const RUN_STAMP = new Date().toISOString().replace(/[:.]/g, '-')
 export const RECIPIENT = 'bench-recipient'
 
 export interface GatewaySettings {
   label: string
+  /** The compiled service to run; default this tree's dist/main.js (bench/ab.ts runs another build beside it). */
+  entry?: string
   /** Unset: the embedded store in `dataDir`. */
   redisUrl?: string
   metrics: 'on' | 'off'
@@ -88,7 +88,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     profilePath = join(resolve(settings.profileDir), `${RUN_STAMP}-${settings.label}.cpuprofile`)
     nodeArgs.push('--cpu-prof', '--cpu-prof-dir', dirname(profilePath), '--cpu-prof-name', basename(profilePath))
   }
-  const child = spawnChild(settings.label, process.execPath, [...nodeArgs, MAIN], env)
+  const child = spawnChild(settings.label, process.execPath, [...nodeArgs, settings.entry ?? MAIN], env)
   const url = `http://127.0.0.1:${port}`
   const stop = async (): Promise<number | undefined> => {
     const peak = child.peakRssKiB()
@@ -131,11 +131,11 @@ export async function startPrototype(redisUrl: string, bearerToken: string): Pro
 }
 
 /**
- * Register the sender and the recipient and issue one key per mode through the operator API: a plain
+ * Register the sender and the recipients and issue one key per mode through the operator API: a plain
  * bearer key, and keys that require an HMAC-SHA256 or an Ed25519 signature.
  */
-export async function provision(gateway: RunningGateway): Promise<Record<AuthMode, BenchCredentials>> {
-  for (const id of [SENDER, RECIPIENT]) await operator(gateway, 'POST', '/v1/mechas', { id })
+export async function provision(gateway: RunningGateway, recipients: readonly string[] = [RECIPIENT]): Promise<Record<AuthMode, BenchCredentials>> {
+  for (const id of [SENDER, ...recipients]) await operator(gateway, 'POST', '/v1/mechas', { id })
   const issued = {} as Record<AuthMode, BenchCredentials>
   for (const mode of AUTH_MODES) {
     // Unlimited (an explicit null, not MECHA_DEFAULT_KEY_RATE_LIMIT): the bench measures the gateway, not the limiter.

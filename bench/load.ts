@@ -59,7 +59,7 @@ export async function drive(spec: LoadSpec): Promise<LoadResult> {
   const done: Promise<autocannon.Result>[] = []
   const started = performance.now()
   let ranOutAt: number | undefined
-  const { shape } = spec.pool.signer
+  const { shape } = spec.pool
   const halfway = spec.seconds !== undefined ? started + (spec.seconds * 1000) / 2 : Number.POSITIVE_INFINITY
   let lateOk = 0
 
@@ -67,16 +67,16 @@ export async function drive(spec: LoadSpec): Promise<LoadResult> {
     method: shape.method,
     path: shape.path,
     setupRequest: (req) => {
-      const headers = spec.pool.next()
-      if (headers === undefined) {
+      const entry = spec.pool.next()
+      if (entry === undefined) {
         if (ranOutAt === undefined) {
           ranOutAt = performance.now()
           setImmediate(() => { for (const instance of instances) instance.stop() })
         }
         return { ...req, method: 'GET', path: RAN_OUT_PATH, headers: {}, body: '' }
       }
-      req.headers = headers
-      if (shape.body !== undefined) req.body = shape.body
+      req.headers = entry.headers
+      if (entry.body !== undefined) req.body = entry.body
       return req
     },
   }

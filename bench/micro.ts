@@ -10,7 +10,7 @@ import type { RuntimeRequest } from '../src/gateway/context.js'
 import { VERIFICATION_STEPS, newContext, runSteps, type GatewayDeps, type PipelineDeps } from '../src/gateway/pipeline.js'
 import { openStores } from '../src/open-stores.js'
 import { PUBLIC_AUTHORITY, PUBLIC_URL, RECIPIENT, SENDER } from './gateway.js'
-import { AUTH_MODES, RequestPool, RequestSigner, referenceBody, type AuthMode, type BenchCredentials, type HeaderSet } from './signer.js'
+import { AUTH_MODES, RequestPool, RequestSigner, referenceBody, type AuthMode, type BenchCredentials, type HeaderSet, type PooledRequest } from './signer.js'
 
 /**
  * The verification pipeline alone, in this process: VERIFICATION_STEPS (what the
@@ -56,7 +56,7 @@ async function measureMode(mode: AuthMode, credentials: BenchCredentials, deps: 
   const signer = new RequestSigner(credentials, { method: 'POST', path: '/v1/messages', body: referenceBody(RECIPIENT), authority: PUBLIC_AUTHORITY })
   const pool = new RequestPool(signer, RING)
   const ring: RuntimeRequest[] = []
-  for (let i = 0; i < RING; i++) ring.push(plainRequest(signer, pool.next() as HeaderSet))
+  for (let i = 0; i < RING; i++) ring.push(plainRequest(signer, (pool.next() as PooledRequest).headers))
 
   let i = 0
   const verify = async (): Promise<void> => {

@@ -2,8 +2,13 @@
  * The bench's settings, from BENCH_* environment variables: validated once, then frozen. A bad value
  * stops the run before any process starts, with a message naming the variable.
  */
-export const SECTIONS = ['micro', 'gateway', 'rate', 'scale'] as const
+export const SECTIONS = ['micro', 'gateway', 'rate', 'scale', 'cluster'] as const
 export type Section = (typeof SECTIONS)[number]
+/**
+ * What runs when BENCH_SECTIONS is unset. `cluster` is opt-in: it starts a 3-master Redis Cluster
+ * (redis-cli too, not only redis-server) and six more gateway processes, and adds minutes to a run.
+ */
+const DEFAULT_SECTIONS: readonly Section[] = ['micro', 'gateway', 'rate', 'scale']
 const MODES = ['bearer', 'hmac', 'ed25519'] as const
 type Mode = (typeof MODES)[number]
 
@@ -32,7 +37,7 @@ export interface BenchOptions {
   readonly maxPool: number
   /** The report to regenerate (BENCH_OUTPUT). */
   readonly output: string
-  /** Which parts run (BENCH_SECTIONS, comma-separated); the report marks the others "not run". */
+  /** Which parts run (BENCH_SECTIONS, comma-separated; default all but `cluster`); the report marks the others "not run". */
   readonly sections: ReadonlySet<Section>
   /** Which credential modes the server runs drive (BENCH_MODES, comma-separated); the micro-benchmark runs all. */
   readonly modes: readonly Mode[]
@@ -64,7 +69,7 @@ export function benchOptions(env: Env): BenchOptions {
 
   const rawSections = env.BENCH_SECTIONS?.trim()
   const sections = new Set<Section>()
-  for (const name of rawSections === undefined || rawSections === '' ? SECTIONS : rawSections.split(',').map((s) => s.trim())) {
+  for (const name of rawSections === undefined || rawSections === '' ? DEFAULT_SECTIONS : rawSections.split(',').map((s) => s.trim())) {
     if ((SECTIONS as readonly string[]).includes(name)) sections.add(name as Section)
     else problems.push(`BENCH_SECTIONS: expected a comma-separated subset of ${SECTIONS.join(', ')}, got ${JSON.stringify(name)}`)
   }

@@ -80,6 +80,17 @@ export function cpuMicros(pid: number): number | undefined {
     return undefined
   }
 }
+/** CPU time of several processes together, µs; undefined if any of them cannot be read. */
+export function totalCpuMicros(children: readonly BenchChild[]): number | undefined {
+  let total = 0
+  for (const child of children) {
+    const micros = cpuMicros(child.pid)
+    if (micros === undefined) return undefined
+    total += micros
+  }
+  return total
+}
+
 /** USER_HZ: 100 on every Linux build this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS_PER_SECOND = 100
 

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Latency } from './load.js'
+import { SERVER_NAMES, fixed, int, ms, others } from './format.js'
+import { renderCluster } from './report-cluster.js'
 import {
   NONCE_TTL_SECONDS, acceptedMessages, ceilingRow, checkTargets, keyLookups, ratioToBare, scriptCalls,
-  type BenchResults, type CeilingRow, type ServerKind,
+  type BenchResults, type CeilingRow,
 } from './results.js'
 import { AUTH_MODES } from './signer.js'
 
@@ -21,15 +22,6 @@ export function writeReport(path: string, results: BenchResults): void {
   const preamble = at === -1 ? (existing === '' ? DEFAULT_PREAMBLE : `${existing.trimEnd()}\n\n`) : existing.slice(0, at)
   mkdirSync(dirname(path), { recursive: true })
   writeFileSync(path, `${preamble}${GENERATED_MARKER}\n\n${renderResults(results)}`)
-}
-
-const SERVER_NAMES: Record<ServerKind, string> = {
-  bare: 'bare Fastify',
-  prototype: 'prototype (digest + one Lua script)',
-  redis: 'gateway, Redis',
-  embedded: 'gateway, embedded',
-  'redis-metrics-off': 'gateway, Redis, metrics off',
-  'redis-x2': 'two gateways, one Redis',
 }
 
 export function renderResults(r: BenchResults): string {
@@ -119,6 +111,9 @@ export function renderResults(r: BenchResults): string {
   out.push('### Scaling', '')
   renderScaling(r, out)
 
+  out.push('### Redis Cluster', '')
+  renderCluster(r, out)
+
   out.push('### Processes', '', '| Process | Role | Metrics | Peak RSS (VmHWM) |', '|---|---|---|---:|')
   for (const p of r.processes) out.push(`| ${p.label} | ${p.role} | ${p.metrics} | ${p.peakRssKiB === undefined ? '-' : `${(p.peakRssKiB / 1024).toFixed(0)} MiB`} |`)
   out.push('')
@@ -184,29 +179,10 @@ function renderScaling(r: BenchResults, out: string[]): void {
   }
 }
 
-function others(row: Pick<CeilingRow, 'load'>): string {
-  const parts = Object.entries(row.load.statuses).filter(([code]) => !code.startsWith('2')).map(([code, n]) => `${code}: ${n}`)
-  if (row.load.errors > 0) parts.push(`errors: ${row.load.errors}`)
-  if (row.load.timeouts > 0) parts.push(`timeouts: ${row.load.timeouts}`)
-  return parts.length === 0 ? '-' : parts.join(', ')
-}
-
 function pool(row: CeilingRow): string {
   const p = row.load.pool
   if (row.server === 'bare') return `cycled ${int(p.size)}`
   return `${int(p.used)} / ${int(p.size)}${p.ranOut ? ` **ran out after ${p.ranOutAfterSeconds?.toFixed(1)} s**` : ''}`
-}
-
-function ms(latency: Latency | undefined, key: keyof Latency): string {
-  return latency === undefined ? '-' : latency[key].toFixed(2)
-}
-
-function int(n: number): string {
-  return Math.round(n).toLocaleString('en-US')
-}
-
-function fixed(n: number | undefined, digits: number): string {
-  return n === undefined ? '-' : n.toFixed(digits)
 }
 
 function mib(bytes: number): string {

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { relative } from 'node:path'
-import { provision, startBare, startGateway, startPrototype, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { clusterSection } from './cluster.js'
+import { Fleet } from './fleet.js'
+import { provision, startBare, startPrototype } from './gateway.js'
 import { idleListeners } from './idle.js'
 import { microBenchmark } from './micro.js'
 import { benchOptions, type BenchOptions } from './options.js'
-import { killAllChildren, startRedis, type BenchChild } from './processes.js'
+import { killAllChildren, startRedis } from './processes.js'
 import { RedisStats } from './redis-stats.js'
 import { writeReport } from './report.js'
 import { checkTargets, type BenchResults, type Machine } from './results.js'
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   const options = benchOptions(process.env)
   const watchdog = startWatchdog(budgetSeconds(options))
   const results: BenchResults = {
-    options, machine: machine(), micro: undefined, ceiling: [], rate: [], memory: [], processes: [], profiles: [], notes: [],
+    options, machine: machine(), micro: undefined, ceiling: [], rate: [], memory: [], cluster: [], clusterIdle: [], processes: [], profiles: [], notes: [],
   }
   console.log(`bench: ${options.seconds} s runs, ${options.warmupSeconds} s warm-up, ${options.connections} connections; sections ${[...options.sections].join(', ')}`)
 
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     for (const row of results.micro) console.log(`  ${row.mode}: ${Math.round(row.opsPerSecond)} ops/s, ${row.usPerOp.toFixed(1)} µs/op`)
   }
   if ((['gateway', 'rate', 'scale'] as const).some((s) => options.sections.has(s))) await runServers(options, results)
+  if (options.sections.has('cluster')) await clusterSection(options, results, new Fleet(results, options.profile ? PROFILE_DIR : undefined))
 
   results.machine.loadAverageAfter = os.loadavg()
   writeReport(options.output, results)
@@ -49,33 +51,13 @@ async function main(): Promise<void> {
 
 async function runServers(options: BenchOptions, results: BenchResults): Promise<void> {
   const scenarios = new Scenarios(options, results.notes)
-  const profileDir = options.profile ? PROFILE_DIR : undefined
-  const running: RunningGateway[] = []
-  const others: { child: BenchChild; role: string }[] = []
-  const stopGateway = async (gateway: RunningGateway): Promise<void> => {
-    running.splice(running.indexOf(gateway), 1)
-    const peakRssKiB = await gateway.stop()
-    results.processes.push({
-      label: gateway.settings.label,
-      role: gateway.settings.redisUrl !== undefined ? 'gateway, Redis' : 'gateway, embedded',
-      metrics: gateway.settings.metrics,
-      peakRssKiB,
-    })
-    if (gateway.profilePath !== undefined && existsSync(gateway.profilePath)) results.profiles.push(relative(process.cwd(), gateway.profilePath))
-  }
-  const start = async (settings: GatewaySettings): Promise<RunningGateway> => {
-    console.log(`bench: starting ${settings.label}`)
-    const gateway = await startGateway({ ...settings, ...(profileDir !== undefined ? { profileDir } : {}) })
-    running.push(gateway)
-    return gateway
-  }
-
+  const fleet = new Fleet(results, options.profile ? PROFILE_DIR : undefined)
   const redis = await startRedis()
-  others.push({ child: redis.child, role: 'redis-server' })
+  fleet.adopt(redis.child, 'redis-server')
   results.machine.redis = redis.version
-  const stats = new RedisStats(redis.url)
+  const stats = RedisStats.standalone(redis.url)
   try {
-    const gateway = await start({ label: 'gateway-redis', redisUrl: redis.url, metrics: 'on' })
+    const gateway = await fleet.start({ label: 'gateway-redis', redisUrl: redis.url, metrics: 'on' })
     const credentials = await provision(gateway)
     const redisTarget: Target = { server: 'redis', urls: [gateway.url], credentials, cycles: false, stats, children: [gateway.child] }
     await scenarios.smoke(redisTarget)
@@ -91,15 +73,15 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
 
     if (options.sections.has('gateway')) {
       const bare = await startBare()
-      others.push({ child: bare.child, role: 'bare Fastify' })
-      const embedded = await start({ label: 'gateway-embedded', metrics: 'on' })
+      fleet.adopt(bare.child, 'bare Fastify')
+      const embedded = await fleet.start({ label: 'gateway-embedded', metrics: 'on' })
       const embeddedTarget: Target = { server: 'embedded', urls: [embedded.url], credentials: await provision(embedded), cycles: false, children: [embedded.child] }
       await scenarios.smoke(embeddedTarget)
       // The bare server ignores credentials; it gets the same headers so it parses the same bytes.
       const bareTarget: Target = { server: 'bare', urls: [bare.url], credentials, cycles: true, children: [bare.child] }
       // The issue's reference: token digest + one Lua script, bearer requests only.
       const prototype = options.modes.includes('bearer') ? await startPrototype(redis.url, credentials.bearer.token) : undefined
-      if (prototype !== undefined) others.push({ child: prototype.child, role: 'prototype' })
+      if (prototype !== undefined) fleet.adopt(prototype.child, 'prototype')
       for (const mode of options.modes) {
         console.log(`bench: ${mode} at ${options.connections} connections`)
         results.ceiling.push(await scenarios.ceiling(bareTarget, mode))
@@ -109,16 +91,16 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
         results.ceiling.push(await scenarios.ceiling(redisTarget, mode))
         results.ceiling.push(await scenarios.ceiling(embeddedTarget, mode))
       }
-      await stopGateway(embedded)
+      await fleet.stop(embedded)
     }
 
     if (options.sections.has('gateway') && options.modes.includes('bearer')) {
-      const metricsOff = await start({ label: 'gateway-redis-metrics-off', redisUrl: redis.url, metrics: 'off' })
+      const metricsOff = await fleet.start({ label: 'gateway-redis-metrics-off', redisUrl: redis.url, metrics: 'off' })
       const metricsOffTarget: Target = { server: 'redis-metrics-off', urls: [metricsOff.url], credentials, cycles: false, stats, children: [metricsOff.child] }
       await scenarios.smoke(metricsOffTarget)
       console.log('bench: bearer, metrics off')
       results.ceiling.push(await scenarios.ceiling(metricsOffTarget, 'bearer'))
-      await stopGateway(metricsOff)
+      await fleet.stop(metricsOff)
     }
 
     if (options.sections.has('rate')) {
@@ -129,7 +111,7 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
     }
 
     if (options.sections.has('scale')) {
-      const second = await start({ label: 'gateway-redis-2', redisUrl: redis.url, metrics: 'on' })
+      const second = await fleet.start({ label: 'gateway-redis-2', redisUrl: redis.url, metrics: 'on' })
       const twoTarget: Target = { server: 'redis-x2', urls: [gateway.url, second.url], credentials, cycles: false, stats, children: [gateway.child, second.child] }
       await scenarios.smoke(twoTarget)
       for (const mode of options.modes) {
@@ -138,12 +120,9 @@ async function runServers(options: BenchOptions, results: BenchResults): Promise
       }
     }
   } finally {
-    for (const gateway of [...running]) await stopGateway(gateway)
+    // The stats connection first: once its Redis is stopped it would keep reconnecting, and say so.
     await stats.close()
-    for (const { child, role } of others) {
-      results.processes.push({ label: child.label, role, metrics: '-', peakRssKiB: child.peakRssKiB() })
-      await child.stop()
-    }
+    await fleet.stopAll()
   }
 }
 
@@ -181,6 +160,7 @@ function budgetSeconds(o: BenchOptions): number {
   if (o.sections.has('gateway')) total += 11 * run
   if (o.sections.has('rate')) total += 2 * run
   if (o.sections.has('scale')) total += 3 * run + 2 * (o.memoryCount / 200 + 30) + 100
+  if (o.sections.has('cluster')) total += 2 * 4 * o.modes.length * run + 30 + 120
   return 2 * total
 }
 

@@ -95,27 +95,49 @@ export class RequestSigner {
 
 const NONCE_BYTES = 18
 
+/** One pre-generated request: its headers, and the body of the shape it was signed for. */
+export interface PooledRequest {
+  readonly headers: HeaderSet
+  readonly body: Buffer | undefined
+}
+
 /**
- * Pre-generated requests for one run, each with a fresh nonce. A pool that `cycles` (the bare server,
- * which checks nothing) hands its entries out again; otherwise `next()` returns undefined once all were
- * used, and the run reports that it ran out.
+ * Pre-generated requests for one run, each with a fresh nonce. Given several signers (one per
+ * recipient, say), entries take them in turn, so consecutive requests are spread over their shapes;
+ * the shapes must share method and path. A pool that `cycles` (the bare server, which checks nothing)
+ * hands its entries out again; otherwise `next()` returns undefined once all were used, and the run
+ * reports that it ran out.
  */
 export class RequestPool {
-  readonly signer: RequestSigner
+  readonly signers: readonly RequestSigner[]
   readonly cycles: boolean
-  readonly #entries: HeaderSet[]
+  readonly #entries: PooledRequest[]
   #cursor = 0
 
-  constructor(signer: RequestSigner, size: number, options: { cycles?: boolean } = {}) {
+  constructor(signers: RequestSigner | readonly RequestSigner[], size: number, options: { cycles?: boolean } = {}) {
     if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`expected a positive pool size, got ${size}`)
-    this.signer = signer
+    this.signers = Array.isArray(signers) ? [...signers] : [signers as RequestSigner]
+    const first = this.signers[0]
+    if (first === undefined) throw new RangeError('expected at least one signer, got none')
+    for (const { shape } of this.signers) {
+      if (shape.method !== first.shape.method || shape.path !== first.shape.path) {
+        throw new TypeError(`expected every signer to sign ${first.shape.method} ${first.shape.path}, got ${shape.method} ${shape.path}`)
+      }
+    }
     this.cycles = options.cycles ?? false
     const timestamp = String(Math.floor(Date.now() / 1000))
     const random = randomBytes(NONCE_BYTES * size)
-    this.#entries = new Array<HeaderSet>(size)
+    this.#entries = new Array<PooledRequest>(size)
     for (let i = 0; i < size; i++) {
-      this.#entries[i] = signer.headers(timestamp, random.toString('base64url', i * NONCE_BYTES, (i + 1) * NONCE_BYTES))
+      const signer = this.signers[i % this.signers.length] as RequestSigner
+      const nonce = random.toString('base64url', i * NONCE_BYTES, (i + 1) * NONCE_BYTES)
+      this.#entries[i] = { headers: signer.headers(timestamp, nonce), body: signer.shape.body }
     }
+  }
+
+  /** Method and path, common to every entry. */
+  get shape(): RequestShape {
+    return (this.signers[0] as RequestSigner).shape
   }
 
   get size(): number {
@@ -127,7 +149,7 @@ export class RequestPool {
     return this.#cursor
   }
 
-  next(): HeaderSet | undefined {
+  next(): PooledRequest | undefined {
     if (this.#cursor >= this.#entries.length && !this.cycles) return undefined
     return this.#entries[this.#cursor++ % this.#entries.length]
   }

@@ -1,0 +1,152 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join, resolve } from 'node:path'
+import { Fleet, type FleetRecords } from './fleet.js'
+import { PUBLIC_AUTHORITY, RECIPIENT, provision, type RunningGateway } from './gateway.js'
+import { drive, type LoadResult } from './load.js'
+import { benchOptions } from './options.js'
+import { killAllChildren, startRedis, totalCpuMicros } from './processes.js'
+import { RedisStats } from './redis-stats.js'
+import { Scenarios, type Target } from './scenarios.js'
+import { RequestPool, RequestSigner, referenceBody, type BenchCredentials } from './signer.js'
+
+/**
+ * `node dist-bench/bench/ab.js`: server CPU per 2xx bearer message of two builds of the service, each
+ * one gateway process on its own standalone Redis, both running at once, driven in alternating short
+ * bursts, each round swapping which goes first (AB BA AB ...). On a shared machine whose speed drifts
+ * by 2x between whole bench runs, two bursts seconds apart see nearly the same machine, so the ratio
+ * within a round is what to read; its median over the rounds, with the spread, is the result.
+ *
+ * AB_BEFORE (required): the directory of the other build (its dist/main.js), e.g. a worktree of an
+ * older commit built with `npm run build`. AB_ROUNDS (default 16), AB_SECONDS per burst (3),
+ * AB_CONNECTIONS (50).
+ */
+interface AbOptions {
+  readonly before: string
+  readonly rounds: number
+  readonly seconds: number
+  readonly connections: number
+}
+
+interface Burst {
+  round: number
+  side: 'before' | 'after'
+  loadAverage: number
+  okPerSecond: number
+  cpuMicrosPerOk: number
+  ranOut: boolean
+}
+
+const RESULTS_JSON = 'dist-bench/ab.json'
+/** Pool per burst: the side's last rate x duration x this, so a faster burst does not run dry. */
+const POOL_HEADROOM = 3
+const FIRST_POOL = 30_000
+
+function abOptions(env: Readonly<Record<string, string | undefined>>): AbOptions {
+  const problems: string[] = []
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim()
+    if (raw === undefined || raw === '') return fallback
+    const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+    if (!Number.isSafeInteger(n) || n < min || n > max) problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+    return n
+  }
+  const before = env.AB_BEFORE?.trim() ?? ''
+  if (before === '') problems.push('AB_BEFORE must name the directory of the other build (holding dist/main.js), got nothing')
+  else if (!existsSync(join(before, 'dist', 'main.js'))) problems.push(`AB_BEFORE: expected ${join(before, 'dist', 'main.js')} (run npm run build there), found none`)
+  const options = { before: resolve(before), rounds: integer('AB_ROUNDS', 16, 2, 200), seconds: integer('AB_SECONDS', 3, 1, 60), connections: integer('AB_CONNECTIONS', 50, 1, 1000) }
+  if (problems.length > 0) throw new Error(`invalid A/B settings:\n  - ${problems.join('\n  - ')}`)
+  return Object.freeze(options)
+}
+
+async function main(): Promise<void> {
+  const options = abOptions(process.env)
+  // The bench's own settings give the smoke test its defaults; nothing else of them applies here.
+  const benchSettings = benchOptions({ BENCH_SECTIONS: 'gateway' })
+  const records: FleetRecords = { processes: [], profiles: [] }
+  const fleet = new Fleet(records, undefined)
+  const stats: RedisStats[] = []
+  try {
+    const sides: { side: Burst['side']; gateway: RunningGateway; credentials: BenchCredentials; stats: RedisStats; lastRate: number | undefined }[] = []
+    for (const side of ['before', 'after'] as const) {
+      const redis = await startRedis()
+      fleet.adopt(redis.child, `redis-server (${side})`)
+      const redisStats = RedisStats.standalone(redis.url)
+      stats.push(redisStats)
+      const gateway = await fleet.start({ label: `gateway-${side}`, redisUrl: redis.url, metrics: 'on', ...(side === 'before' ? { entry: join(options.before, 'dist', 'main.js') } : {}) })
+      const credentials = await provision(gateway)
+      const target: Target = { server: 'redis', urls: [gateway.url], credentials, cycles: false, children: [gateway.child] }
+      await new Scenarios(benchSettings, []).smoke(target)
+      sides.push({ side, gateway, credentials: credentials.bearer, stats: redisStats, lastRate: undefined })
+    }
+    console.log(`ab: ${options.rounds} rounds of ${options.seconds} s bursts at ${options.connections} connections; before = ${options.before}`)
+    const bursts: Burst[] = []
+    // Round 0 warms both processes up (JIT, caches) and is not counted.
+    for (let round = 0; round <= options.rounds; round++) {
+      const order = round % 2 === 1 ? sides : [...sides].reverse()
+      for (const s of order) {
+        await s.stats.dropInbox(RECIPIENT)
+        const size = s.lastRate === undefined ? FIRST_POOL : Math.ceil(s.lastRate * options.seconds * POOL_HEADROOM) + options.connections * 4
+        const pool = new RequestPool(new RequestSigner(s.credentials, { method: 'POST', path: '/v1/messages', body: referenceBody(RECIPIENT), authority: PUBLIC_AUTHORITY }), size)
+        const loadAverage = os.loadavg()[0] as number
+        const before = totalCpuMicros([s.gateway.child])
+        const load: LoadResult = await drive({ urls: [s.gateway.url], pool, connections: options.connections, seconds: options.seconds })
+        const after = totalCpuMicros([s.gateway.child])
+        if (before === undefined || after === undefined || load.ok === 0) throw new Error(`${s.side}: no CPU reading or no 2xx (${JSON.stringify(load.statuses)})`)
+        s.lastRate = Math.max(load.okPerSecond, load.lateOkPerSecond)
+        if (round === 0) continue
+        const burst: Burst = { round, side: s.side, loadAverage, okPerSecond: load.okPerSecond, cpuMicrosPerOk: (after - before) / load.ok, ranOut: load.pool.ranOut }
+        bursts.push(burst)
+        const others = Object.entries(load.statuses).filter(([code]) => code !== '202')
+        console.log(`  round ${round} ${s.side.padEnd(6)}: ${Math.round(load.okPerSecond)} 2xx/s, ${burst.cpuMicrosPerOk.toFixed(1)} µs CPU per 2xx${others.length > 0 ? `, also ${JSON.stringify(Object.fromEntries(others))}` : ''}${burst.ranOut ? ' (pool ran out)' : ''}`)
+      }
+    }
+    report(options, bursts)
+  } finally {
+    for (const s of stats) await s.close()
+    await fleet.stopAll()
+    for (const p of records.processes) console.log(`ab: ${p.label} peak RSS ${p.peakRssKiB === undefined ? '-' : `${(p.peakRssKiB / 1024).toFixed(0)} MiB`}`)
+  }
+}
+
+function report(options: AbOptions, bursts: readonly Burst[]): void {
+  const ratios: number[] = []
+  const lines = ['| Round | Load avg | before 2xx/s | before µs / 2xx | after 2xx/s | after µs / 2xx | after / before |', '|---:|---:|---:|---:|---:|---:|---:|']
+  for (let round = 1; round <= options.rounds; round++) {
+    const b = bursts.find((x) => x.round === round && x.side === 'before')
+    const a = bursts.find((x) => x.round === round && x.side === 'after')
+    if (a === undefined || b === undefined) continue
+    const ratio = a.cpuMicrosPerOk / b.cpuMicrosPerOk
+    ratios.push(ratio)
+    lines.push(`| ${round} | ${b.loadAverage.toFixed(1)} | ${Math.round(b.okPerSecond)} | ${b.cpuMicrosPerOk.toFixed(1)} | ${Math.round(a.okPerSecond)} | ${a.cpuMicrosPerOk.toFixed(1)} | ${ratio.toFixed(3)} |`)
+  }
+  const side = (name: Burst['side']): number[] => bursts.filter((x) => x.side === name).map((x) => x.cpuMicrosPerOk)
+  const q = quartiles(ratios)
+  console.log(`\n${lines.join('\n')}\n`)
+  console.log(`ab: after / before, median ${q.median.toFixed(3)} (quartiles ${q.lower.toFixed(3)} to ${q.upper.toFixed(3)}, range ${q.min.toFixed(3)} to ${q.max.toFixed(3)}, ${ratios.length} rounds)`)
+  console.log(`ab: median µs CPU per 2xx: before ${quartiles(side('before')).median.toFixed(1)}, after ${quartiles(side('after')).median.toFixed(1)}`)
+  mkdirSync('dist-bench', { recursive: true })
+  writeFileSync(RESULTS_JSON, JSON.stringify({ options, date: new Date().toISOString(), bursts, ratio: q }, null, 2))
+  console.log(`ab: raw numbers in ${RESULTS_JSON}`)
+}
+
+/** Median and quartiles (linear interpolation between closest ranks), min and max. */
+function quartiles(values: readonly number[]): { min: number; lower: number; median: number; upper: number; max: number } {
+  if (values.length === 0) throw new RangeError('expected at least one value, got none')
+  const sorted = [...values].sort((x, y) => x - y)
+  const at = (p: number): number => {
+    const i = p * (sorted.length - 1)
+    const lo = Math.floor(i)
+    const hi = Math.ceil(i)
+    return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (i - lo)
+  }
+  return { min: sorted[0] as number, lower: at(0.25), median: at(0.5), upper: at(0.75), max: sorted[sorted.length - 1] as number }
+}
+
+try {
+  await main()
+} catch (err) {
+  console.error(`ab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+  killAllChildren()
+  process.exit(1)
+}
