@@ -44,19 +44,27 @@ describeWithRedisCluster('the split roles on a Redis Cluster', () => {
     const res = await fetch(`${svc.url}${url}`, { method, headers: request.headers, ...(request.body !== undefined ? { body: request.body } : {}) })
     return { status: res.status, body: await res.json() }
   }
+  /**
+   * `runtime`, re-signed and retried while the answer is what a topology change gives for a moment:
+   * 503 while the gateway re-checks the slots' epochs, then 401 stale_timestamp for a request signed
+   * before its slot's epoch moved (docs/protocol.md, "The nonce contract").
+   */
+  const retrying = async (svc: ServiceProcess, method: string, url: string, credentials: RuntimeCredentials, body?: object, extraHeaders: Record<string, string> = {}) => {
+    for (let attempt = 0; ; attempt++) {
+      const res = await runtime(svc, method, url, credentials, body, extraHeaders)
+      const transient = res.status === 503 || (res.status === 401 && res.body.reason === 'stale_timestamp')
+      if (!transient || attempt >= 100) return res
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
   const drain = async (svc: ServiceProcess, mecha: string): Promise<{ id: string; payload: unknown; idempotency_key: string | null }[]> => {
     const all: { id: string; payload: unknown; idempotency_key: string | null }[] = []
-    for (let unavailable = 0; ;) {
-      const res = await runtime(svc, 'GET', '/v1/inbox?limit=100', keys[mecha] as RuntimeCredentials)
-      // Right after a topology change the gateway re-checks the slots' epochs: 503 for a moment.
-      if (res.status === 503 && ++unavailable < 100) {
-        await new Promise((r) => setTimeout(r, 100))
-        continue
-      }
+    for (;;) {
+      const res = await retrying(svc, 'GET', '/v1/inbox?limit=100', keys[mecha] as RuntimeCredentials)
       expect(res.status).toBe(200)
       if (res.body.messages.length === 0) return all
       all.push(...res.body.messages)
-      expect((await runtime(svc, 'POST', '/v1/inbox/ack', keys[mecha] as RuntimeCredentials, { ids: res.body.messages.map((m: { id: string }) => m.id) })).status).toBe(200)
+      expect((await retrying(svc, 'POST', '/v1/inbox/ack', keys[mecha] as RuntimeCredentials, { ids: res.body.messages.map((m: { id: string }) => m.id) })).status).toBe(200)
     }
   }
   const until = async (what: string, predicate: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> => {
@@ -268,7 +276,7 @@ describeWithRedisCluster('the split roles on a Redis Cluster', () => {
       await cluster.resume(master)
     }
     await until('readyz 200 on both gateways', async () => (await ready(a)) === 200 && (await ready(b)) === 200, 60_000)
-    const res = await runtime(b, 'POST', '/v1/messages', keys.alpha as RuntimeCredentials, { to: 'gamma', kind: 'up', payload: null })
+    const res = await retrying(b, 'POST', '/v1/messages', keys.alpha as RuntimeCredentials, { to: 'gamma', kind: 'up', payload: null }, { 'idempotency-key': 'up' })
     expect(res.status).toBe(202)
     expect((await drain(a, 'gamma')).map((m) => m.payload)).toEqual([null])
   }, 120_000)
