@@ -48,7 +48,7 @@ export const VARIABLES = [
   { name: 'MECHA_REQUEST_TIMEOUT_SECONDS', default: '45', description: 'Longest a client may take to send a request (headers and body); beyond it 408 `request_timeout` and the connection is closed. Does not limit the long-poll.' },
   { name: 'MECHA_HEADER_LIMIT_BYTES', default: '16384', description: 'Largest request header block; beyond it 431.' },
   { name: 'MECHA_WS_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A WebSocket that sends nothing (not even a pong) for this long is closed.' },
-  { name: 'MECHA_WS_MAX_AGE_SECONDS', default: '3600', description: 'A WebSocket is closed this long after its upgrade (a `closing` frame with reason `reauthenticate`, then code 1008), so that it authenticates again; the SDK and `mecharim listen` reconnect by themselves.' },
+  { name: 'MECHA_WS_MAX_AGE_SECONDS', default: '3600', description: 'A WebSocket is closed this long after it authenticated (its upgrade, or its first frame in the browser handshake; a `closing` frame with reason `reauthenticate`, then code 1008), so that it authenticates again; the SDK and `mecharim listen` reconnect by themselves.' },
   { name: 'MECHA_WS_AUTH_TIMEOUT_SECONDS', default: '10', description: 'A WebSocket that authenticates in its first frame (browsers: the `mecha.frame-auth` subprotocol) must send its `authenticate` frame within this many seconds of the challenge (1 to 60); until then it counts as an unauthenticated attempt of its address.' },
   { name: 'MECHA_WS_MAX_PER_KEY', default: '8', description: 'Open WebSockets one key may hold on one instance; more are refused with 429.' },
   { name: 'MECHA_SHUTDOWN_GRACE_SECONDS', default: '10', description: 'On SIGTERM, how long in-flight requests may finish before connections are closed.' },
