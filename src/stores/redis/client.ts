@@ -104,6 +104,16 @@ function nodeOptions(options: RedisClientOptions): RedisOptions {
 /** Resolves once the client is ready for commands; rejects after `timeoutMs` or if the client is closed. */
 export async function waitForRedis(redis: RedisClient, timeoutMs: number): Promise<void> {
   positive('timeoutMs', timeoutMs)
+  const deadline = Date.now() + timeoutMs
+  await waitForReady(redis, timeoutMs)
+  if (!(redis instanceof Cluster)) return
+  // A cluster's node connections open on their first command, and with the offline queue off a
+  // command sent while one is still connecting is refused: open every master's now.
+  for (const node of redis.nodes('master')) if (node.status === 'wait') node.connect().catch(() => undefined)
+  await Promise.all(redis.nodes('master').map((node) => waitForReady(node, Math.max(1, deadline - Date.now()))))
+}
+
+async function waitForReady(redis: RedisClient, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return
   if (redis.status === 'end') throw new Error('Redis client is closed')
   await new Promise<void>((resolve, reject) => {
