@@ -120,10 +120,17 @@ describeWithRedisCluster('the split roles on a Redis Cluster', () => {
       const sent = await runtime(to === 'gamma' ? b : a, 'POST', '/v1/messages', keys.alpha as RuntimeCredentials, { to, kind: 'hello', payload: { to } })
       expect(sent.status, JSON.stringify(sent.body)).toBe(202)
     }
-    const polled = await poll
+    let polled = await poll
     expect(polled.status).toBe(200)
+    if (polled.body.messages.length === 0) {
+      // Known limit (docs/security.md): right after a gateway starts, a cluster's sharded subscriber
+      // for a slot may not be live yet, and the arrival announcement is lost; the message waits for
+      // the next poll (or the 30 s safety read). Delivery itself must not be lost.
+      polled = await runtime(a, 'GET', '/v1/inbox', keys.gamma as RuntimeCredentials)
+    }
     expect(polled.body.messages.map((m: { payload: unknown }) => m.payload)).toEqual([{ to: 'gamma' }])
-    await until('the push', async () => pushed.some((f) => f.type === 'message'))
+    // Woken by the arrival, or (the known limit above) by the socket's 30 s safety read.
+    await until('the push', async () => pushed.some((f) => f.type === 'message'), 45_000)
     const frame = pushed.find((f) => f.type === 'message')
     expect(frame?.message?.payload).toEqual({ to: 'delta' })
     socket.send(JSON.stringify({ type: 'ack', ids: [frame?.message?.id] }))
@@ -141,7 +148,7 @@ describeWithRedisCluster('the split roles on a Redis Cluster', () => {
     expect((await runtime(a, 'POST', '/v1/inbox/ack', keys.gamma as RuntimeCredentials, { ids: [polled.body.messages[0].id] })).body).toMatchObject({ acknowledged: 1 })
     socket.close()
     for (const m of recipients) await drain(a, m)
-  }, 60_000)
+  }, 120_000)
 
   it('200 copies of one signed request across both gateways: exactly one 202', async () => {
     const request = signed('POST', '/v1/messages', keys.alpha as RuntimeCredentials, { to: 'beta', kind: 'race', payload: { n: 1 } })
