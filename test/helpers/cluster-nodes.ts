@@ -77,10 +77,11 @@ export function parseInfo(text: string): Record<string, string> {
 }
 
 /**
- * One command on the node at 127.0.0.1:`port`, over a connection of its own that is closed after:
- * a killed or paused node must not leave a client behind that retries or waits.
+ * `fn` on the node at 127.0.0.1:`port`, over a connection of its own that is closed after: a killed
+ * or paused node must not leave a client behind that retries or waits. For what a cluster client
+ * hides (which node holds a key, a replica's view).
  */
-export async function nodeCommand(port: number, name: string, ...args: string[]): Promise<unknown> {
+export async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis({
     host: '127.0.0.1',
     port,
@@ -94,10 +95,17 @@ export async function nodeCommand(port: number, name: string, ...args: string[])
   redis.on('error', () => {})
   try {
     await redis.connect()
-    return await redis.call(name, ...args)
-  } catch (err) {
-    throw new Error(`${name} ${args.join(' ')} on 127.0.0.1:${port}: ${(err as Error).message}`)
+    return await fn(redis)
   } finally {
     redis.disconnect()
+  }
+}
+
+/** One command on the node at 127.0.0.1:`port` (onNode); the error names the command and the node. */
+export async function nodeCommand(port: number, name: string, ...args: string[]): Promise<unknown> {
+  try {
+    return await onNode(port, (redis) => redis.call(name, ...args))
+  } catch (err) {
+    throw new Error(`${name} ${args.join(' ')} on 127.0.0.1:${port}: ${(err as Error).message}`)
   }
 }

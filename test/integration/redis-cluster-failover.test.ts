@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { keySlot } from '../../src/stores/redis/keys.js'
+import { onNode } from '../helpers/cluster-nodes.js'
 import { describeWithRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 
 /** Groundwork for issue 12: failover in the test cluster, and what an ioredis Cluster sees of it. */
@@ -24,21 +25,11 @@ describeWithRedisCluster('a local Redis Cluster of 3 masters and 3 replicas: fai
     await cluster?.stop()
   })
 
-  async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    redis.on('error', () => {})
-    try {
-      return await fn(redis)
-    } finally {
-      redis.disconnect()
-    }
-  }
-
   /** Writes through the cluster client, then waits until the slot's replica has them (replication is asynchronous). */
   async function writeReplicated(keys: string[]): Promise<void> {
     await Promise.all(keys.map((key) => client.set(key, `before:${key}`)))
     const master = await cluster.masterFor(keys[0] as string)
-    expect(await onNode(master, (r) => r.call('WAIT', '1', '5000'))).toBe(1)
+    expect(await onNode(master, (r) => r.call('WAIT', '1', '4000'))).toBe(1)
   }
 
   it('starts 3 masters and 3 replicas, one replica following each master', async () => {

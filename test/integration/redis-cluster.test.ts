@@ -1,6 +1,7 @@
-import { Cluster, Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { keySlot } from '../../src/stores/redis/keys.js'
+import { onNode } from '../helpers/cluster-nodes.js'
 import { describeWithRedisCluster, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 
 /** Groundwork for issue 12: the test cluster itself, before the service runs on one. */
@@ -17,17 +18,6 @@ describeWithRedisCluster('a local Redis Cluster of 3 masters (test/helpers/redis
     client?.disconnect()
     await cluster?.stop()
   })
-
-  /** A standalone connection to one node, for what the cluster client hides (which node holds a key). */
-  async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    redis.on('error', () => {})
-    try {
-      return await fn(redis)
-    } finally {
-      redis.disconnect()
-    }
-  }
 
   it('starts 3 masters on distinct ports, each reporting cluster_state:ok and all 16384 slots served', async () => {
     expect(cluster.nodes).toHaveLength(3)
