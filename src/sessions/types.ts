@@ -125,12 +125,11 @@ export function closedRecord(record: SessionRecord, change: SessionChange): Sess
 }
 
 /**
- * When the record is removed: 24 h after it closed, or (never closed) after it expired. A session
- * expired late by the sweeper is kept from its close on, so its participants see the expiry for a day.
+ * When the record is removed: 24 h after closed_at once closed (a session expired late by the sweeper
+ * is kept from its close on, so its participants see the expiry for a day), else 24 h after expires_at.
  */
 export function retainedUntil(record: SessionRecord): number {
-  const closedAt = record.closed_at === null ? -Infinity : Date.parse(record.closed_at)
-  return Math.max(closedAt, Date.parse(record.expires_at)) + SESSION_RETENTION_MS
+  return Date.parse(record.closed_at ?? record.expires_at) + SESSION_RETENTION_MS
 }
 
 const SESSION_ID = /^ses_[0-9a-z]{26}$/
