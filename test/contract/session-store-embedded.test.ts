@@ -1,10 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config/load.js'
+import { openStores } from '../../src/open-stores.js'
 import { EmbeddedSessionStore } from '../../src/sessions/embedded.js'
 import type { SessionStore } from '../../src/sessions/types.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../src/stores/embedded/database.js'
-import { sessionStoreContract } from './session-store.contract.js'
+import { session, sessionStoreContract } from './session-store.contract.js'
 
 sessionStoreContract('embedded (LMDB)', () => {
   const dirs: string[] = []
@@ -36,4 +39,21 @@ sessionStoreContract('embedded (LMDB)', () => {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
     },
   }
+})
+
+describe('openStores: sessions on the embedded stores', () => {
+  it('builds an EmbeddedSessionStore on the data directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mecharim-sessions-open-'))
+    const stores = await openStores(loadConfig({ MECHA_DATA_DIR: dir, MECHA_DURABILITY: 'memory' }))
+    try {
+      expect(stores.sessions).toBeInstanceOf(EmbeddedSessionStore)
+      const now = Date.now()
+      const record = session({ now })
+      expect(await stores.sessions.start(record, { maxOpen: 1, now })).toEqual({ outcome: 'started' })
+      expect(await stores.sessions.get(record.id)).toEqual(record)
+    } finally {
+      await stores.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
