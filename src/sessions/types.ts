@@ -1,3 +1,5 @@
+import { MECHA_ID_RE } from '../crypto/ids.js'
+
 /**
  * Sessions (issue 13 item 2; the agreed design is specs/sessions.md): the record, and the store
  * contract every implementation (LMDB, standalone Redis, Redis Cluster) keeps. The rules that both
@@ -149,7 +151,7 @@ export function checkSessionId(id: unknown): asserts id is string {
 }
 
 export function checkMecha(mecha: unknown): asserts mecha is string {
-  if (typeof mecha !== 'string' || mecha === '' || /[{}\s]/.test(mecha)) throw new TypeError(`expected a mecha id, got ${describe(mecha)}`)
+  if (typeof mecha !== 'string' || !MECHA_ID_RE.test(mecha)) throw new TypeError(`expected a mecha id, got ${describe(mecha)}`)
 }
 
 export function checkNow(now: unknown): asserts now is number {
@@ -165,7 +167,9 @@ export function checkStart(record: SessionRecord, options: SessionStartOptions):
   if (typeof record !== 'object' || record === null) throw new TypeError(`expected a session record, got ${describe(record)}`)
   checkSessionId(record.id)
   checkMecha(record.initiator)
-  if (typeof record.initiator_key !== 'string' || !/^[0-9a-z]+$/i.test(record.initiator_key)) throw new TypeError(`expected initiator_key to be a key id, got ${describe(record.initiator_key)}`)
+  // A key id (`mk...`), or the development sender's `dev:<mecha>`: part of a Redis key name, so no brace or space.
+  if (typeof record.initiator_key !== 'string' || !/^[^{}\s]{1,128}$/.test(record.initiator_key)) throw new TypeError(`expected initiator_key to be a key id, got ${describe(record.initiator_key)}`)
+  if (record.intent !== null && typeof record.intent !== 'string') throw new TypeError(`expected intent to be a string or null, got ${describe(record.intent)}`)
   if (typeof record.mode !== 'string' || record.mode === '') throw new TypeError(`expected mode to be a mode name, got ${describe(record.mode)}`)
   if (!Array.isArray(record.kinds) || !record.kinds.every((k) => typeof k === 'string')) throw new TypeError(`expected kinds to be an array of strings, got ${describe(record.kinds)}`)
   const p = record.participants

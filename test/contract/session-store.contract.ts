@@ -88,6 +88,8 @@ export function sessionStoreContract(name: string, harness: () => SessionStoreHa
         await expect(store.start({ ...good, participants: [...good.participants].reverse() }, { maxOpen: null, now })).rejects.toThrow(/sorted/)
         await expect(store.start({ ...good, participants: [good.initiator] }, { maxOpen: null, now })).rejects.toThrow(/2\.\.32 participants/)
         await expect(store.start({ ...good, state: 'committed' }, { maxOpen: null, now })).rejects.toThrow(/new open record/)
+        await expect(store.start({ ...good, initiator: 'Alice{x}' }, { maxOpen: null, now })).rejects.toThrow(/expected a mecha id/)
+        await expect(store.start({ ...good, initiator_key: 'mk{x}' }, { maxOpen: null, now })).rejects.toThrow(/initiator_key/)
         await expect(store.start(good, { maxOpen: -1, now })).rejects.toThrow(/maxOpen/)
         expect(await store.get(good.id)).toBeUndefined()
       })
@@ -124,6 +126,7 @@ export function sessionStoreContract(name: string, harness: () => SessionStoreHa
         const initiator = mecha('alice')
         expect(await store.start(session({ initiator, key: 'mkalpha', now }), { maxOpen: 1, now })).toEqual({ outcome: 'started' })
         expect(await store.start(session({ initiator, key: 'mkbeta', now: now + 1 }), { maxOpen: 1, now: now + 1 })).toEqual({ outcome: 'started' })
+        expect(await store.start(session({ initiator, key: `dev:${initiator}`, now: now + 1 }), { maxOpen: 1, now: now + 1 }), 'the dev sender\'s key').toEqual({ outcome: 'started' })
         expect(await store.start(session({ initiator, key: 'mkalpha', now: now + 2 }), { maxOpen: 1, now: now + 2 })).toMatchObject({ outcome: 'too_many_open', open: 1 })
       })
 
