@@ -48,16 +48,24 @@ interface SessionCommands {
  *
  * Every failure rejects with DependencyUnavailableError('store'). The store does not own the connection.
  */
+export interface RedisSessionStoreOptions {
+  /** The clock the write deadlines are taken from (unix ms). Default Date.now; tests move it back. */
+  now?: () => number
+}
+
 export class RedisSessionStore implements SessionStore {
   readonly #redis: RedisClient & SessionCommands
   readonly #keys: RedisKeys
+  readonly #now: () => number
 
   /**
    * @param redis the data-plane command connection (shared with the transport); its layout decides the key names.
    * @param prefix key prefix, the same for every process sharing the sessions.
    */
-  constructor(redis: RedisClient, prefix: string) {
+  constructor(redis: RedisClient, prefix: string, options: RedisSessionStoreOptions = {}) {
     this.#keys = new RedisKeys(prefix, layoutOf(redis))
+    if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError(`expected options.now to be a function, got ${typeof options.now}`)
+    this.#now = options.now ?? Date.now
     redis.defineCommand('mecharimSessionCountOpen', { numberOfKeys: 1, lua: COUNT_OPEN })
     redis.defineCommand('mecharimSessionWrite', { numberOfKeys: 1, lua: WRITE_RECORD })
     redis.defineCommand('mecharimSessionIndex', { numberOfKeys: 1, lua: INDEX_ADD })
@@ -69,7 +77,7 @@ export class RedisSessionStore implements SessionStore {
     checkStart(record, options)
     const keys = this.#keys
     const expires = String(Date.parse(record.expires_at))
-    const deadline = String(Date.now() + WRITE_DEADLINE_MS)
+    const deadline = String(this.#now() + WRITE_DEADLINE_MS)
     const counted = await this.#run(() => this.#redis.mecharimSessionCountOpen(
       keys.sessionsOpen(record.initiator, record.initiator_key), String(options.now), options.maxOpen === null ? '' : String(options.maxOpen),
       record.id, expires, deadline,
@@ -116,7 +124,7 @@ export class RedisSessionStore implements SessionStore {
     checkSessionId(id)
     checkChange(change)
     const key = this.#keys.session(id)
-    const deadline = String(Date.now() + WRITE_DEADLINE_MS)
+    const deadline = String(this.#now() + WRITE_DEADLINE_MS)
     let json = await this.#run(() => this.#redis.get(key))
     // A record changes once (open -> closed): a lost compare-and-set finds it closed the second time.
     for (let attempt = 0; attempt < 3; attempt++) {
