@@ -84,7 +84,10 @@ export async function startSession(ctx: GatewayContext, deps: SessionDeps): Prom
     ctx.now,
   )
   if (started.outcome === 'too_many_open') {
-    return new Problem('too_many_open_sessions', `this key has ${started.open} open sessions; permissions.sessions.max_open allows ${String(maxOpen)}`)
+    // The earliest of the key's open sessions expires then, at the latest: a slot is free by then.
+    const retryAfter = Math.max(1, Math.ceil((started.earliestExpiresAt - ctx.now) / 1000))
+    return new Problem('too_many_open_sessions', `this key has ${started.open} open sessions; permissions.sessions.max_open allows ${String(maxOpen)}`,
+      { headers: { 'retry-after': String(retryAfter) } })
   }
   ctx.response = { status: 201, body: started.session, headers: { location: `/v1/sessions/${started.session.id}` } }
   return undefined
