@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Cluster, type Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import { DependencyUnavailableError } from '../../src/errors/faults.js'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load.js'
@@ -10,9 +10,9 @@ import { openStores } from '../../src/open-stores.js'
 import { keySlot, RedisKeys } from '../../src/stores/redis/keys.js'
 import { RedisSessionStore } from '../../src/sessions/redis.js'
 import type { SessionStore } from '../../src/sessions/types.js'
-import { createRedisClient, waitForRedis, type RedisClient } from '../../src/stores/redis/client.js'
+import type { RedisClient } from '../../src/stores/redis/client.js'
 import { describeEachRedis, quit, sharedRedisCluster, sharedRedisOf } from '../helpers/shared-redis.js'
-import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
+import { describeWithRedis, ownRedis, startRedis } from '../helpers/redis-server.js'
 import { mecha, session, sessionStoreContract } from './session-store.contract.js'
 
 describeEachRedis('RedisSessionStore', (kind) => {
@@ -121,26 +121,16 @@ describeEachRedis('RedisSessionStore after losing keys', (kind) => {
  * max_open, a close reported failed would still happen).
  */
 describeWithRedis('RedisSessionStore write deadline', () => {
-  let server: RedisHandle
-  let client: Redis
-  beforeAll(async () => {
-    server = await startRedis()
-    client = createRedisClient(server.url, { onError: () => {} })
-    await waitForRedis(client, 5000)
-  })
-  afterAll(async () => {
-    client?.disconnect()
-    await server?.stop()
-  })
+  const own = ownRedis()
 
   it('a start or close that reaches Redis after its deadline writes nothing', async () => {
     const prefix = `deadline:${randomUUID()}:`
-    const late = new RedisSessionStore(client, prefix, { now: () => Date.now() - 5000 })
-    const onTime = new RedisSessionStore(client, prefix)
+    const late = new RedisSessionStore(own.client, prefix, { now: () => Date.now() - 5000 })
+    const onTime = new RedisSessionStore(own.client, prefix)
     const now = Date.now()
     const record = session({ now })
     await expect(late.start(record, { maxOpen: 1, now })).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(await client.keys(`${prefix}*`)).toEqual([])
+    expect(await own.client.keys(`${prefix}*`)).toEqual([])
     expect(await onTime.start(record, { maxOpen: 1, now }), 'the late start was not counted').toEqual({ outcome: 'started' })
     await expect(late.close(record.id, { state: 'cancelled', outcome: null, reason: null, now: now + 1 })).rejects.toBeInstanceOf(DependencyUnavailableError)
     expect(await onTime.get(record.id)).toEqual(record)
@@ -148,18 +138,18 @@ describeWithRedis('RedisSessionStore write deadline', () => {
 
   it('Redis hung (SIGSTOP): the start is refused, and it has not applied once Redis resumes', async () => {
     const prefix = `hung:${randomUUID()}:`
-    const store = new RedisSessionStore(client, prefix)
+    const store = new RedisSessionStore(own.client, prefix)
     const now = Date.now()
     const record = session({ now })
-    await server.pause()
+    await own.server.pause()
     try {
       await expect(store.start(record, { maxOpen: 1, now })).rejects.toBeInstanceOf(DependencyUnavailableError)
     } finally {
-      await server.resume()
+      await own.server.resume()
     }
     // The script still sat in Redis's socket buffer; it runs now, past its deadline.
-    await client.ping()
-    expect(await client.keys(`${prefix}*`)).toEqual([])
+    await own.client.ping()
+    expect(await own.client.keys(`${prefix}*`)).toEqual([])
     expect(await store.start(session({ initiator: record.initiator, now }), { maxOpen: 1, now })).toEqual({ outcome: 'started' })
   }, 15_000)
 })

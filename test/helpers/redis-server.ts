@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { answersPing, freePort } from '../../src/dev/local-ports.js'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, it } from 'vitest'
+import type { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
 import { onPath, sleep, terminate, track } from './child-processes.js'
 
 /**
@@ -165,4 +167,31 @@ async function launch(port: number, dir: string, persistence: string[]): Promise
   }
   await terminate(child, 'SIGKILL')
   throw new Error(`redis-server on port ${port} did not answer PING within ${READY_TIMEOUT_MS} ms:\n${output}`)
+}
+
+/**
+ * A redis-server of the calling suite's own (it may pause or stop it) and one command connection to
+ * it, opened before the suite's tests and closed after them. Call inside a describe block.
+ */
+export function ownRedis(): { readonly server: RedisHandle; readonly client: Redis } {
+  let server: RedisHandle | undefined
+  let client: Redis | undefined
+  beforeAll(async () => {
+    server = await startRedis()
+    client = createRedisClient(server.url, { onError: () => {} })
+    await waitForRedis(client, 5000)
+  })
+  afterAll(async () => {
+    client?.disconnect()
+    await server?.stop()
+  })
+  return {
+    get server() { return required(server, 'the redis-server') },
+    get client() { return required(client, 'the Redis connection') },
+  }
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is used before the suite's beforeAll started it`)
+  return value
 }

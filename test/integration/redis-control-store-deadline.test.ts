@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../src/errors/faults.js'
-import { createRedisClient, waitForRedis } from '../../src/stores/redis/client.js'
 import { RedisControlStore } from '../../src/stores/redis/control-store.js'
-import { describeWithRedis, startRedis, type RedisHandle } from '../helpers/redis-server.js'
+import { describeWithRedis, ownRedis } from '../helpers/redis-server.js'
 import { auditEvent, mechaRecord, modeRecord } from '../helpers/records.js'
 
 /**
@@ -13,26 +11,16 @@ import { auditEvent, mechaRecord, modeRecord } from '../helpers/records.js'
  * change made after all, a revocation reported failed would still happen, and so on).
  */
 describeWithRedis('RedisControlStore write deadline', () => {
-  let server: RedisHandle
-  let client: Redis
-  beforeAll(async () => {
-    server = await startRedis()
-    client = createRedisClient(server.url, { onError: () => {} })
-    await waitForRedis(client, 5000)
-  })
-  afterAll(async () => {
-    client?.disconnect()
-    await server?.stop()
-  })
+  const own = ownRedis()
 
   it('a write that reaches Redis after its deadline writes nothing: no record, no index entry, no audit event', async () => {
     const prefix = `deadline:${randomUUID()}:`
-    const late = new RedisControlStore(client, prefix, { now: () => Date.now() - 5000 })
+    const late = new RedisControlStore(own.client, prefix, { now: () => Date.now() - 5000 })
     await expect(late.saveMecha(mechaRecord('alpha'), null, auditEvent('mecha.created', 'alpha'))).rejects.toBeInstanceOf(DependencyUnavailableError)
     await expect(late.appendAudit(auditEvent('operator.refused', 'x'))).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(await client.keys(`${prefix}*`)).toEqual([])
+    expect(await own.client.keys(`${prefix}*`)).toEqual([])
 
-    const onTime = new RedisControlStore(client, prefix)
+    const onTime = new RedisControlStore(own.client, prefix)
     await onTime.saveMecha(mechaRecord('alpha'), null, auditEvent('mecha.created', 'alpha'))
     expect((await onTime.getMecha('alpha'))?.id).toBe('alpha')
     expect(await onTime.listAudit({ limit: 10 })).toHaveLength(1)
@@ -40,10 +28,10 @@ describeWithRedis('RedisControlStore write deadline', () => {
 
   it('a mode write or delete after its deadline writes nothing either', async () => {
     const prefix = `deadline-mode:${randomUUID()}:`
-    const onTime = new RedisControlStore(client, prefix)
-    const late = new RedisControlStore(client, prefix, { now: () => Date.now() - 5000 })
+    const onTime = new RedisControlStore(own.client, prefix)
+    const late = new RedisControlStore(own.client, prefix, { now: () => Date.now() - 5000 })
     await expect(late.saveMode(modeRecord('decision.v1'), null, auditEvent('mode.put', 'decision.v1'))).rejects.toBeInstanceOf(DependencyUnavailableError)
-    expect(await client.keys(`${prefix}*`)).toEqual([])
+    expect(await own.client.keys(`${prefix}*`)).toEqual([])
     await onTime.saveMode(modeRecord('decision.v1'), null, auditEvent('mode.put', 'decision.v1'))
     await expect(late.deleteMode('decision.v1', 1, auditEvent('mode.deleted', 'decision.v1'))).rejects.toBeInstanceOf(DependencyUnavailableError)
     expect((await onTime.listModes()).map((m) => m.name)).toEqual(['decision.v1'])
@@ -52,15 +40,15 @@ describeWithRedis('RedisControlStore write deadline', () => {
 
   it('Redis hung (SIGSTOP): the write is refused, and it has not applied once Redis resumes', async () => {
     const prefix = `hung:${randomUUID()}:`
-    const store = new RedisControlStore(client, prefix)
-    await server.pause()
+    const store = new RedisControlStore(own.client, prefix)
+    await own.server.pause()
     try {
       await expect(store.saveMecha(mechaRecord('beta'), null, auditEvent('mecha.created', 'beta'))).rejects.toBeInstanceOf(DependencyUnavailableError)
     } finally {
-      await server.resume()
+      await own.server.resume()
     }
     // The command still sat in Redis's socket buffer; it runs now, past its deadline.
-    await client.ping()
+    await own.client.ping()
     expect(await store.getMecha('beta')).toBeUndefined()
     expect(await store.listMechas({ limit: 10 })).toEqual([])
     expect(await store.listAudit({ limit: 10 })).toEqual([])
