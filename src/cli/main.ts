@@ -7,8 +7,9 @@ import { audit } from './commands/audit.js'
 import { keygen } from './commands/keygen.js'
 import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } from './commands/keys.js'
 import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
+import { modesList, modesPut, modesRemove } from './commands/modes.js'
 import { listen, send, whoami } from './commands/runtime.js'
-import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, SERVE_USAGE, USAGE } from './usage.js'
+import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, USAGE } from './usage.js'
 
 interface Group {
   usage: string
@@ -35,6 +36,14 @@ const GROUPS: Readonly<Record<string, Group>> = {
       update: { run: keysUpdate, usage: USAGE.keysUpdate },
       revoke: { run: keysRevoke, usage: USAGE.keysRevoke },
       rotate: { run: keysRotate, usage: USAGE.keysRotate },
+    },
+  },
+  modes: {
+    usage: MODES_USAGE,
+    commands: {
+      list: { run: modesList, usage: USAGE.modesList },
+      put: { run: modesPut, usage: USAGE.modesPut },
+      remove: { run: modesRemove, usage: USAGE.modesRemove },
     },
   },
 }

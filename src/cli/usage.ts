@@ -31,6 +31,9 @@ Commands:
   keys update <key id>  Change a key's label, permissions, signature policy, expiry or rate limit
   keys revoke <key id>  Revoke a key
   keys rotate <key id>  Replace a key's token and signing secret
+  modes list            List the session modes (open: no operator token needed)
+  modes put <name>      Create or replace a session mode
+  modes remove <name>   Delete a session mode
   audit                 Show the audit trail: who did what, newest first
   keygen                Generate an Ed25519 key pair for signing runtime requests
   send <to> <kind>      Send a message as a runtime
@@ -76,6 +79,16 @@ export const KEYS_USAGE = `Usage: mecharim keys <issue|list|show|update|revoke|r
   keys rotate <key id>  Replace a key's token and signing secret
 
 Run \`mecharim keys <command> --help\` for a command's options.
+`
+
+export const MODES_USAGE = `Usage: mecharim modes <list|put|remove> [options]
+
+  modes list            List the session modes (open: no operator token needed)
+  modes put <name>      Create or replace a session mode
+  modes remove <name>   Delete a session mode
+
+A mode names a session protocol and the message kinds it uses; it is descriptive and
+grants nothing. Run \`mecharim modes <command> --help\` for a command's options.
 `
 
 const RUNTIME = `Runtime options:
@@ -150,6 +163,16 @@ a list option replaces the list.`, `  --label TEXT                    Label (--l
   keysRotate: command('keys rotate <key id> [options]', `Issue a new token (and signing secret, if the key signs with hmac-sha256) under the same
 key id. The new secrets are shown once.`, `  --grace SECONDS   Keep the previous token and signing secret working this long (default 0: stop now)
 `),
+  modesList: command('modes list [options]', `List the session modes, by name (GET /v1/modes). Reading modes is open: the operator
+token is sent when one is configured, and is not needed.`),
+  modesPut: command('modes put <name> --kind KIND... [options]', `Create or replace a session mode (PUT /v1/modes/{name}, scope keys:write). A put replaces
+the whole mode: kinds, description and version. Names are a-z first, then 0-63 of a-z 0-9 . _ -,
+by convention <protocol>.v<N> (e.g. decision.v1). Every change is audited (mode.put).`, `  --kind KIND          A message kind of the protocol (repeatable, or a comma list; 1-64)
+  --description TEXT   Description (omitted or "": none)
+  --version N          The protocol's version (default: N of the name's .v<N> suffix)
+`),
+  modesRemove: command('modes remove <name> [options]', `Delete a session mode (DELETE /v1/modes/{name}, scope keys:write); audited (mode.deleted).
+The server answers without a body: --json prints {"removed": "<name>"}.`),
   audit: command('audit [options]', 'Show the audit trail, newest first: who did what, to which mecha or key (needs the audit:read scope).', `  --type TYPE   Only events of TYPE: ${AUDIT_TYPE_LIST}
   --limit N     At most N events (1-500; default 100)
   --before ID   Events older than this one (the cursor the previous page printed)
