@@ -247,3 +247,99 @@ export interface ConnectionReady {
   /** Unix seconds. */
   server_time: number
 }
+
+/** A session's state as the gateway reports it (`expired`: open in the store but past `expires_at`). */
+export type SessionState = 'open' | 'committed' | 'cancelled' | 'expired'
+
+/** A session as the gateway describes it (GET /v1/sessions/{id} and every session answer). */
+export interface SessionView {
+  /** `ses_` + 26 lowercase base32 characters. */
+  id: string
+  mode: string
+  /** The mode's kinds, as they were when the session started. */
+  kinds: string[]
+  /** The mecha that started it: the only one that may commit or cancel. */
+  initiator: string
+  /** Sorted, the initiator included. */
+  participants: string[]
+  intent: string | null
+  state: SessionState
+  /** The commit's outcome (any JSON value); null until committed. */
+  outcome: unknown
+  reason: string | null
+  created_at: string
+  expires_at: string
+  closed_at: string | null
+}
+
+/** What {@link MechaClient.startSession} sends as POST /v1/sessions. */
+export interface SessionStart {
+  /** A mode name from the registry, e.g. `decision.v1`; the key's `permissions.sessions.modes` must match it. */
+  mode: string
+  /** Mecha ids (1 to 31) besides the caller, who is added when absent and is the initiator. */
+  participants: readonly string[]
+  /** What the session is for, for people (at most 1024 characters). */
+  intent?: string
+  /** Seconds until the session expires (the gateway allows 10 to 604800). */
+  ttlSeconds: number
+}
+
+/** A message within a session: one of the session's kinds, to one participant or to every other one. */
+export interface SessionMessage {
+  /** A participant; omitted: one message to each other participant (each its own id). */
+  to?: string
+  /** One of the session's kinds (`session.*` kinds are the gateway's own). */
+  kind: string
+  /** Any JSON value. */
+  payload: unknown
+  /** Id of the message this one answers. */
+  replyTo?: string
+  /** Sent as the Idempotency-Key header, as in {@link OutgoingMessage.idempotencyKey}; kept per recipient. */
+  idempotencyKey?: string
+}
+
+/** The 202 answer to a session message sent to one participant. */
+export type SessionMessageAccepted = MessageAccepted & { session: string }
+
+/** The 202 answer to a session message sent to every other participant: one message id per recipient. */
+export interface SessionFanOutAccepted {
+  session: string
+  from: string
+  kind: string
+  accepted_at: string
+  messages: { id: string; to: string }[]
+}
+
+export interface SessionCommit {
+  /** Any JSON value (at most 4 KiB serialised), delivered to every participant with `session.committed`. */
+  outcome: unknown
+  reason?: string
+}
+
+export interface SessionCancel {
+  reason?: string
+}
+
+/** Options of {@link MechaClient.startSession} and {@link MechaClient.session}. */
+export interface SessionOptions {
+  /**
+   * The session's credentials: used by every call through the session object unless the call gives
+   * its own `auth`; without them, the client's. (With startSession they also start the session.)
+   */
+  auth?: MechaCredentials
+}
+
+export interface SessionListOptions {
+  /** Which of the caller's sessions: open, closed or all (omitted: the gateway's default). */
+  state?: 'open' | 'closed' | 'all'
+  /** 1 to 100 (gateway default 50). */
+  limit?: number
+  /** A session id: the `next` cursor of the previous page. */
+  after?: string
+}
+
+export interface SessionList {
+  /** The caller's sessions (as a participant), newest first. */
+  sessions: SessionView[]
+  next: string | null
+}
