@@ -9,7 +9,8 @@ import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } fro
 import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
 import { modesList, modesPut, modesRemove } from './commands/modes.js'
 import { listen, send, whoami } from './commands/runtime.js'
-import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, USAGE } from './usage.js'
+import { sessionsCancel, sessionsCommit, sessionsList, sessionsShow, sessionsStart } from './commands/sessions.js'
+import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, SESSIONS_USAGE, USAGE } from './usage.js'
 
 interface Group {
   usage: string
@@ -44,6 +45,16 @@ const GROUPS: Readonly<Record<string, Group>> = {
       list: { run: modesList, usage: USAGE.modesList },
       put: { run: modesPut, usage: USAGE.modesPut },
       remove: { run: modesRemove, usage: USAGE.modesRemove },
+    },
+  },
+  sessions: {
+    usage: SESSIONS_USAGE,
+    commands: {
+      start: { run: sessionsStart, usage: USAGE.sessionsStart },
+      list: { run: sessionsList, usage: USAGE.sessionsList },
+      show: { run: sessionsShow, usage: USAGE.sessionsShow },
+      commit: { run: sessionsCommit, usage: USAGE.sessionsCommit },
+      cancel: { run: sessionsCancel, usage: USAGE.sessionsCancel },
     },
   },
 }

@@ -39,10 +39,15 @@ Commands:
   send <to> <kind>      Send a message as a runtime
   listen                Print the messages delivered to a runtime, one JSON line each
   whoami                Show the runtime key as the gateway sees it
+  sessions start        Start a session in a mode with other mechas, as a runtime
+  sessions list         List the runtime's sessions, newest first
+  sessions show <id>    Show a session
+  sessions commit <id>  Close a session with an outcome (its initiator only)
+  sessions cancel <id>  Close a session without an outcome (its initiator only)
   help [command]        Show help for a command
 
 ${CONNECTION}
-send, listen and whoami act as a runtime: they take a Mecha key from MECHA_TOKEN,
+send, listen, whoami and sessions act as a runtime: they take a Mecha key from MECHA_TOKEN,
 MECHA_KEY_ID, MECHA_SIGNING_SECRET and MECHA_PRIVATE_KEY_FILE (see \`mecharim help send\`).
 
 Exit codes: 0 success, 1 the request failed, 2 the command line is wrong.
@@ -111,6 +116,20 @@ accepted as flag values: command lines are visible to other users (ps, /proc).
 function runtimeCommand(synopsis: string, summary: string, options = ''): string {
   return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${RUNTIME}`
 }
+
+export const SESSIONS_USAGE = `Usage: mecharim sessions <start|list|show|commit|cancel> [options]
+
+  sessions start        Start a session in a mode with other mechas
+  sessions list         List the runtime's sessions, newest first
+  sessions show <id>    Show a session
+  sessions commit <id>  Close a session with an outcome (its initiator only)
+  sessions cancel <id>  Close a session without an outcome (its initiator only)
+
+They act as a runtime, with the Mecha key from the environment (see \`mecharim help send\`).
+Messages within a session are sent with the SDK (session.send); every participant receives
+session.started, session.committed, session.cancelled and session.expired in its inbox.
+Run \`mecharim sessions <command> --help\` for a command's options.
+`
 
 export const USAGE = {
   mechasAdd: command('mechas add <id> [options]', 'Register a mecha. Ids are 1-64 characters of a-z 0-9 - _ .', `  --name NAME          Display name
@@ -208,6 +227,31 @@ listening, end the command.`, `  --poll      Long-poll GET /v1/inbox instead of 
   --limit N   Messages per poll (1-100; --poll only; default 10)
   --count N   Exit 0 after printing N messages (for scripts). Over the WebSocket, messages
               the gateway pushed beyond N are delivered again after its visibility timeout
+`),
+  sessionsStart: runtimeCommand('sessions start --mode M --participant ID... --ttl SECONDS [options]', `Start a session in the mode M, the key's mecha its initiator and a participant. Every
+participant, the initiator included, is sent a session.started message. The key's
+permissions.sessions must allow it (can_start, modes, max_open) and its recipients must
+include each participant.`, `  --mode M            A mode from the registry (mecharim modes list)
+  --participant ID    A mecha besides you (repeatable, or a comma list; 1-31)
+  --ttl SECONDS       Expire SECONDS from now (10-604800)
+  --intent TEXT       What the session is for (at most 1024 characters)
+  --json              Print the session as JSON
+`),
+  sessionsList: runtimeCommand('sessions list [options]', 'List the sessions the key\'s mecha takes part in, newest first.', `  --state STATE   open, closed or all (default: the gateway's)
+  --limit N       At most N sessions (1-100; default 50)
+  --after ID      Start after this session (the cursor the previous page printed)
+  --json          Print the JSON response body on stdout
+`),
+  sessionsShow: runtimeCommand('sessions show <id> [options]', 'Show a session the key\'s mecha takes part in (anyone else: unknown_session).', `  --json   Print the session as JSON
+`),
+  sessionsCommit: runtimeCommand('sessions commit <id> --outcome JSON [options]', `Close an open session with an outcome. Only its initiator may; every participant is
+sent session.committed, and the session refuses messages from then on.`, `  --outcome JSON   The outcome, a JSON value (a string is quoted: '"approved"')
+  --reason TEXT    Why (at most 1024 characters)
+  --json           Print the session as JSON
+`),
+  sessionsCancel: runtimeCommand('sessions cancel <id> [options]', `Close an open session without an outcome. Only its initiator may; every participant is
+sent session.cancelled.`, `  --reason TEXT   Why (at most 1024 characters)
+  --json          Print the session as JSON
 `),
   whoami: runtimeCommand('whoami [options]', 'Show the runtime key as the gateway sees it: mecha, permissions, how it was verified.', `  --json   Print the JSON response body on stdout
 `),
