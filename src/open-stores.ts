@@ -8,6 +8,9 @@ import type { RateLimiter } from './ratelimit/types.js'
 import type { InboxBudgetOptions, Transport } from './transport/types.js'
 import { EmbeddedTransport } from './transport/embedded.js'
 import { RedisTransport } from './transport/redis.js'
+import { EmbeddedSessionStore } from './sessions/embedded.js'
+import { RedisSessionStore } from './sessions/redis.js'
+import type { SessionStore } from './sessions/types.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from './stores/embedded/database.js'
 import { EmbeddedControlStore } from './stores/embedded/control-store.js'
 import { lockDataDirectory } from './stores/embedded/data-dir-lock.js'
@@ -37,6 +40,12 @@ export interface Stores {
   readonly changes: ChangeFeed
   readonly replayCache: ReplayCache
   readonly transport: Transport
+  /**
+   * Sessions (specs/sessions.md): on the LMDB environment, or on the data-plane Redis beside the
+   * inboxes (never the control Redis: session traffic is per message). Shares the stores' database or
+   * connection and has nothing of its own to close; its failures are 503 store_unavailable.
+   */
+  readonly sessions: SessionStore
   /** Per-key rate limits and failed-authentication counts: in memory (embedded), or shared on Redis. */
   readonly rateLimiter: RateLimiter
   /** Set in embedded mode. */
@@ -90,6 +99,7 @@ export async function openStores(config: Config, log?: (err: Error) => void): Pr
     changes: control.changes,
     replayCache,
     transport,
+    sessions: new EmbeddedSessionStore(embedded),
     // Embedded mode is one process: the counts need not outlive it or be shared.
     rateLimiter: new MemoryRateLimiter(),
     embedded,
@@ -151,6 +161,7 @@ async function openRedisStores(config: Config, url: string, log?: (err: Error) =
     changes,
     replayCache,
     transport,
+    sessions: new RedisSessionStore(redis, config.redisPrefix),
     rateLimiter: new RedisRateLimiter(redis, config.redisPrefix),
     redis,
     durability,

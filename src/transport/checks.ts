@@ -97,8 +97,13 @@ export function checkAcceptInput(input: AcceptInput): void {
       throw new TypeError(`expected message.${field} to be a non-empty string, got ${JSON.stringify(message[field])}`)
     }
   }
-  if (input.claim?.target !== message.to) {
+  if (input.claim === null) {
+    if (!Number.isSafeInteger(input.now) || (input.now as number) < 0) throw new TypeError(`expected input.now (unix ms) with no nonce claim, got ${String(input.now)}`)
+  } else if (input.claim?.target !== message.to) {
     throw new TypeError(`expected the accept's nonce claim to target the recipient ${JSON.stringify(message.to)}, got ${JSON.stringify(input.claim?.target)}`)
+  }
+  if (message.session !== undefined && (typeof message.session !== 'string' || message.session === '')) {
+    throw new TypeError(`expected message.session to be a non-empty string when set, got ${JSON.stringify(message.session)}`)
   }
   if (message.idempotency_key !== null && (typeof message.idempotency_key !== 'string' || message.idempotency_key === '')) {
     throw new TypeError(`expected message.idempotency_key to be a non-empty string or null, got ${JSON.stringify(message.idempotency_key)}`)
@@ -156,4 +161,9 @@ export function checkAckIds(recipient: string, ids: readonly string[]): void {
 
 function checkRecipient(recipient: string): void {
   if (typeof recipient !== 'string' || recipient === '') throw new TypeError(`expected recipient to be a non-empty string, got ${JSON.stringify(recipient)}`)
+}
+
+/** Server time of an accept: its claim's, or `now` when it records no nonce (checked by checkAcceptInput). */
+export function acceptTime(input: AcceptInput): number {
+  return input.claim?.now ?? (input.now as number)
 }

@@ -7,7 +7,7 @@ import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/typ
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import {
-  acceptanceOf, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
+  acceptanceOf, acceptTime, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
   storedBytes, type InboxBudget,
 } from './checks.js'
 import type {
@@ -102,19 +102,22 @@ export class EmbeddedTransport implements Transport {
 
   async accept(input: AcceptInput): Promise<AcceptResult> {
     checkAcceptInput(input)
-    checkNonceClaim(input.claim)
+    if (input.claim !== null) checkNonceClaim(input.claim)
     if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
     const { claim, message } = input
+    const now = acceptTime(input)
     const bytes = storedBytes(JSON.stringify(message))
     const result = await this.#write((): AcceptResult | { outcome: 'id_taken' } => {
       if (this.#holds(message.to, message.id)) return { outcome: 'id_taken' }
-      const claimed = this.#nonces.claimInTransaction(claim)
-      if (claimed.outcome !== 'fresh') return claimed
+      if (claim !== null) {
+        const claimed = this.#nonces.claimInTransaction(claim)
+        if (claimed.outcome !== 'fresh') return claimed
+      }
       const idempotency = input.idempotency
       const idemKey: [string, string] | undefined = idempotency === null ? undefined : [message.from, idempotency.key]
       if (idempotency !== null && idemKey !== undefined) {
         const original = this.#idem.get(idemKey)
-        if (original !== undefined && original.expiresAt > claim.now) {
+        if (original !== undefined && original.expiresAt > now) {
           return original.requestSha256 === idempotency.requestSha256
             ? { outcome: 'duplicate', acceptance: original.acceptance }
             : { outcome: 'idempotency_key_reused' }
@@ -133,7 +136,7 @@ export class EmbeddedTransport implements Transport {
       void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0, bytes })
       void this.#inboxIds.put([message.to, message.id, seq], true)
       if (idempotency !== null && idemKey !== undefined) {
-        const expiresAt = claim.now + input.idempotencyTtlSeconds * 1000
+        const expiresAt = now + input.idempotencyTtlSeconds * 1000
         void this.#idem.put(idemKey, { acceptance: acceptanceOf(message), requestSha256: idempotency.requestSha256, expiresAt })
         void this.#idemExpiry.put([expiresAt, ...idemKey], true)
       }

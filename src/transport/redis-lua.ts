@@ -72,7 +72,8 @@ return {'${OUTCOME.fresh}'}
 /**
  * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map,
  *       [6] recipient usage hash.
- * ARGV: [1] now (unix seconds), [2] request timestamp, [3] nonce TTL, [4] max future skew, [5] the
+ * ARGV: [1] now (unix seconds), [2] request timestamp, or '' to record no nonce (the accept has no
+ *       claim: KEYS[1] and [2] are then not touched), [3] nonce TTL, [4] max future skew, [5] the
  *       request's SHA-256 when it carries an Idempotency-Key, else '', [6] idempotency TTL, [7] inbox
  *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
  *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
@@ -102,8 +103,10 @@ return {'${OUTCOME.fresh}'}
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
 if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
 if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return {'${OUTCOME.idTaken}'} end
-local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if refused then return refused end
+if ARGV[2] ~= '' then
+  local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  if refused then return refused end
+end
 local idempotent = ARGV[5] ~= ''
 if idempotent then
   local original = redis.call('GET', KEYS[3])

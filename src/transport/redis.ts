@@ -7,7 +7,7 @@ import type { ReplayRules } from '../replay/types.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
-  acceptanceOf, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
+  acceptanceOf, acceptTime, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
   type InboxBudget,
 } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
@@ -116,10 +116,11 @@ export class RedisTransport implements Transport {
    */
   async accept(input: AcceptInput): Promise<AcceptResult> {
     checkAcceptInput(input)
-    checkNonceClaim(input.claim)
+    if (input.claim !== null) checkNonceClaim(input.claim)
     this.#replay.assertSafe()
     if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
     const { claim, message, idempotency } = input
+    const now = acceptTime(input)
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const json = JSON.stringify(message)
     const size = storedBytes(json)
@@ -127,12 +128,13 @@ export class RedisTransport implements Transport {
     const keys = this.#keys
     const [outcome, detail] = await this.#run(() =>
       this.#redis.mecharimAccept(
-        keys.epochFor(message.to), keys.nonce(message.to, claim.keyId, claim.nonce),
+        keys.epochFor(message.to), keys.nonce(message.to, claim?.keyId ?? '', claim?.nonce ?? ''),
         // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
         keys.idempotency(message.to, message.from, idempotency?.key ?? ''), keys.inbox(message.to), keys.inboxIds(message.to),
         keys.inboxUsage(message.to),
-        ...claimArgs(claim, this.#replay), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
-        json, message.id, keys.arrivals(message.to), message.to, String(claim.now + ACCEPT_DEADLINE_MS),
+        // No claim: an empty timestamp tells the script to record no nonce (the keys above are then never touched).
+        ...(claim !== null ? claimArgs(claim, this.#replay) : noClaimArgs(now)), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
+        json, message.id, keys.arrivals(message.to), message.to, String(now + ACCEPT_DEADLINE_MS),
         record, String(size), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
         this.#sharded ? 'SPUBLISH' : 'PUBLISH',
       ),
@@ -351,4 +353,9 @@ interface TransportCommands {
   ): Promise<[string, (string | number)?]>
   mecharimRead(inboxKey: string, dueKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
   mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, usageKey: string, ...ids: string[]): Promise<number>
+}
+
+/** The claim arguments of an accept that records no nonce: an empty timestamp (see ACCEPT). */
+function noClaimArgs(now: number): [string, string, string, string] {
+  return [String(Math.floor(now / 1000)), '', '0', '0']
 }

@@ -23,6 +23,8 @@ export interface Message {
   idempotency_key: string | null
   /** RFC 3339, set by the gateway when it accepted the message. */
   accepted_at: string
+  /** The session (`ses_...`) the message belongs to; absent outside sessions. */
+  session?: string
 }
 
 export interface DeliveredMessage extends Message {
@@ -61,7 +63,14 @@ export interface IdempotencyClaim {
 }
 
 export interface AcceptInput {
-  claim: NonceClaim
+  /**
+   * The request's nonce, recorded atomically with the message. Null when there is none to record here:
+   * a message the gateway itself sends (a session notification), or the second and later deliveries of
+   * one request that fans out (its nonce was recorded with the first). Then `now` is required.
+   */
+  claim: NonceClaim | null
+  /** Server time, unix milliseconds, when `claim` is null (else the claim's `now`). */
+  now?: number
   message: Message
   /**
    * Set when the request carried an Idempotency-Key: a second accept with the same (from, key) and the

@@ -60,7 +60,8 @@ export function claim(overrides: Partial<NonceClaim> = {}): NonceClaim {
   return { keyId: 'mkalpha', nonce: randomUUID(), target: 'beta', timestamp: Math.floor(now / 1000), ttlSeconds: TTL_SECONDS, now, ...overrides }
 }
 
-export function acceptInput(msg: Message, overrides: Partial<AcceptInput> = {}): AcceptInput {
+/** An accept that records a nonce (the usual case: the request's claim, targeting the recipient). */
+export function acceptInput(msg: Message, overrides: Partial<Omit<AcceptInput, 'claim'>> & { claim?: NonceClaim } = {}): AcceptInput & { claim: NonceClaim } {
   const { claim: nonce, ...rest } = overrides
   // An accept's claim targets the message's recipient (NonceClaim.target).
   return { claim: { ...(nonce ?? claim()), target: msg.to }, message: msg, idempotency: null, idempotencyTtlSeconds: IDEMPOTENCY_TTL_SECONDS, ...rest }
@@ -99,7 +100,7 @@ export function transportContract(name: string, harness: () => TransportHarness)
       opened.push(s)
       return s
     }
-    const send = async (msg: Message, overrides: Partial<AcceptInput> = {}, t: Transport = transport): Promise<AcceptResult> =>
+    const send = async (msg: Message, overrides: Parameters<typeof acceptInput>[1] = {}, t: Transport = transport): Promise<AcceptResult> =>
       t.accept(acceptInput(msg, overrides))
     const read = async (recipient: string, limit = 10, t: Transport = transport): Promise<DeliveredMessage[]> =>
       (await t.read(recipient, { limit, visibilityMs: VISIBILITY_MS, now: Date.now() })).messages
@@ -243,6 +244,30 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect((await read('beta')).map((m) => m.id)).toEqual([ok.id])
         // Nothing was recorded for the refused requests: their nonces are still fresh.
         expect((await transport.accept({ ...stale, claim: { ...stale.claim, timestamp: epoch } })).outcome).toBe('accepted')
+      })
+
+      it('accepts a message with no nonce claim (a gateway-sent or fanned-out delivery), recording no nonce', async () => {
+        const first = acceptInput(message('alpha', 'beta'))
+        expect((await transport.accept(first)).outcome).toBe('accepted')
+        // The second delivery of the same request: its nonce was recorded with the first, none here.
+        const second = message('alpha', 'gamma')
+        expect(await transport.accept({ ...acceptInput(second), claim: null, now: Date.now() })).toEqual({ outcome: 'accepted', message: second })
+        expect((await read('gamma')).map((m) => m.id)).toEqual([second.id])
+        // No nonce was recorded in its place (an empty one would refuse the next as a replay).
+        const third = message('alpha', 'gamma')
+        expect((await transport.accept({ ...acceptInput(third), claim: null, now: Date.now() })).outcome).toBe('accepted')
+        expect((await read('gamma')).map((m) => m.id)).toEqual([third.id])
+        await expect(transport.accept({ ...acceptInput(message('alpha', 'beta')), claim: null }), 'no claim and no now').rejects.toThrow(TypeError)
+      })
+
+      it('keeps a message\'s session and deduplicates unclaimed deliveries by idempotency key', async () => {
+        const msg = { ...message('alpha', 'beta'), session: 'ses_01testsession', idempotency_key: 'session:ses_01testsession:started' }
+        const input = { ...acceptInput(msg, { idempotency: idempotency('session:ses_01testsession:started') }), claim: null, now: Date.now() }
+        expect((await transport.accept(input)).outcome).toBe('accepted')
+        const again = { ...input, message: { ...msg, id: message('alpha', 'beta').id } }
+        expect((await transport.accept(again)).outcome, 'a retried notification is not delivered twice').toBe('duplicate')
+        const delivered = await read('beta')
+        expect(delivered.map((m) => [m.id, m.session])).toEqual([[msg.id, 'ses_01testsession']])
       })
 
       it('refuses when the inbox is full, and an ack makes room', async () => {

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { open, type RootDatabase } from 'lmdb'
 
 /**
- * One LMDB environment per data directory. The control store, the replay cache and the Mechagram
- * transport each open named databases inside it, so a single file holds everything the embedded
+ * One LMDB environment per data directory. The control store, the replay cache, the Mechagram
+ * transport and the session store each open named databases inside it, so a single file holds everything the embedded
  * mode keeps and a write that spans them can be one transaction.
  */
 export interface EmbeddedDatabase {
@@ -23,10 +23,16 @@ export interface EmbeddedDatabaseOptions {
   synchronousCommit?: boolean
 }
 
+/**
+ * Named databases the environment may hold (LMDB reserves a slot per name; the limit is per open, not
+ * stored in the file): 18 are used (control store, replay cache, transport, sessions), with room.
+ */
+const MAX_DBS = 32
+
 export function openEmbeddedDatabase(dataDir: string, options: EmbeddedDatabaseOptions = {}): EmbeddedDatabase {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const root = open({
-    path: join(dataDir, 'mecharim.mdb'), maxDbs: 16, compression: false,
+    path: join(dataDir, 'mecharim.mdb'), maxDbs: MAX_DBS, compression: false,
     ...(options.synchronousCommit === true ? { overlappingSync: false } : {}),
   })
   let closed = false

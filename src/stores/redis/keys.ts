@@ -110,6 +110,37 @@ export class RedisKeys {
     return `${this.prefix}ratelimit:${bucket}`
   }
 
+  /**
+   * A session's record (sessions/redis.ts). Cluster: under its own tag, `session:{<id>}`, so any gateway
+   * finds it from the id alone and sessions spread over the slots (specs/sessions.md).
+   */
+  session(id: string): string {
+    return this.layout === 'cluster' ? `${this.prefix}session:{${id}}` : `${this.prefix}session:${id}`
+  }
+
+  /** A key's open sessions (sorted set, id -> expires ms), in the initiator's slot: max_open's count. */
+  sessionsOpen(initiator: string, keyId: string): string {
+    return `${this.prefix}sessions-open:${this.#m(initiator)}:${keyId}`
+  }
+
+  /** A mecha's sessions as a participant (sorted set, id -> created ms), in its slot: the listing. */
+  sessionsOf(mecha: string): string {
+    return `${this.prefix}sessions:${this.#m(mecha)}`
+  }
+
+  /** Every open session (sorted set, id -> expires ms), the sweeper's read: one slot on a cluster. */
+  sessionsDue(): string {
+    return this.layout === 'cluster' ? `${this.prefix}{sessions-due}` : `${this.prefix}sessions-due`
+  }
+
+  /**
+   * When each record goes (sorted set, `<id> <participant>...` -> retained-until ms), beside the due
+   * set: the cleanup that removes a record with its listing entries.
+   */
+  sessionsRetired(): string {
+    return this.layout === 'cluster' ? `${this.prefix}sessions-retired:{sessions-due}` : `${this.prefix}sessions-retired`
+  }
+
   /** The prefix the control store's keys go under: one slot on a cluster. */
   controlPrefix(): string {
     return this.layout === 'cluster' ? `${this.prefix}{control}:` : this.prefix
