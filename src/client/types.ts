@@ -5,6 +5,7 @@
 
 // Type-only: erased at compile time, so the client stays free of the server's runtime code.
 import type { DeliveredMessage as TransportDeliveredMessage, Message as StoredMessage } from '../transport/types.js'
+import type { SessionRecord, SessionState as StoredSessionState } from '../sessions/types.js'
 import type { MechaError } from './errors.js'
 
 /**
@@ -249,28 +250,13 @@ export interface ConnectionReady {
 }
 
 /** A session's state as the gateway reports it (`expired`: open in the store but past `expires_at`). */
-export type SessionState = 'open' | 'committed' | 'cancelled' | 'expired'
+export type SessionState = StoredSessionState
 
-/** A session as the gateway describes it (GET /v1/sessions/{id} and every session answer). */
-export interface SessionView {
-  /** `ses_` + 26 lowercase base32 characters. */
-  id: string
-  mode: string
-  /** The mode's kinds, as they were when the session started. */
-  kinds: string[]
-  /** The mecha that started it: the only one that may commit or cancel. */
-  initiator: string
-  /** Sorted, the initiator included. */
-  participants: string[]
-  intent: string | null
-  state: SessionState
-  /** The commit's outcome (any JSON value); null until committed. */
-  outcome: unknown
-  reason: string | null
-  created_at: string
-  expires_at: string
-  closed_at: string | null
-}
+/**
+ * A session as the gateway describes it (GET /v1/sessions/{id} and every session answer): the
+ * stored record without the key that started it, `state` as of the answer.
+ */
+export type SessionView = Omit<SessionRecord, 'initiator_key'>
 
 /** What {@link MechaClient.startSession} sends as POST /v1/sessions. */
 export interface SessionStart {
