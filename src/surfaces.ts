@@ -74,6 +74,11 @@ export const SURFACES: readonly Surface[] = [
   rt('POST', '/v1/inbox/ack', 'inbox-ack', 'Acknowledge delivered messages.'),
   rt('GET', '/v1/whoami', 'whoami', 'The authenticated mecha, key and server time.'),
   rt('PUT', '/v1/runtime/modes/:name', 'runtime-mode', 'Create or replace a session mode (a key with permissions.sessions.can_manage_modes).'),
+  rt('POST', '/v1/sessions', 'sessions', 'Start a session in a mode with participant mechas (they are told).'),
+  rt('GET', '/v1/sessions', 'sessions', 'The sessions the authenticated mecha takes part in.'),
+  rt('GET', '/v1/sessions/:id', 'session', 'One session (its participants only).'),
+  rt('POST', '/v1/sessions/:id/commit', 'session-commit', 'Commit a session with its outcome (the initiator only).'),
+  rt('POST', '/v1/sessions/:id/cancel', 'session-cancel', 'Cancel a session (the initiator only).'),
   rt('GET', '/v1/connect', 'connect', 'WebSocket: messages pushed as they arrive, acks over the socket.'),
 ]
 

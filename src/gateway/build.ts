@@ -6,6 +6,7 @@ import type { Stores } from '../open-stores.js'
 import { KeyMaterial } from './key-material.js'
 import type { GatewayOptions } from './plugin.js'
 import { RecordCache } from './record-cache.js'
+import { SessionService } from '../sessions/service.js'
 
 /** Unknown ids are remembered briefly, so that sprayed random key ids cost one store read per id per period. */
 const NEGATIVE_CACHE_MS = 1000
@@ -18,7 +19,10 @@ const NONCE_MARGIN_SECONDS = 60
  * the process's one failed-authentication guard: give the same one to operator authentication, so
  * guessing on either surface throttles the address on both.
  */
-export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 'changes' | 'replayCache' | 'transport' | 'rateLimiter'>, sealer: SecretSealer): GatewayOptions & { close(): void } {
+export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 'changes' | 'replayCache' | 'transport' | 'rateLimiter' | 'sessions'>, sealer: SecretSealer, onError?: (err: unknown) => void): GatewayOptions & { close(): void } {
+  const sessions = new SessionService(stores.sessions, stores.transport, { idempotencyTtlSeconds: config.idempotencyTtlSeconds, ...(onError !== undefined ? { onError } : {}) })
+  // Every instance sweeps: closing an expired session is a compare-and-set, so only one tells its participants.
+  sessions.startSweeper()
   const records = new RecordCache(stores.control, stores.changes, {
     ttlMs: config.keyCacheTtlSeconds * 1000, negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.keyCacheTtlSeconds * 1000), maxEntries: CACHE_ENTRIES,
   })
@@ -46,6 +50,10 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
     visibilityMs: config.visibilityTimeoutSeconds * 1000,
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     modes: new ModeRegistry(stores.control),
-    close: () => records.close(),
+    sessions,
+    close: () => {
+      sessions.stopSweeper()
+      records.close()
+    },
   }
 }

@@ -119,6 +119,14 @@ export interface GatewayContext {
   nonceClaimed: boolean
   /** POST /v1/messages: the sender's Idempotency-Key, once the message-identity step read it. */
   idempotencyKey?: string
+  /**
+   * POST /v1/messages in a session: the session (read by the session-membership step) and the mechas
+   * the message goes to (the one `to`, or every other participant). Without a session: unset.
+   */
+  session?: import('../sessions/types.js').SessionRecord
+  deliveries?: readonly string[]
+  /** POST /v1/sessions: the mode the session runs (the session-lookup step read it). */
+  sessionMode?: import('../model.js').ModeRecord
   /** What the route answers once every step passed (the last step of each route sets it). */
   response?: { status: number; body: unknown; headers?: Record<string, string> }
 }

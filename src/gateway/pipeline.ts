@@ -17,6 +17,9 @@ import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDep
 import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
 import { checkMessageIdentity } from './steps/message-identity.js'
 import { checkModePermission, putMode, type ModeDeps } from './steps/modes.js'
+import {
+  checkSessionMembership, checkSessionPermission, closeSession, getSession, listSessions, lookupSessionParts, startSession, type SessionDeps,
+} from './steps/sessions.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
 import { checkBody, checkSchema } from './steps/request-shape.js'
@@ -49,10 +52,13 @@ export interface GatewayDeps {
 }
 
 /** Everything a step may use: the verification deps and the route hand-offs' (the adapter adds the latter). */
-export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps
+export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps & SessionDeps
 
 /** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
-export const RUNTIME_ROUTES = ['send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode'] as const
+export const RUNTIME_ROUTES = [
+  'send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode',
+  'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session',
+] as const
 export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
 
 /**
@@ -129,7 +135,7 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'authenticated', phase: 'body', routes: 'all', run: authenticated, authenticates: true,
     check: 'Every presented credential verified: the request is authenticated, and the key is remembered as known-good for this address',
     refusals: [] }),
-  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect', 'put-mode'], run: claimNonce,
+  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect', 'put-mode', 'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session'], run: claimNonce,
     check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
     refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),
   step({ name: 'body', phase: 'route', routes: 'all', run: checkBody,
@@ -144,15 +150,24 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'sender', phase: 'route', routes: ['send'], run: checkSender,
     check: '`from`, when present, equals the key\'s mecha',
     refusals: ['sender_mismatch'] }),
+  step({ name: 'session-membership', phase: 'route', routes: ['send'], run: checkSessionMembership,
+    check: 'With `session`: the session exists and the sender takes part, it is open (not committed, cancelled or past its expiry), the kind is one of its kinds, and `to`, when given, takes part; the message then goes to `to`, or to every other participant',
+    refusals: ['unknown_session', 'not_a_participant', 'session_closed', 'kind_not_in_mode'] }),
   step({ name: 'permissions', phase: 'route', routes: ['send'], run: checkPermissions,
-    check: 'The key\'s permissions: recipient, kind, size (before the recipient is looked up)',
+    check: 'The key\'s permissions: each recipient, the kind, the size (before any recipient is looked up)',
     refusals: ['recipient_not_allowed', 'kind_not_allowed', 'message_too_large'] }),
   step({ name: 'mode-permission', phase: 'route', routes: ['put-mode'], run: checkModePermission,
     check: 'The key may change session modes: `permissions.sessions.can_manage_modes`',
     refusals: ['cannot_manage_modes'] }),
+  step({ name: 'session-permission', phase: 'route', routes: ['start-session'], run: checkSessionPermission,
+    check: 'The key may start sessions (`permissions.sessions.can_start`), in this mode (`permissions.sessions.modes`), with participants it may send to (`permissions.recipients`), at least one besides itself',
+    refusals: ['cannot_start_sessions', 'mode_not_allowed', 'invalid_request', 'recipient_not_allowed'] }),
   step({ name: 'recipient', phase: 'route', routes: ['send'], run: checkRecipient,
-    check: 'The recipient is an active registered mecha that accepts the kind',
+    check: 'Each recipient is an active registered mecha that accepts the kind',
     refusals: ['unknown_recipient', 'kind_not_allowed'] }),
+  step({ name: 'session-lookup', phase: 'route', routes: ['start-session'], run: lookupSessionParts,
+    check: 'The mode is registered; each participant is an active registered mecha that accepts `session.*` notifications',
+    refusals: ['unknown_mode', 'unknown_recipient', 'kind_not_allowed'] }),
   step({ name: 'rate-limit', phase: 'route', routes: 'all', run: checkRateLimit,
     check: 'The key\'s rate limit, when it has one',
     refusals: ['rate_limited'] }),
@@ -162,6 +177,18 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'put-mode', phase: 'route', routes: ['put-mode'], run: putMode,
     check: 'Create or replace the mode (a compare-and-set on its revision, stored with its `mode.put` audit event naming the key)',
     refusals: ['concurrent_update'] }),
+  step({ name: 'start-session', phase: 'route', routes: ['start-session'], run: startSession,
+    check: 'Start the session, counted against the key\'s `permissions.sessions.max_open` atomically across every instance; every participant, the initiator included, is sent `session.started`',
+    refusals: ['too_many_open_sessions', 'transport_unavailable'] }),
+  step({ name: 'close-session', phase: 'route', routes: ['commit-session', 'cancel-session'], run: closeSession,
+    check: 'Commit or cancel: a participant that is not the initiator is refused, anyone else told there is no such session; an open session only; every participant is sent `session.committed` or `session.cancelled`',
+    refusals: ['unknown_session', 'not_session_initiator', 'session_closed', 'transport_unavailable'] }),
+  step({ name: 'get-session', phase: 'route', routes: ['get-session'], run: getSession,
+    check: 'Read the session: its participants only (anyone else: no such session)',
+    refusals: ['unknown_session'] }),
+  step({ name: 'list-sessions', phase: 'route', routes: ['list-sessions'], run: listSessions,
+    check: 'List the sessions the caller\'s mecha takes part in, newest first',
+    refusals: [] }),
   step({ name: 'read', phase: 'route', routes: ['inbox'], run: readInbox,
     check: 'Read the inbox; while waiting, the connection steps below run, and a refusal ends the wait (nothing is read after it)',
     refusals: ['invalid_key', 'signature_required', 'bad_signature', 'transport_unavailable'] }),

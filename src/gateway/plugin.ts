@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { unsupportedMediaType } from '../errors/unsupported-media-type.js'
 import { parseJsonBody } from '../http/json-body.js'
 import type { ModeRegistry } from '../control-plane/modes.js'
+import type { SessionService } from '../sessions/service.js'
 import type { Transport } from '../transport/types.js'
 import { PipelineAdapter } from './adapter.js'
 import { ConnectionAuthorization } from './connection-authorization.js'
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   idempotencyTtlSeconds: number
   /** The mode registry a key with permissions.sessions.can_manage_modes writes to. */
   modes: ModeRegistry
+  /** Sessions: their rules, store and notifications. */
+  sessions: SessionService
 }
 
 /**
@@ -31,6 +34,7 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
     idempotencyTtlSeconds: options.idempotencyTtlSeconds,
     sockets: app.openSockets,
     modes: options.modes,
+    sessions: options.sessions,
     watchAuthorization: (ctx, onEnd) => new ConnectionAuthorization(ctx, { records: options.deps.records, recheck: adapter.recheck }, onEnd),
   }
   const adapter = new PipelineAdapter(deps)

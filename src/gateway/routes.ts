@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ackRequest, inboxQuery, messageRequest } from '../schemas/gateway.js'
 import { modeName, modePutRequest } from '../schemas/modes.js'
+import { sessionCancelRequest, sessionCommitRequest, sessionListQuery, sessionParams, sessionStartRequest } from '../schemas/sessions.js'
 import type { RouteOptions } from './adapter.js'
 import { connectRoute } from './websocket.js'
 
@@ -20,6 +21,11 @@ export async function gatewayRoutes(app: FastifyInstance, options: RouteOptions)
     config: { runtimeRoute: 'put-mode' }, attachValidation: true,
     schema: { params: { type: 'object', required: ['name'], properties: { name: modeName } }, body: modePutRequest },
   }, adapter.handler)
+  app.post('/v1/sessions', { config: { runtimeRoute: 'start-session' }, attachValidation: true, schema: { body: sessionStartRequest } }, adapter.handler)
+  app.get('/v1/sessions', { ...noHead, config: { runtimeRoute: 'list-sessions' }, attachValidation: true, schema: { querystring: sessionListQuery } }, adapter.handler)
+  app.get('/v1/sessions/:id', { ...noHead, config: { runtimeRoute: 'get-session' }, attachValidation: true, schema: { params: sessionParams } }, adapter.handler)
+  app.post('/v1/sessions/:id/commit', { config: { runtimeRoute: 'commit-session' }, attachValidation: true, schema: { params: sessionParams, body: sessionCommitRequest } }, adapter.handler)
+  app.post('/v1/sessions/:id/cancel', { config: { runtimeRoute: 'cancel-session' }, attachValidation: true, schema: { params: sessionParams, body: sessionCancelRequest } }, adapter.handler)
   app.get('/v1/whoami', { ...noHead, config: { runtimeRoute: 'whoami' } }, adapter.handler)
   await app.register(connectRoute, options)
 }

@@ -1,4 +1,8 @@
 import { SCHEMA_DIALECT, kind, mechaId } from './common.js'
+import { sessionId } from './sessions.js'
+
+/** Kinds a runtime may send: any but the gateway's own `session.*` notifications. */
+const sendableKind = { ...kind, not: { pattern: '^session\\.' }, description: 'Message kind, e.g. `task.request`; `session.*` kinds are the gateway\'s own.' } as const
 
 export const messageId = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'Message id, assigned by the gateway (`msg_<ulid>`) and unique in the recipient\'s inbox.' } as const
 
@@ -11,11 +15,14 @@ export const messageRequest = {
   title: 'Send a message (the envelope a runtime posts)',
   type: 'object',
   additionalProperties: false,
-  required: ['to', 'kind', 'payload'],
+  required: ['kind', 'payload'],
+  // Outside a session `to` is required; in one, omitting it sends to every other participant.
+  anyOf: [{ required: ['to'] }, { required: ['session'] }],
   properties: {
-    to: mechaId,
-    kind,
+    to: { ...mechaId, description: 'The recipient; in a session, a participant (omit it to send to every other participant).' },
+    kind: sendableKind,
     payload: { description: 'Any JSON value.' },
+    session: { ...sessionId, description: 'The session the message belongs to: the sender and `to` must be participants, the session open, the kind one of its kinds.' },
     from: { ...mechaId, description: 'Optional; must equal the mecha the key acts for (the gateway fills it in).' },
     reply_to: { ...messageId, description: 'Id of the message this one answers.' },
   },
@@ -36,6 +43,7 @@ export const message = {
     reply_to: { anyOf: [messageId, { type: 'null' }] },
     idempotency_key: { anyOf: [idempotencyKey, { type: 'null' }] },
     accepted_at: { type: 'string', format: 'date-time' },
+    session: { ...sessionId, description: 'The session the message belongs to; absent outside sessions.' },
     delivery_count: { type: 'integer', minimum: 1, description: 'More than 1 when an unacknowledged message is delivered again.' },
   },
 } as const
@@ -44,9 +52,14 @@ export const messageAccepted = {
   $schema: SCHEMA_DIALECT,
   $id: 'urn:mecharim:schema:message-accepted',
   title: 'Acceptance of a message (202)',
+  description: 'One message: its id and recipient. A session message sent without `to`: one message per other participant, listed in `messages`.',
   type: 'object',
-  required: ['id', 'from', 'to', 'kind', 'accepted_at'],
-  properties: { id: messageId, from: mechaId, to: mechaId, kind, accepted_at: { type: 'string', format: 'date-time' } },
+  anyOf: [{ required: ['id', 'from', 'to', 'kind', 'accepted_at'] }, { required: ['session', 'from', 'kind', 'accepted_at', 'messages'] }],
+  properties: {
+    id: messageId, from: mechaId, to: mechaId, kind, accepted_at: { type: 'string', format: 'date-time' },
+    session: sessionId,
+    messages: { type: 'array', items: { type: 'object', required: ['id', 'to'], properties: { id: messageId, to: mechaId } } },
+  },
 } as const
 
 export const inboxQuery = {

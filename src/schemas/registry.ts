@@ -3,6 +3,7 @@ import { auditEvent, key, keyIssueRequest, keyIssueResponse, keyRotateRequest, k
 import { ackRequest, message, messageAccepted, messageRequest } from './gateway.js'
 import { mode, modePutRequest } from './modes.js'
 import { problem } from './problem.js'
+import { session, sessionCancelRequest, sessionCommitRequest, sessionStartRequest } from './sessions.js'
 import { discoveryDocument, directoryCard } from './discovery.js'
 
 /**
@@ -24,6 +25,10 @@ export const SCHEMAS = {
   key,
   'mode-put-request': modePutRequest,
   mode,
+  'session-start-request': sessionStartRequest,
+  'session-commit-request': sessionCommitRequest,
+  'session-cancel-request': sessionCancelRequest,
+  session,
   'audit-event': auditEvent,
   problem,
   'discovery-document': discoveryDocument,

@@ -10,8 +10,8 @@ import {
   acceptanceOf, acceptTime, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
   storedBytes, type InboxBudget,
 } from './checks.js'
-import type {
-  AcceptInput, AcceptResult, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
+import {
+  idempotencyScope, type AcceptInput, type AcceptResult, type Message, type MessageAcceptance, type ReadOptions, type ReadResult, type Transport, type TransportOptions,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -114,7 +114,7 @@ export class EmbeddedTransport implements Transport {
         if (claimed.outcome !== 'fresh') return claimed
       }
       const idempotency = input.idempotency
-      const idemKey: [string, string] | undefined = idempotency === null ? undefined : [message.from, idempotency.key]
+      const idemKey: [string, string] | undefined = idempotency === null ? undefined : [message.from, idempotencyScope(idempotency, message.to)]
       if (idempotency !== null && idemKey !== undefined) {
         const original = this.#idem.get(idemKey)
         if (original !== undefined && original.expiresAt > now) {

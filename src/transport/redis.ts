@@ -11,8 +11,9 @@ import {
   type InboxBudget,
 } from './checks.js'
 import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
-import type {
-  AcceptInput, AcceptResult, BudgetKind, DeliveredMessage, Message, MessageAcceptance, ReadOptions, ReadResult, Transport, TransportOptions,
+import {
+  idempotencyScope, type AcceptInput, type AcceptResult, type BudgetKind, type DeliveredMessage, type Message, type MessageAcceptance, type ReadOptions,
+  type ReadResult, type Transport, type TransportOptions,
 } from './types.js'
 
 /**
@@ -130,7 +131,7 @@ export class RedisTransport implements Transport {
       this.#redis.mecharimAccept(
         keys.epochFor(message.to), keys.nonce(message.to, claim?.keyId ?? '', claim?.nonce ?? ''),
         // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
-        keys.idempotency(message.to, message.from, idempotency?.key ?? ''), keys.inbox(message.to), keys.inboxIds(message.to),
+        keys.idempotency(message.to, message.from, idempotency === null ? '' : idempotencyScope(idempotency, message.to)), keys.inbox(message.to), keys.inboxIds(message.to),
         keys.inboxUsage(message.to),
         // No claim: an empty timestamp tells the script to record no nonce (the keys above are then never touched).
         ...(claim !== null ? claimArgs(claim, this.#replay) : noClaimArgs(now)), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),

@@ -60,6 +60,19 @@ export interface IdempotencyClaim {
   key: string
   /** SHA-256 (64 lowercase hex digits) of the request: method, path and body bytes. */
   requestSha256: string
+  /**
+   * Scope the record to the recipient too, on every store (on Redis Cluster it always is): one request
+   * delivered to several recipients (a session message, a notification) keeps one record per recipient.
+   */
+  perRecipient?: boolean
+}
+
+/**
+ * Where an idempotency key's record lives beyond its sender: the key itself, or `<key>@<recipient>`
+ * for a per-recipient claim (`@` is in neither a key nor a mecha id, so the two never collide).
+ */
+export function idempotencyScope(claim: IdempotencyClaim, to: string): string {
+  return claim.perRecipient === true ? `${claim.key}@${to}` : claim.key
 }
 
 export interface AcceptInput {

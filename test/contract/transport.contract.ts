@@ -270,6 +270,17 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect(delivered.map((m) => [m.id, m.session])).toEqual([[msg.id, 'ses_01testsession']])
       })
 
+      it('a per-recipient idempotency claim keeps one record per recipient of the same sender and key', async () => {
+        const key = idempotency('fan-out-1')
+        const to = (recipient: string) => ({ ...message('alpha', recipient), idempotency_key: 'fan-out-1' })
+        const [beta, gamma] = [to('beta'), to('gamma')]
+        expect((await send(beta, { idempotency: { ...key, perRecipient: true } })).outcome).toBe('accepted')
+        expect((await send(gamma, { idempotency: { ...key, perRecipient: true } })).outcome, 'another recipient: its own record').toBe('accepted')
+        expect(await send(to('gamma'), { idempotency: { ...key, perRecipient: true } })).toEqual({ outcome: 'duplicate', acceptance: expect.objectContaining({ id: gamma.id, to: 'gamma' }) })
+        expect((await send(to('beta'), { idempotency: { ...key, perRecipient: true } })).outcome).toBe('duplicate')
+        expect((await read('gamma')).map((m) => m.id)).toEqual([gamma.id])
+      })
+
       it('refuses when the inbox is full, and an ack makes room', async () => {
         const small = (await open({ inboxLimit: 3, senderShare: 1 })).transport
         const msgs = Array.from({ length: 3 }, () => message('alpha', 'beta'))

@@ -1,12 +1,13 @@
 import { newEventId } from '../../crypto/ids.js'
 import { shownPermissions } from '../../permissions/sessions.js'
 import { Problem } from '../../errors/problem.js'
-import type { Message, Transport } from '../../transport/types.js'
+import type { AcceptResult, Message, NonceClaim, Transport } from '../../transport/types.js'
 import type { OpenSockets } from '../open-sockets.js'
 import { waitForMessages } from '../wait-for-messages.js'
 import { required, type AuthorizationWatch, type GatewayContext, type StepResult } from '../context.js'
 import { beforeEpoch, nonceClaim, replayedNonce } from './claim-nonce.js'
 import { requestSha256 } from './message-identity.js'
+import { deliveriesOf } from './sessions.js'
 
 /** The last step of each runtime route: what it does once every check passed. */
 export interface HandOffDeps {
@@ -22,6 +23,7 @@ export interface HandOffDeps {
 
 interface MessageBody {
   to: string
+  session?: string
   kind: string
   payload: unknown
   reply_to?: string
@@ -39,24 +41,11 @@ const retryAfter = { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SEC
  * The id is always the gateway's (`msg_<ulid>`); the sender's Idempotency-Key travels beside it.
  */
 export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
-  const key = required(ctx.key, 'key')
+  if (ctx.session !== undefined) return fanOut(ctx, deps, ctx.session.id, deliveriesOf(ctx))
   const body = ctx.request.json as MessageBody
-  const idempotencyKey = ctx.idempotencyKey ?? null
-  const message: Message = {
-    id: `msg_${newEventId(ctx.now).toLowerCase()}`,
-    from: key.mecha,
-    to: body.to,
-    kind: body.kind,
-    payload: body.payload,
-    reply_to: body.reply_to ?? null,
-    idempotency_key: idempotencyKey,
-    accepted_at: new Date(ctx.now).toISOString(),
-  }
+  const message = newMessage(ctx, body, body.to)
   ctx.nonceClaimed = true
-  const result = await deps.transport.accept({
-    claim: nonceClaim(ctx, deps), message, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
-    idempotency: idempotencyKey === null ? null : { key: idempotencyKey, requestSha256: requestSha256(ctx.request) },
-  })
+  const result = await accept(ctx, deps, message, nonceClaim(ctx, deps))
   switch (result.outcome) {
     case 'accepted': {
       const { id, from, to, kind, accepted_at } = result.message
@@ -66,6 +55,77 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
     case 'duplicate':
       ctx.response = { status: 202, body: result.acceptance, headers: { 'mecha-idempotent-replay': 'true' } }
       return undefined
+    default:
+      return acceptRefusal(ctx, message, result)
+  }
+}
+
+/** The message a POST /v1/messages stores for one recipient; the id is always the gateway's. */
+function newMessage(ctx: GatewayContext, body: MessageBody, to: string, session?: string): Message {
+  return {
+    id: `msg_${newEventId(ctx.now).toLowerCase()}`,
+    from: required(ctx.key, 'key').mecha,
+    to,
+    kind: body.kind,
+    payload: body.payload,
+    reply_to: body.reply_to ?? null,
+    idempotency_key: ctx.idempotencyKey ?? null,
+    accepted_at: new Date(ctx.now).toISOString(),
+    ...(session !== undefined ? { session } : {}),
+  }
+}
+
+function accept(ctx: GatewayContext, deps: HandOffDeps, message: Message, claim: NonceClaim | null): Promise<AcceptResult> {
+  const idempotencyKey = message.idempotency_key
+  return deps.transport.accept({
+    claim, now: ctx.now, message, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
+    // A session message's copies share the sender's key: one record per recipient.
+    idempotency: idempotencyKey === null ? null : { key: idempotencyKey, requestSha256: requestSha256(ctx.request), ...(message.session !== undefined ? { perRecipient: true } : {}) },
+  })
+}
+
+/**
+ * A session message: one message per recipient, each its own id. The first accept records the nonce
+ * (atomically with its message, as for any message); the others record none. The first refusal ends
+ * the fan-out and is the answer: the recipients before it have their message. A retry with the same
+ * Idempotency-Key (and a fresh nonce) completes it, each earlier recipient's copy being recognised
+ * rather than stored twice (the key is kept per recipient).
+ */
+async function fanOut(ctx: GatewayContext, deps: HandOffDeps, session: string, deliveries: readonly string[]): Promise<StepResult> {
+  const body = ctx.request.json as MessageBody
+  const accepted: Array<{ id: string; to: string }> = []
+  let replayed = true
+  let at = ''
+  ctx.nonceClaimed = true
+  for (const [i, to] of deliveries.entries()) {
+    const message = newMessage(ctx, body, to, session)
+    const result = await accept(ctx, deps, message, i === 0 ? { ...nonceClaim(ctx, deps), target: to } : null)
+    if (result.outcome === 'accepted') {
+      replayed = false
+      at = result.message.accepted_at
+      accepted.push({ id: message.id, to })
+    } else if (result.outcome === 'duplicate') {
+      at ||= result.acceptance.accepted_at
+      accepted.push({ id: result.acceptance.id, to })
+    } else {
+      return acceptRefusal(ctx, message, result)
+    }
+  }
+  const answer = { session, from: required(ctx.key, 'key').mecha, kind: body.kind, accepted_at: at, messages: accepted }
+  if (body.to !== undefined && accepted.length === 1) {
+    const [one] = accepted as [{ id: string; to: string }]
+    ctx.response = { status: 202, body: { id: one.id, from: answer.from, to: one.to, kind: body.kind, accepted_at: at, session }, ...(replayed ? { headers: { 'mecha-idempotent-replay': 'true' } } : {}) }
+    return undefined
+  }
+  ctx.response = { status: 202, body: answer, ...(replayed ? { headers: { 'mecha-idempotent-replay': 'true' } } : {}) }
+  return undefined
+}
+
+/** Every accept refusal, as the catalogue answers it. */
+function acceptRefusal(ctx: GatewayContext, message: Message, result: Exclude<AcceptResult, { outcome: 'accepted' | 'duplicate' }>): StepResult {
+  const key = required(ctx.key, 'key')
+  const idempotencyKey = message.idempotency_key
+  switch (result.outcome) {
     case 'idempotency_key_reused':
       return new Problem('idempotency_key_reused', `${key.mecha} already sent a different request with Idempotency-Key ${JSON.stringify(idempotencyKey)}; nothing was delivered`)
     case 'replayed':

@@ -2,10 +2,12 @@ import { Problem } from '../../errors/problem.js'
 import { matchesAny } from '../../permissions/glob.js'
 import type { RecordCache } from '../record-cache.js'
 import { required, type GatewayContext, type StepResult } from '../context.js'
+import { deliveriesOf } from './sessions.js'
 
 /** The message fields the checks read (the route's schema has validated their shape). */
 export interface MessageEnvelope {
-  to: string
+  /** Absent only in a session (then the deliveries are its other participants). */
+  to?: string
   kind: string
   from?: string
 }
@@ -32,7 +34,9 @@ export function checkSender(ctx: GatewayContext): StepResult {
 export function checkPermissions(ctx: GatewayContext): StepResult {
   const { permissions } = required(ctx.key, 'key')
   const message = envelope(ctx)
-  if (!matchesAny(permissions.recipients, message.to)) return new Problem('recipient_not_allowed', `this key may not send to ${message.to}`)
+  for (const to of deliveriesOf(ctx)) {
+    if (!matchesAny(permissions.recipients, to)) return new Problem('recipient_not_allowed', `this key may not send to ${to}`)
+  }
   if (!matchesAny(permissions.kinds, message.kind)) return new Problem('kind_not_allowed', `this key may not send kind ${message.kind}`)
   const size = ctx.request.body?.byteLength ?? 0
   if (size > permissions.max_message_bytes) {
@@ -41,14 +45,28 @@ export function checkPermissions(ctx: GatewayContext): StepResult {
   return undefined
 }
 
-/** The recipient is a registered, active mecha that accepts the kind. */
+/** Each recipient (the one `to`, or a session's participants) is a registered, active mecha that accepts the kind. */
 export function checkRecipient(ctx: GatewayContext, deps: { records: RecordCache }): StepResult | Promise<StepResult> {
   const message = envelope(ctx)
-  const recipient = deps.records.getMecha(message.to)
-  const judge = (r: Awaited<typeof recipient>): StepResult => {
-    if (r === undefined || r.status !== 'active') return new Problem('unknown_recipient', `no active mecha ${message.to}`)
-    if (!matchesAny(r.accepts, message.kind)) return new Problem('kind_not_allowed', `${message.to} does not accept kind ${message.kind}`)
+  const deliveries = deliveriesOf(ctx)
+  const check = (i: number): StepResult | Promise<StepResult> => {
+    for (; i < deliveries.length; i++) {
+      const to = deliveries[i] as string
+      const recipient = deps.records.getMecha(to)
+      const judge = (r: Awaited<typeof recipient>): StepResult => {
+        if (r === undefined || r.status !== 'active') return new Problem('unknown_recipient', `no active mecha ${to}`)
+        if (!matchesAny(r.accepts, message.kind)) return new Problem('kind_not_allowed', `${to} does not accept kind ${message.kind}`)
+        return undefined
+      }
+      // Synchronous while the records are cached (the hot path allocates no promise).
+      if (recipient instanceof Promise) {
+        const next = i + 1
+        return recipient.then((r) => judge(r) ?? check(next))
+      }
+      const problem = judge(recipient)
+      if (problem !== undefined) return problem
+    }
     return undefined
   }
-  return recipient instanceof Promise ? recipient.then(judge) : judge(recipient)
+  return check(0)
 }
