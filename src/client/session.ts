@@ -1,12 +1,13 @@
 import type { ResolvedCredentials } from './credentials.js'
 import { describe } from './encoding.js'
 import { IDEMPOTENCY_KEY_RE } from '../idempotency-key.js'
+import { sessionId } from '../schemas/sessions.js'
 import type {
   CallOptions, SessionCancel, SessionCommit, SessionFanOutAccepted, SessionListOptions, SessionMessage, SessionMessageAccepted, SessionStart, SessionView,
 } from './types.js'
 
-/** `ses_` and a lowercase ULID, as the gateway makes them. */
-export const SESSION_ID_RE = /^ses_[0-9a-hjkmnp-tv-z]{26}$/
+/** `ses_` and a lowercase ULID: the pattern the gateway's routes validate ids with (portable plain data). */
+const SESSION_ID_RE = new RegExp(sessionId.pattern)
 
 /**
  * What a session object needs from its client: one authenticated call. The client resolves the
@@ -82,7 +83,7 @@ export class MechaSession {
 }
 
 export function checkSessionId(id: unknown): string {
-  if (typeof id !== 'string' || !SESSION_ID_RE.test(id)) throw new TypeError(`expected a session id (ses_ and 26 lowercase base32 characters), got ${describe(id)}`)
+  if (typeof id !== 'string' || !SESSION_ID_RE.test(id)) throw new TypeError(`expected a session id (ses_ and 26 of 0-9 a-z), got ${describe(id)}`)
   return id
 }
 
