@@ -36,7 +36,7 @@ export interface StartInput {
   ttlSeconds: number
 }
 
-export type StartOutcome = { outcome: 'started'; session: SessionView } | { outcome: 'too_many_open'; open: number }
+export type StartOutcome = { outcome: 'started'; session: SessionView } | { outcome: 'too_many_open'; open: number; earliestExpiresAt: number }
 
 export type CloseOutcome =
   | { outcome: 'closed'; session: SessionView }

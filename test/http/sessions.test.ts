@@ -179,7 +179,11 @@ function sessionSuite(name: string, env: () => Record<string, string>): void {
       const body = { mode: 'decision.v1', participants: ['alice'], ttl_seconds: 600 }
       const results = await Promise.all(Array.from({ length: 6 }, () => start(limited, body)))
       expect(results.map((r) => r.status).sort()).toEqual([201, 201, 429, 429, 429, 429])
-      expect(results.find((r) => r.status === 429)?.body.reason).toBe('too_many_open_sessions')
+      const refused = results.find((r) => r.status === 429)
+      expect(refused?.body.reason).toBe('too_many_open_sessions')
+      // Retry-After: when the earliest open session expires at the latest (600 s here).
+      expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(Number(refused?.headers.get('retry-after'))).toBeLessThanOrEqual(600)
       const first = results.find((r) => r.status === 201)?.body
       expect((await commit(limited, first.id, { outcome: 'done' })).status).toBe(200)
       expect((await start(limited, body)).status).toBe(201)

@@ -62,7 +62,7 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
 
 /** The message a POST /v1/messages stores for one recipient; the id is always the gateway's. */
 function newMessage(ctx: GatewayContext, body: MessageBody, to: string, session?: string): Message {
-  return {
+  const message: Message = {
     id: `msg_${newEventId(ctx.now).toLowerCase()}`,
     from: required(ctx.key, 'key').mecha,
     to,
@@ -71,8 +71,9 @@ function newMessage(ctx: GatewayContext, body: MessageBody, to: string, session?
     reply_to: body.reply_to ?? null,
     idempotency_key: ctx.idempotencyKey ?? null,
     accepted_at: new Date(ctx.now).toISOString(),
-    ...(session !== undefined ? { session } : {}),
   }
+  if (session !== undefined) message.session = session
+  return message
 }
 
 function accept(ctx: GatewayContext, deps: HandOffDeps, message: Message, claim: NonceClaim | null): Promise<AcceptResult> {

@@ -2,7 +2,6 @@ import { Problem } from '../../errors/problem.js'
 import { matchesAny } from '../../permissions/glob.js'
 import type { RecordCache } from '../record-cache.js'
 import { required, type GatewayContext, type StepResult } from '../context.js'
-import { deliveriesOf } from './sessions.js'
 
 /** The message fields the checks read (the route's schema has validated their shape). */
 export interface MessageEnvelope {
@@ -34,8 +33,12 @@ export function checkSender(ctx: GatewayContext): StepResult {
 export function checkPermissions(ctx: GatewayContext): StepResult {
   const { permissions } = required(ctx.key, 'key')
   const message = envelope(ctx)
-  for (const to of deliveriesOf(ctx)) {
-    if (!matchesAny(permissions.recipients, to)) return new Problem('recipient_not_allowed', `this key may not send to ${to}`)
+  if (ctx.deliveries === undefined) {
+    if (!matchesAny(permissions.recipients, message.to as string)) return new Problem('recipient_not_allowed', `this key may not send to ${message.to as string}`)
+  } else {
+    for (const to of ctx.deliveries) {
+      if (!matchesAny(permissions.recipients, to)) return new Problem('recipient_not_allowed', `this key may not send to ${to}`)
+    }
   }
   if (!matchesAny(permissions.kinds, message.kind)) return new Problem('kind_not_allowed', `this key may not send kind ${message.kind}`)
   const size = ctx.request.body?.byteLength ?? 0
@@ -48,25 +51,20 @@ export function checkPermissions(ctx: GatewayContext): StepResult {
 /** Each recipient (the one `to`, or a session's participants) is a registered, active mecha that accepts the kind. */
 export function checkRecipient(ctx: GatewayContext, deps: { records: RecordCache }): StepResult | Promise<StepResult> {
   const message = envelope(ctx)
-  const deliveries = deliveriesOf(ctx)
-  const check = (i: number): StepResult | Promise<StepResult> => {
-    for (; i < deliveries.length; i++) {
-      const to = deliveries[i] as string
-      const recipient = deps.records.getMecha(to)
-      const judge = (r: Awaited<typeof recipient>): StepResult => {
-        if (r === undefined || r.status !== 'active') return new Problem('unknown_recipient', `no active mecha ${to}`)
-        if (!matchesAny(r.accepts, message.kind)) return new Problem('kind_not_allowed', `${to} does not accept kind ${message.kind}`)
-        return undefined
-      }
-      // Synchronous while the records are cached (the hot path allocates no promise).
-      if (recipient instanceof Promise) {
-        const next = i + 1
-        return recipient.then((r) => judge(r) ?? check(next))
-      }
-      const problem = judge(recipient)
-      if (problem !== undefined) return problem
-    }
+  if (ctx.deliveries === undefined) return checkOneRecipient(deps.records, message.to as string, message.kind)
+  return ctx.deliveries.reduce<StepResult | Promise<StepResult>>((previous, to) => {
+    if (previous instanceof Promise) return previous.then((p) => p ?? checkOneRecipient(deps.records, to, message.kind))
+    return previous ?? checkOneRecipient(deps.records, to, message.kind)
+  }, undefined)
+}
+
+/** Synchronous while the record is cached (the hot path allocates no promise). */
+function checkOneRecipient(records: RecordCache, to: string, kind: string): StepResult | Promise<StepResult> {
+  const recipient = records.getMecha(to)
+  const judge = (r: Awaited<typeof recipient>): StepResult => {
+    if (r === undefined || r.status !== 'active') return new Problem('unknown_recipient', `no active mecha ${to}`)
+    if (!matchesAny(r.accepts, kind)) return new Problem('kind_not_allowed', `${to} does not accept kind ${kind}`)
     return undefined
   }
-  return check(0)
+  return recipient instanceof Promise ? recipient.then(judge) : judge(recipient)
 }

@@ -84,7 +84,10 @@ export async function startSession(ctx: GatewayContext, deps: SessionDeps): Prom
     ctx.now,
   )
   if (started.outcome === 'too_many_open') {
-    return new Problem('too_many_open_sessions', `this key has ${started.open} open sessions; permissions.sessions.max_open allows ${String(maxOpen)}`)
+    // The earliest of the key's open sessions expires then, at the latest: a slot is free by then.
+    const retryAfter = Math.max(1, Math.ceil((started.earliestExpiresAt - ctx.now) / 1000))
+    return new Problem('too_many_open_sessions', `this key has ${started.open} open sessions; permissions.sessions.max_open allows ${String(maxOpen)}`,
+      { headers: { 'retry-after': String(retryAfter) } })
   }
   ctx.response = { status: 201, body: started.session, headers: { location: `/v1/sessions/${started.session.id}` } }
   return undefined
@@ -101,12 +104,17 @@ interface SessionMessageBody {
  * kind is one of its kinds, and `to` (when given) takes part. Sets the deliveries: `to`, or every other
  * participant. Without `session`: the one recipient, nothing read.
  */
-export async function checkSessionMembership(ctx: GatewayContext, deps: SessionDeps): Promise<StepResult> {
+export function checkSessionMembership(ctx: GatewayContext, deps: SessionDeps): StepResult | Promise<StepResult> {
   const body = ctx.request.json as SessionMessageBody
+  // Most messages are outside sessions: no read, no promise (the send path stays synchronous here).
   if (body.session === undefined) return undefined
+  return checkMembership(ctx, deps, body, body.session)
+}
+
+async function checkMembership(ctx: GatewayContext, deps: SessionDeps, body: SessionMessageBody, id: string): Promise<StepResult> {
   const self = required(ctx.key, 'key').mecha
-  const record = await deps.sessions.store.get(body.session)
-  if (record === undefined) return new Problem('unknown_session', `no session ${body.session}`)
+  const record = await deps.sessions.store.get(id)
+  if (record === undefined) return new Problem('unknown_session', `no session ${id}`)
   if (!record.participants.includes(self)) return new Problem('not_a_participant', `${self} is not a participant of ${record.id}`)
   if (!isOpen(record, ctx.now)) return new Problem('session_closed', `${record.id} is ${sessionView(record, ctx.now).state}: it takes no more messages`)
   if (!record.kinds.includes(body.kind)) return new Problem('kind_not_in_mode', `kind ${body.kind} is not one of ${record.id}'s kinds (${record.kinds.join(', ')})`)
