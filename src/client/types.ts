@@ -229,7 +229,7 @@ export interface WhoAmI {
     recipients: string[]
     kinds: string[]
     max_message_bytes: number
-    /** Only `can_manage_modes` is enforced today (mode writes through the gateway). */
+    /** What the key may do with sessions: start them (`can_start`, `max_open` open at once, in `modes`) and write modes through the gateway (`can_manage_modes`). */
     sessions: { can_start: boolean; max_open: number | null; modes: string[]; can_manage_modes: boolean }
   }
   signature: { required: boolean; algorithms: string[] }
