@@ -71,6 +71,15 @@ describe('sessions: command line mistakes exit 2 before any request', () => {
   })
 })
 
+describe('whoami', () => {
+  it('shows what the key may do with sessions', async () => {
+    const issued = await t.app.inject({ method: 'POST', url: '/v1/mechas/ben/keys', headers: admin, payload: { permissions: { sessions: { max_open: 2, modes: ['decision.*'], can_manage_modes: true } } } })
+    const env: Env = { MECHA_URL: url, MECHA_TOKEN: issued.json<{ token: string }>().token }
+    expect((await run(['whoami'], env, runCli)).stdout).toMatch(/^sessions\s+may start in decision\.\* \(at most 2 open\); may manage modes$/m)
+    expect((await as('ann', ['whoami'])).stdout).toMatch(/^sessions\s+may start in \*; may not manage modes$/m)
+  })
+})
+
 describe('sessions against the gateway', () => {
   let id: string
 

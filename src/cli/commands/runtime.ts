@@ -233,9 +233,17 @@ function renderWhoami(me: WhoAmI): string {
     ['recipients', formatList(me.permissions.recipients)],
     ['kinds', formatList(me.permissions.kinds)],
     ['max message bytes', String(me.permissions.max_message_bytes)],
+    ['sessions', renderSessionPermissions(me.permissions.sessions)],
     ['signature', me.signature.algorithms.length === 0 ? 'none' : `${me.signature.algorithms.join(', ')} (${me.signature.required ? 'required' : 'optional'})`],
     ['rate limit', me.rate_limit === null ? 'none' : `${me.rate_limit.requests} requests per ${me.rate_limit.per_seconds} s`],
     ['expires', formatTime(me.expires_at, 'never')],
     ['server time', `${formatTime(new Date(me.server_time * 1000).toISOString())} (local clock ${skew >= 0 ? '+' : ''}${skew} s)`],
   ])
+}
+
+function renderSessionPermissions(sessions: WhoAmI['permissions']['sessions']): string {
+  const start = sessions.can_start
+    ? `may start in ${formatList(sessions.modes)}${sessions.max_open === null ? '' : ` (at most ${sessions.max_open} open)`}`
+    : 'may not start'
+  return `${start}; ${sessions.can_manage_modes ? 'may' : 'may not'} manage modes`
 }
