@@ -9,7 +9,7 @@ import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } fro
 import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
 import { modesList, modesPut, modesRemove } from './commands/modes.js'
 import { listen, send, whoami } from './commands/runtime.js'
-import { sessionsCancel, sessionsCommit, sessionsList, sessionsShow, sessionsStart } from './commands/sessions.js'
+import { sessionsCancel, sessionsCommit, sessionsList, sessionsSend, sessionsShow, sessionsStart } from './commands/sessions.js'
 import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, SESSIONS_USAGE, USAGE } from './usage.js'
 
 interface Group {
@@ -53,6 +53,7 @@ const GROUPS: Readonly<Record<string, Group>> = {
       start: { run: sessionsStart, usage: USAGE.sessionsStart },
       list: { run: sessionsList, usage: USAGE.sessionsList },
       show: { run: sessionsShow, usage: USAGE.sessionsShow },
+      send: { run: sessionsSend, usage: USAGE.sessionsSend },
       commit: { run: sessionsCommit, usage: USAGE.sessionsCommit },
       cancel: { run: sessionsCancel, usage: USAGE.sessionsCancel },
     },

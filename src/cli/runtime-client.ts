@@ -148,3 +148,27 @@ function nonEmpty(value: string | undefined): string | undefined {
 function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 }
+
+/** --payload JSON or --payload-file PATH (default null). */
+export async function readPayload(inline: string | undefined, file: string | undefined): Promise<unknown> {
+  if (inline !== undefined && file !== undefined) throw new UsageError('give either --payload or --payload-file, not both')
+  if (inline === undefined && file === undefined) return null
+  let text: string
+  let source: string
+  if (file !== undefined) {
+    source = `the payload file ${file}`
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      throw new CliError(`cannot read ${source} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  } else {
+    source = '--payload'
+    text = inline as string
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch (err) {
+    throw new UsageError(`${source} is not JSON (${err instanceof Error ? err.message : 'unparseable'})`)
+  }
+}

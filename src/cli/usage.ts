@@ -42,6 +42,7 @@ Commands:
   sessions start        Start a session in a mode with other mechas, as a runtime
   sessions list         List the runtime's sessions, newest first
   sessions show <id>    Show a session
+  sessions send <id> <kind>  Send a message within a session, as a runtime
   sessions commit <id>  Close a session with an outcome (its initiator only)
   sessions cancel <id>  Close a session without an outcome (its initiator only)
   help [command]        Show help for a command
@@ -117,17 +118,18 @@ function runtimeCommand(synopsis: string, summary: string, options = ''): string
   return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${RUNTIME}`
 }
 
-export const SESSIONS_USAGE = `Usage: mecharim sessions <start|list|show|commit|cancel> [options]
+export const SESSIONS_USAGE = `Usage: mecharim sessions <start|list|show|send|commit|cancel> [options]
 
-  sessions start        Start a session in a mode with other mechas
-  sessions list         List the runtime's sessions, newest first
-  sessions show <id>    Show a session
-  sessions commit <id>  Close a session with an outcome (its initiator only)
-  sessions cancel <id>  Close a session without an outcome (its initiator only)
+  sessions start              Start a session in a mode with other mechas
+  sessions list               List the runtime's sessions, newest first
+  sessions show <id>          Show a session
+  sessions send <id> <kind>   Send a message within a session
+  sessions commit <id>        Close a session with an outcome (its initiator only)
+  sessions cancel <id>        Close a session without an outcome (its initiator only)
 
 They act as a runtime, with the Mecha key from the environment (see \`mecharim help send\`).
-Messages within a session are sent with the SDK (session.send); every participant receives
-session.started, session.committed, session.cancelled and session.expired in its inbox.
+Every participant receives session.started, session.committed, session.cancelled and
+session.expired in its inbox (\`mecharim listen\`); each message carries its session id.
 Run \`mecharim sessions <command> --help\` for a command's options.
 `
 
@@ -243,6 +245,15 @@ include each participant.`, `  --mode M            A mode from the registry (mec
   --json          Print the JSON response body on stdout
 `),
   sessionsShow: runtimeCommand('sessions show <id> [options]', 'Show a session the key\'s mecha takes part in (anyone else: unknown_session).', `  --json   Print the session as JSON
+`),
+  sessionsSend: runtimeCommand('sessions send <id> <kind> [options]', `Send a message of one of the session's kinds within the session: to one participant
+(--to), or, without --to, one message to each other participant. The sender must be a
+participant and the session open; the key's recipient and kind permissions still apply.`, `  --to ID               One participant (default: every other participant)
+  --payload JSON        The payload, a JSON value (default null)
+  --payload-file PATH   Read the JSON payload from PATH
+  --reply-to ID         Id of the message this one answers
+  --idempotency-key KEY Sent as the Idempotency-Key header (kept per recipient)
+  --json                Print the acceptance as JSON
 `),
   sessionsCommit: runtimeCommand('sessions commit <id> --outcome JSON [options]', `Close an open session with an outcome. Only its initiator may; every participant is
 sent session.committed, and the session refuses messages from then on.`, `  --outcome JSON   The outcome, a JSON value (a string is quoted: '"approved"')

@@ -42,6 +42,8 @@ describe('sessions: command line mistakes exit 2 before any request', () => {
     [['sessions', 'start', '--mode', 'decision.v1', '--participant', 'ann', '--ttl', 'soon'], '--ttl expects a whole number, got "soon"', 'sessions start'],
     [['sessions', 'list', '--state', 'shut'], '--state expects one of open, closed, all, got "shut"', 'sessions list'],
     [['sessions', 'show'], 'missing <id>', 'sessions show'],
+    [['sessions', 'send', 'ses_x'], 'missing <kind>', 'sessions send'],
+    [['sessions', 'send', 'ses_x', 'vote', '--payload', '{no'], '--payload is not JSON', 'sessions send'],
     [['sessions', 'commit', 'ses_x'], '--outcome JSON is required (e.g. --outcome \'"approved"\')', 'sessions commit'],
     [['sessions', 'commit', 'ses_x', '--outcome', 'approved'], '--outcome is not JSON', 'sessions commit'],
     [['sessions', 'cancel', 'ses_x', '--token', 'abc'], 'secrets are not accepted as flag values', 'sessions cancel'],
@@ -55,7 +57,7 @@ describe('sessions: command line mistakes exit 2 before any request', () => {
   })
 
   it.each([
-    [['sessions', '--help'], 'Usage: mecharim sessions <start|list|show|commit|cancel>'],
+    [['sessions', '--help'], 'Usage: mecharim sessions <start|list|show|send|commit|cancel>'],
     [['help', 'sessions', 'start'], 'Usage: mecharim sessions start --mode M --participant ID... --ttl SECONDS'],
     [['sessions', 'commit', '-h'], 'Usage: mecharim sessions commit <id> --outcome JSON'],
   ])('%j prints the usage', async (argv, heading) => {
@@ -128,6 +130,19 @@ describe('sessions against the gateway', () => {
     expect(lines).toHaveLength(2)
     expect(table.stderr).toBe(`More: mecharim sessions list --state open --limit 1 --after ${sessions[0]?.id}\n`)
     expect((await as('outsider', ['sessions', 'list'])).stdout).toBe('No sessions.\n')
+  })
+
+  it('send: to one participant, or to every other one; a non-participant is refused', async () => {
+    const one = await as('ann', ['sessions', 'send', id, 'vote', '--to', 'lead', '--payload', '"yes"'])
+    expect(one).toMatchObject({ code: 0, stderr: '' })
+    expect(one.stdout).toMatch(new RegExp(`^Accepted vote from ann in session ${id}: msg_\\w+ to lead\\.\\n$`))
+    const all = await as('ben', ['sessions', 'send', id, 'vote', '--payload', '"no"', '--json'])
+    const accepted = JSON.parse(all.stdout) as { from: string; messages: { to: string }[] }
+    expect(accepted.from).toBe('ben')
+    expect(accepted.messages.map((m) => m.to).sort()).toEqual(['ann', 'lead'])
+    const outsider = await as('outsider', ['sessions', 'send', id, 'vote', '--payload', '1'])
+    expect(outsider.code).toBe(1)
+    expect(outsider.stderr).toMatch(/^error: not_a_participant: /)
   })
 
   it('commit: a participant who did not start it is refused; the initiator\'s commit closes it', async () => {

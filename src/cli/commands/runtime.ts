@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises'
 import { MechaError, type MechaClient, type MechaConnection, type Message, type WhoAmI } from '../../client/index.js'
 import { UsageError, expectPositionals, parseWholeNumber } from '../args.js'
-import { CliError, printJson, printUsage, type CommandIo } from '../command.js'
+import { printJson, printUsage, type CommandIo } from '../command.js'
 import { formatList, formatTime, renderFields } from '../format.js'
-import { RUNTIME_OPTIONS, describeMechaError, parseRuntime, runRuntime, runtimeClient, sdk, type RuntimeIo } from '../runtime-client.js'
+import { RUNTIME_OPTIONS, describeMechaError, parseRuntime, readPayload, runRuntime, runtimeClient, sdk, type RuntimeIo } from '../runtime-client.js'
 import { USAGE } from '../usage.js'
 
 export type { RuntimeIo } from '../runtime-client.js'
@@ -199,28 +198,6 @@ function stopSignal(io: RuntimeIo): { signal: AbortSignal; dispose(): void } {
 }
 
 
-async function readPayload(inline: string | undefined, file: string | undefined): Promise<unknown> {
-  if (inline !== undefined && file !== undefined) throw new UsageError('give either --payload or --payload-file, not both')
-  if (inline === undefined && file === undefined) return null
-  let text: string
-  let source: string
-  if (file !== undefined) {
-    source = `the payload file ${file}`
-    try {
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      throw new CliError(`cannot read ${source} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
-    }
-  } else {
-    source = '--payload'
-    text = inline as string
-  }
-  try {
-    return JSON.parse(text) as unknown
-  } catch (err) {
-    throw new UsageError(`${source} is not JSON (${err instanceof Error ? err.message : 'unparseable'})`)
-  }
-}
 
 
 function renderWhoami(me: WhoAmI): string {

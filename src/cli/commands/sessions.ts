@@ -2,7 +2,7 @@ import type { SessionView } from '../../client/index.js'
 import { UsageError, expectPositionals, parseList, parseWholeNumber } from '../args.js'
 import { printJson, printUsage } from '../command.js'
 import { formatList, formatTime, orDash, renderFields, renderTable } from '../format.js'
-import { RUNTIME_OPTIONS, parseRuntime, runRuntime, runtimeClient, sdk, type RuntimeIo } from '../runtime-client.js'
+import { RUNTIME_OPTIONS, parseRuntime, readPayload, runRuntime, runtimeClient, sdk, type RuntimeIo } from '../runtime-client.js'
 import { USAGE } from '../usage.js'
 
 const START_OPTIONS = {
@@ -16,6 +16,15 @@ const START_OPTIONS = {
 const LIST_OPTIONS = { ...RUNTIME_OPTIONS, state: { type: 'string' }, limit: { type: 'string' }, after: { type: 'string' }, json: { type: 'boolean' } } as const
 const SHOW_OPTIONS = { ...RUNTIME_OPTIONS, json: { type: 'boolean' } } as const
 const COMMIT_OPTIONS = { ...RUNTIME_OPTIONS, outcome: { type: 'string' }, reason: { type: 'string' }, json: { type: 'boolean' } } as const
+const SEND_OPTIONS = {
+  ...RUNTIME_OPTIONS,
+  to: { type: 'string' },
+  payload: { type: 'string' },
+  'payload-file': { type: 'string' },
+  'reply-to': { type: 'string' },
+  'idempotency-key': { type: 'string' },
+  json: { type: 'boolean' },
+} as const
 const CANCEL_OPTIONS = { ...RUNTIME_OPTIONS, reason: { type: 'string' }, json: { type: 'boolean' } } as const
 const STATES = ['open', 'closed', 'all'] as const
 
@@ -76,6 +85,27 @@ export function sessionsShow(io: RuntimeIo): Promise<number> {
     const view = await sdk(async () => client.getSession(id))
     if (values.json === true) return printJson(io, view)
     io.stdout.write(renderSession(view))
+    return 0
+  })
+}
+
+/** `mecharim sessions send ID KIND`: a message within the session, to one participant (--to) or to every other one. */
+export function sessionsSend(io: RuntimeIo): Promise<number> {
+  return runRuntime(io, USAGE.sessionsSend, async () => {
+    const { values, positionals } = parseRuntime(io.argv, SEND_OPTIONS)
+    if (values.help === true) return printUsage(io, USAGE.sessionsSend)
+    const [id, kind] = expectPositionals(positionals, ['id', 'kind'])
+    const payload = await readPayload(values.payload, values['payload-file'])
+    const client = await runtimeClient(io, values)
+    const accepted = await sdk(async () => client.session(id).send({
+      kind, payload,
+      ...(values.to !== undefined ? { to: values.to } : {}),
+      ...(values['reply-to'] !== undefined ? { replyTo: values['reply-to'] } : {}),
+      ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}),
+    }))
+    if (values.json === true) return printJson(io, accepted)
+    const deliveries = 'messages' in accepted ? accepted.messages : [{ id: accepted.id, to: accepted.to }]
+    io.stdout.write(`Accepted ${accepted.kind} from ${accepted.from} in session ${accepted.session}: ${deliveries.map((m) => `${m.id} to ${m.to}`).join(', ')}.\n`)
     return 0
   })
 }
