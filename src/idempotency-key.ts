@@ -9,6 +9,17 @@
 /** What a key may hold: 1 to 128 of A-Z a-z 0-9 . _ : - */
 export const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9._:-]{1,128}$/
 
+/**
+ * Key prefixes the gateway keeps for the messages it sends itself (a session's notifications are
+ * `session:<id>:<event>`): a runtime may not send them, or it could pre-empt, and so silence, one.
+ */
+export const RESERVED_IDEMPOTENCY_PREFIXES: readonly string[] = ['session:', 'receipt:']
+
+/** The reserved prefix a key starts with, or undefined. */
+export function reservedIdempotencyPrefix(key: string): string | undefined {
+  return RESERVED_IDEMPOTENCY_PREFIXES.find((prefix) => key.startsWith(prefix))
+}
+
 /** The key in a header value, or undefined when the value is not one. Surrounding spaces and tabs are not part of it. */
 export function parseIdempotencyKey(value: string): string | undefined {
   if (typeof value !== 'string') throw new TypeError(`expected the Idempotency-Key value as a string, got ${typeof value}`)

@@ -31,8 +31,9 @@ export interface Permissions {
 }
 
 /**
- * What a key may do with sessions (issue 13). Only `can_manage_modes` is enforced today (the mode
- * writes through the gateway); the others are stored and shown for the sessions to come.
+ * What a key may do with sessions (issue 13): start them (`can_start`), in which modes (`modes`), how
+ * many open at once (`max_open`), and whether it may write modes through the gateway
+ * (`can_manage_modes`). Taking part in someone else's session needs none of these.
  */
 export interface SessionPermissions {
   can_start: boolean

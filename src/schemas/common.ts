@@ -15,12 +15,12 @@ export const publicKey = { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', descr
 export const sessionPermissions = {
   type: 'object',
   additionalProperties: false,
-  description: 'What the key may do with sessions. Only `can_manage_modes` is enforced today; the others are stored for the sessions to come. Omitted fields keep their value (on issue: the defaults).',
+  description: 'What the key may do with sessions: start them, in which modes, how many open at once; change modes through the gateway. Taking part in a session someone else started needs none of these. Omitted fields keep their value (on issue: the defaults).',
   properties: {
     can_start: { type: 'boolean', description: 'May start sessions. Default true.' },
     max_open: { type: ['integer', 'null'], minimum: 1, maximum: 100000, description: 'Most sessions open at once; null: no limit. Default null.' },
     modes: { type: 'array', items: globPattern, maxItems: 64, description: 'Mode names (globs) the key may start sessions in. Default `["*"]`.' },
-    can_manage_modes: { type: 'boolean', description: 'May create, replace and delete modes through the gateway (PUT /v1/runtime/modes/{name}). Default false.' },
+    can_manage_modes: { type: 'boolean', description: 'May create and replace modes through the gateway (PUT /v1/runtime/modes/{name}); deleting one stays an operator\'s. Default false.' },
   },
 } as const
 

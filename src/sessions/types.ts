@@ -123,7 +123,9 @@ export function closeAllowed(record: SessionRecord, state: ClosedSessionState, n
 
 /** The record after a close at `change.now`. */
 export function closedRecord(record: SessionRecord, change: SessionChange): SessionRecord {
-  return { ...record, state: change.state, outcome: change.outcome, reason: change.reason, closed_at: new Date(change.now).toISOString() }
+  // An expired session closed at its expiry, whenever the sweeper got to it (the view shows the same before).
+  const closedAt = change.state === 'expired' ? record.expires_at : new Date(change.now).toISOString()
+  return { ...record, state: change.state, outcome: change.outcome, reason: change.reason, closed_at: closedAt }
 }
 
 /**

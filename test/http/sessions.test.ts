@@ -153,7 +153,8 @@ function sessionSuite(name: string, env: () => Record<string, string>): void {
       await inbox(alice)
       // Ten seconds are the shortest session: wait for the sweeper's notice (no timing asserted).
       await expect.poll(async () => (await inbox(alice)).filter((m) => m.kind === 'session.expired').map((m) => m.session), { timeout: 30_000, interval: 500 }).toEqual([session.id])
-      expect((await show(alice, session.id)).body).toMatchObject({ state: 'expired', reason: 'ttl' })
+      // Closed at its expiry, before and after the sweeper closed it: the view does not change.
+      expect((await show(alice, session.id)).body).toMatchObject({ state: 'expired', reason: 'ttl', closed_at: session.expires_at })
       expect((await h.send(alice, { session: session.id, to: 'bob', kind: 'vote', payload: 1 })).body.reason).toBe('session_closed')
       expect((await commit(bob, session.id, { outcome: 1 })).body.reason).toBe('session_closed')
     }, 45_000)
@@ -188,6 +189,22 @@ function sessionSuite(name: string, env: () => Record<string, string>): void {
       expect((await commit(limited, first.id, { outcome: 'done' })).status).toBe(200)
       expect((await start(limited, body)).status).toBe(201)
       expect((await start(limited, body)).status).toBe(429)
+    })
+
+    it('Idempotency-Keys starting session: are the gateway\'s: a runtime may not silence a notification with one', async () => {
+      const { body: session } = await start(alice, { mode: 'decision.v1', participants: ['bob'], ttl_seconds: 600 })
+      await inbox(bob)
+      const sneaky = await h.send(alice, { session: session.id, to: 'bob', kind: 'vote', payload: 1 }, { extraHeaders: { 'idempotency-key': `session:${session.id}:committed` } })
+      expect([sneaky.status, sneaky.body.reason]).toEqual([400, 'invalid_request'])
+      expect((await commit(alice, session.id, { outcome: 'ok' })).status).toBe(200)
+      expect((await inbox(bob)).map((m) => m.kind)).toEqual(['session.committed'])
+    })
+
+    it('every participant, the initiator too, must accept session notifications', async () => {
+      await h.register('picky', { accepts: ['task.*'] })
+      const picky = await h.issue('picky')
+      expect((await start(picky, { mode: 'decision.v1', participants: ['bob'], ttl_seconds: 60 })).body.reason).toBe('kind_not_allowed')
+      expect((await start(bob, { mode: 'decision.v1', participants: ['picky'], ttl_seconds: 60 })).body.reason).toBe('kind_not_allowed')
     })
 
     it('kinds session.* are the gateway\'s: a runtime may not send them; a refused session message records its nonce', async () => {

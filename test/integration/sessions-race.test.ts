@@ -28,9 +28,9 @@ function raceSuite(redisUrl: () => string): void {
     headers: { authorization: `Bearer ${OPERATORS.admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   }).then(async (res) => ({ status: res.status, body: await res.json() }))
-  const runtime = async (svc: ServiceProcess, method: string, url: string, body?: object) => {
+  const runtime = async (svc: ServiceProcess, method: string, url: string, body?: object, nonce?: string) => {
     const text = body === undefined ? undefined : JSON.stringify(body)
-    const headers = runtimeHeaders({ method, url, credentials: key, authority: AUTHORITY, auth: 'token', ...(text !== undefined ? { body: text } : {}) })
+    const headers = runtimeHeaders({ method, url, credentials: key, authority: AUTHORITY, auth: 'token', ...(text !== undefined ? { body: text } : {}), ...(nonce !== undefined ? { nonce } : {}) })
     const res = await fetch(`${svc.url}${url}`, { method, headers, ...(text !== undefined ? { body: text } : {}) })
     return { status: res.status, body: await res.json() }
   }
@@ -72,6 +72,21 @@ function raceSuite(redisUrl: () => string): void {
     expect((await runtime(a, 'POST', `/v1/sessions/${started[0]?.body.id}/commit`, { outcome: 'done' })).status).toBe(200)
     expect((await runtime(b, 'POST', '/v1/sessions', body)).status).toBe(201)
     expect((await runtime(a, 'POST', '/v1/sessions', body)).body.reason).toBe('too_many_open_sessions')
+  }, 60_000)
+
+  it('a session message sent to every participant, replayed after the session closed, is a replay (the nonce rule holds on every layout)', async () => {
+    for (const id of ['gamma']) await operator(a, 'POST', '/v1/mechas', { id })
+    const issued = (await operator(a, 'POST', '/v1/mechas/alpha/keys', { rate_limit: null })).body
+    key = { keyId: issued.key.id, token: issued.token }
+    const session = (await runtime(a, 'POST', '/v1/sessions', { mode: 'decision.v1', participants: ['beta', 'gamma'], ttl_seconds: 600 })).body
+    const nonce = `fanout-replay-${randomBytes(8).toString('hex')}`
+    const message = { session: session.id, kind: 'vote', payload: 1 }
+    const sent = await runtime(a, 'POST', '/v1/messages', message, nonce)
+    expect(sent.status).toBe(202)
+    expect(sent.body.messages.map((m: { to: string }) => m.to)).toEqual(['beta', 'gamma'])
+    expect((await runtime(b, 'POST', `/v1/sessions/${session.id}/commit`, { outcome: 'done' })).status).toBe(200)
+    const replayed = await runtime(b, 'POST', '/v1/messages', message, nonce)
+    expect([replayed.status, replayed.body.reason]).toEqual([401, 'replayed_nonce'])
   }, 60_000)
 }
 

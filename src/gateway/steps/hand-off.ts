@@ -5,7 +5,7 @@ import type { AcceptResult, Message, NonceClaim, Transport } from '../../transpo
 import type { OpenSockets } from '../open-sockets.js'
 import { waitForMessages } from '../wait-for-messages.js'
 import { required, type AuthorizationWatch, type GatewayContext, type StepResult } from '../context.js'
-import { beforeEpoch, nonceClaim, replayedNonce } from './claim-nonce.js'
+import { beforeEpoch, claimNonce, nonceClaim, replayedNonce, type NonceDeps } from './claim-nonce.js'
 import { requestSha256 } from './message-identity.js'
 import { deliveriesOf } from './sessions.js'
 
@@ -40,7 +40,7 @@ const retryAfter = { headers: { 'retry-after': String(INBOX_FULL_RETRY_AFTER_SEC
  * POST /v1/messages: the transport stores the message and claims the nonce in one atomic operation.
  * The id is always the gateway's (`msg_<ulid>`); the sender's Idempotency-Key travels beside it.
  */
-export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
+export async function handOff(ctx: GatewayContext, deps: HandOffDeps & NonceDeps): Promise<StepResult> {
   if (ctx.session !== undefined) return fanOut(ctx, deps, ctx.session.id, deliveriesOf(ctx))
   const body = ctx.request.json as MessageBody
   const message = newMessage(ctx, body, body.to)
@@ -92,15 +92,24 @@ function accept(ctx: GatewayContext, deps: HandOffDeps, message: Message, claim:
  * Idempotency-Key (and a fresh nonce) completes it, each earlier recipient's copy being recognised
  * rather than stored twice (the key is kept per recipient).
  */
-async function fanOut(ctx: GatewayContext, deps: HandOffDeps, session: string, deliveries: readonly string[]): Promise<StepResult> {
+async function fanOut(ctx: GatewayContext, deps: HandOffDeps & NonceDeps, session: string, deliveries: readonly string[]): Promise<StepResult> {
   const body = ctx.request.json as MessageBody
   const accepted: Array<{ id: string; to: string }> = []
   let replayed = true
   let at = ''
+  // To every other participant: the nonce is kept where a refusal before the hand-off keeps it (with
+  // the caller; the body names no recipient), so a replay is `replayed_nonce` whenever it comes.
+  // Recorded before the first delivery: a fault between the two costs the nonce, never a second copy.
+  // With `to`, the first (only) accept records it with its message, as for any message.
+  const claimedFirst = body.to === undefined
+  if (claimedFirst) {
+    const claimed = await claimNonce(ctx, deps)
+    if (claimed !== undefined) return claimed
+  }
   ctx.nonceClaimed = true
   for (const [i, to] of deliveries.entries()) {
     const message = newMessage(ctx, body, to, session)
-    const result = await accept(ctx, deps, message, i === 0 ? { ...nonceClaim(ctx, deps), target: to } : null)
+    const result = await accept(ctx, deps, message, i === 0 && !claimedFirst ? nonceClaim(ctx, deps) : null)
     if (result.outcome === 'accepted') {
       replayed = false
       at = result.message.accepted_at

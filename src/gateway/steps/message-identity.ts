@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Problem } from '../../errors/problem.js'
-import { parseIdempotencyKey } from '../../idempotency-key.js'
+import { parseIdempotencyKey, reservedIdempotencyPrefix } from '../../idempotency-key.js'
 import type { GatewayContext, RuntimeRequest, StepResult } from '../context.js'
 
 /**
@@ -22,6 +22,8 @@ export function checkMessageIdentity(ctx: GatewayContext): StepResult {
   if (key === undefined) {
     return new Problem('invalid_request', 'Idempotency-Key must be a string of 1 to 128 characters of A-Z a-z 0-9 . _ : - (Idempotency-Key: "order-42")')
   }
+  const reserved = reservedIdempotencyPrefix(key)
+  if (reserved !== undefined) return new Problem('invalid_request', `Idempotency-Key may not start with ${reserved} (the gateway's own messages use it); choose another key`)
   ctx.idempotencyKey = key
   return undefined
 }

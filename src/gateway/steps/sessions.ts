@@ -63,7 +63,8 @@ export async function lookupSessionParts(ctx: GatewayContext, deps: { modes: Mod
     if (err instanceof Problem) return err
     throw err
   }
-  for (const participant of others(ctx, body.participants)) {
+  // The initiator too: every participant is sent the session's notifications.
+  for (const participant of [required(ctx.key, 'key').mecha, ...others(ctx, body.participants)]) {
     const mecha = await deps.records.getMecha(participant)
     if (mecha === undefined || mecha.status !== 'active') return new Problem('unknown_recipient', `no active mecha ${participant}`)
     if (!matchesAny(mecha.accepts, 'session.started')) return new Problem('kind_not_allowed', `${participant} does not accept session notifications (kinds session.*)`)

@@ -24,6 +24,7 @@ import { directoryCard, discoveryDocument } from '../../../src/schemas/discovery
 import { ackRequest, inboxQuery, message, messageAccepted, messageRequest } from '../../../src/schemas/gateway.js'
 import { schemaNames } from '../../../src/schemas/registry.js'
 import { mode, modeName, modePutRequest } from '../../../src/schemas/modes.js'
+import { session, sessionCancelRequest, sessionCommitRequest, sessionId, sessionListQuery, sessionStartRequest } from '../../../src/schemas/sessions.js'
 import { surfaceOf } from '../../../src/surfaces.js'
 
 // ------------------------------------------------------------------ the document
@@ -259,6 +260,11 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'GET /v1/whoami': { operationId: 'whoami', tag: 'runtime', access: 'runtime', success: '200' },
   'PUT /v1/runtime/modes/{name}': { operationId: 'putRuntimeMode', tag: 'modes', access: 'runtime', success: '201' },
   'GET /v1/connect': { operationId: 'connect', tag: 'inbox', access: 'runtime', success: '101' },
+  'POST /v1/sessions': { operationId: 'startSession', tag: 'sessions', access: 'runtime', success: '201' },
+  'GET /v1/sessions': { operationId: 'listSessions', tag: 'sessions', access: 'runtime', success: '200' },
+  'GET /v1/sessions/{id}': { operationId: 'getSession', tag: 'sessions', access: 'runtime', success: '200' },
+  'POST /v1/sessions/{id}/commit': { operationId: 'commitSession', tag: 'sessions', access: 'runtime', success: '200' },
+  'POST /v1/sessions/{id}/cancel': { operationId: 'cancelSession', tag: 'sessions', access: 'runtime', success: '200' },
 }
 
 /** Every runtime route runs the same credential steps (src/gateway/pipeline.ts) and claims a nonce. */
@@ -273,7 +279,7 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'POST /v1/messages': [
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'sender_mismatch', 'recipient_not_allowed', 'kind_not_allowed', 'unknown_recipient',
     'message_too_large', 'idempotency_key_reused', 'inbox_full', 'sender_share_exceeded', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
-    'storage_full',
+    'storage_full', 'unknown_session', 'not_a_participant', 'session_closed', 'kind_not_in_mode',
   ],
   'GET /v1/inbox': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
   'POST /v1/inbox/ack': [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
@@ -282,6 +288,18 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'cannot_manage_modes', 'concurrent_update', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable',
   ],
   'GET /v1/connect': [...CREDENTIAL_REASONS, 'upgrade_required', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  'POST /v1/sessions': [
+    ...CREDENTIAL_REASONS, ...BODY_REASONS, 'cannot_start_sessions', 'mode_not_allowed', 'recipient_not_allowed', 'kind_not_allowed', 'unknown_mode', 'unknown_recipient',
+    'too_many_open_sessions', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+  ],
+  'GET /v1/sessions': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  'GET /v1/sessions/{id}': [...CREDENTIAL_REASONS, 'invalid_id', 'unknown_session', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  'POST /v1/sessions/{id}/commit': [
+    ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'not_session_initiator', 'unknown_session', 'session_closed', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+  ],
+  'POST /v1/sessions/{id}/cancel': [
+    ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'not_session_initiator', 'unknown_session', 'session_closed', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
+  ],
 }
 
 /** The credential headers of profile mecha-v1, as reusable components.parameters. */
@@ -604,6 +622,10 @@ describe('openapi.yaml: single source of truth', () => {
     ['DirectoryCard', directoryCard],
     ['ModePutRequest', modePutRequest],
     ['Mode', mode],
+    ['SessionStartRequest', sessionStartRequest],
+    ['SessionCommitRequest', sessionCommitRequest],
+    ['SessionCancelRequest', sessionCancelRequest],
+    ['Session', session],
   ])('components.schemas.%s matches the TS schema', (name, schema) => {
     expect(validationKeywords(componentSchema(name))).toEqual(validationKeywords(schema))
   })
@@ -619,7 +641,8 @@ describe('openapi.yaml: single source of truth', () => {
         expect(param, `${label(o)} documents {${name}}`).toMatchObject({ in: 'path', required: true })
         // The open routes validate no path parameter: any string reaches them, and they answer 404 for
         // a schema name or mecha id they do not publish.
-        const routeSchema = o.op['x-mecharim-access'] === 'open' ? { type: 'string' } : name === 'keyId' ? keyId : name === 'name' ? modeName : mechaId
+        const routeSchema = o.op['x-mecharim-access'] === 'open' ? { type: 'string' } : name === 'keyId' ? keyId : name === 'name' ? modeName
+          : o.path.startsWith('/v1/sessions/') ? sessionId : mechaId
         expect(validationKeywords(param?.schema), `${label(o)} {${name}}`).toEqual(validationKeywords(routeSchema))
       }
     }
@@ -645,6 +668,14 @@ describe('openapi.yaml: single source of truth', () => {
     expect(inboxParams.map((p) => p.name).sort()).toEqual(Object.keys(inboxQuery.properties).sort())
     for (const p of inboxParams) {
       expect(validationKeywords(p.schema), `readInbox ${String(p.name)}`).toEqual(validationKeywords(inboxQuery.properties[p.name as keyof typeof inboxQuery.properties]))
+    }
+    // The session listing's query, as src/schemas/sessions.ts declares it.
+    const listSessions = documented.find((o) => o.op.operationId === 'listSessions')
+    if (listSessions === undefined) throw new Error('listSessions missing')
+    const sessionParams = listSessions.parameters.filter((p) => p.in === 'query')
+    expect(sessionParams.map((p) => p.name).sort()).toEqual(Object.keys(sessionListQuery.properties).sort())
+    for (const p of sessionParams) {
+      expect(validationKeywords(p.schema), `listSessions ${String(p.name)}`).toEqual(validationKeywords(sessionListQuery.properties[p.name as keyof typeof sessionListQuery.properties]))
     }
   })
 
