@@ -58,12 +58,18 @@ export function printJson(io: CommandIo, body: unknown): number {
   return 0
 }
 
-/** A client for the control plane chosen by --url / MECHA_URL, authenticated by the operator token. */
-export async function connect(io: CommandIo, values: { url?: string; 'token-file'?: string }): Promise<ControlPlaneClient> {
+/**
+ * A client for the control plane chosen by --url / MECHA_URL, authenticated by the operator token.
+ * With `open` (a command that reads an open route), the token is sent when one is configured and is
+ * not required.
+ */
+export async function connect(io: CommandIo, values: { url?: string; 'token-file'?: string }, options: { open?: boolean } = {}): Promise<ControlPlaneClient> {
   const baseUrl = serverUrl(values.url, io.env, { mountPoint: true })
-  const token = await operatorToken(io, values['token-file'])
+  const token = options.open === true && values['token-file'] === undefined && nonEmpty(io.env.MECHA_OPERATOR_TOKEN) === undefined
+    ? undefined
+    : await operatorToken(io, values['token-file'])
   const url = new URL(baseUrl)
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+  if (token !== undefined && url.protocol === 'http:' && !isLoopback(url.hostname)) {
     io.stderr.write(`warning: sending the operator token over plain http to ${url.host}; use https\n`)
   }
   try {

@@ -3,15 +3,19 @@ import type {
   IssuedKey, KeyIssueInput, KeyUpdateInput, MechaCreateInput, MechaUpdateInput,
 } from '../control-plane/service.js'
 import type { ProblemBody } from '../errors/problem.js'
-import type { AuditEvent, AuditType } from '../model.js'
+import type { ModeInput } from '../control-plane/modes.js'
+import type { AuditEvent, AuditType, ModeRecord } from '../model.js'
 
 export type FetchFn = typeof fetch
 
 export interface ControlPlaneClientOptions {
   /** Origin of the control plane, optionally with a path prefix (a reverse proxy's mount point). */
   baseUrl: string
-  /** Operator bearer token. Never part of an error message. */
-  token: string
+  /**
+   * Operator bearer token. Never part of an error message. Undefined only for a client of the open
+   * routes (GET /v1/modes), which sends no Authorization header.
+   */
+  token: string | undefined
   fetch?: FetchFn
   /** Per-request timeout; default 30 s. */
   timeoutMs?: number
@@ -40,11 +44,12 @@ export class CliNetworkError extends Error {
 
 type MechaBody = { mecha: MechaView }
 type KeyBody = { key: KeyView }
+type ModeBody = { mode: ModeRecord }
 
 /** One method per control-plane route; each returns the parsed JSON body or throws a Cli*Error. */
 export class ControlPlaneClient {
   readonly #baseUrl: string
-  readonly #token: string
+  readonly #token: string | undefined
   readonly #fetch: FetchFn
   readonly #timeoutMs: number
 
@@ -105,13 +110,33 @@ export class ControlPlaneClient {
     return this.#send('POST', `/v1/keys/${encodeURIComponent(keyId)}/rotate`, graceSeconds === undefined ? undefined : { grace_seconds: graceSeconds })
   }
 
+  listModes(): Promise<{ modes: ModeRecord[] }> {
+    return this.#send('GET', '/v1/modes')
+  }
+
+  /** PUT /v1/modes/{name}: `created` when the server answered 201 (a new mode), else it replaced or kept it. */
+  async putMode(name: string, input: ModeInput): Promise<ModeBody & { created: boolean }> {
+    const { status, body } = await this.#request<ModeBody>('PUT', `/v1/modes/${encodeURIComponent(name)}`, input)
+    return { ...body, created: status === 201 }
+  }
+
+  /** DELETE /v1/modes/{name}: 204, no body. */
+  async deleteMode(name: string): Promise<void> {
+    await this.#request('DELETE', `/v1/modes/${encodeURIComponent(name)}`)
+  }
+
   listAudit(page: { limit?: number; before?: string; type?: AuditType } = {}): Promise<{ events: AuditEvent[]; next: string | null }> {
     return this.#send('GET', `/v1/audit${query(page)}`)
   }
 
   async #send<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.#request<T>(method, path, body)).body
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const url = `${this.#baseUrl}${path}`
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' }
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
     let status: number
     let location: string | null
@@ -131,8 +156,10 @@ export class ControlPlaneClient {
     } catch (err) {
       throw new CliNetworkError(this.#baseUrl, err)
     }
+    // 204 No Content (DELETE /v1/modes/{name}) has no body to parse.
+    if (status === 204) return { status, body: undefined as T }
     const parsed = parseJson(text)
-    if (status >= 200 && status < 300 && parsed !== undefined) return parsed as T
+    if (status >= 200 && status < 300 && parsed !== undefined) return { status, body: parsed as T }
     if (isProblemBody(parsed)) throw new CliHttpError(`${parsed.reason}: ${parsed.detail} (request ${parsed.request_id})`, status, parsed)
     if (status >= 300 && status < 400) {
       throw new CliHttpError(`${method} ${url} was redirected to ${location ?? 'an unknown location'}; set --url to the control plane's own address`, status, undefined)

@@ -7,8 +7,10 @@ import { audit } from './commands/audit.js'
 import { keygen } from './commands/keygen.js'
 import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } from './commands/keys.js'
 import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
+import { modesList, modesPut, modesRemove } from './commands/modes.js'
 import { listen, send, whoami } from './commands/runtime.js'
-import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, SERVE_USAGE, USAGE } from './usage.js'
+import { sessionsCancel, sessionsCommit, sessionsList, sessionsSend, sessionsShow, sessionsStart } from './commands/sessions.js'
+import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, SESSIONS_USAGE, USAGE } from './usage.js'
 
 interface Group {
   usage: string
@@ -35,6 +37,25 @@ const GROUPS: Readonly<Record<string, Group>> = {
       update: { run: keysUpdate, usage: USAGE.keysUpdate },
       revoke: { run: keysRevoke, usage: USAGE.keysRevoke },
       rotate: { run: keysRotate, usage: USAGE.keysRotate },
+    },
+  },
+  modes: {
+    usage: MODES_USAGE,
+    commands: {
+      list: { run: modesList, usage: USAGE.modesList },
+      put: { run: modesPut, usage: USAGE.modesPut },
+      remove: { run: modesRemove, usage: USAGE.modesRemove },
+    },
+  },
+  sessions: {
+    usage: SESSIONS_USAGE,
+    commands: {
+      start: { run: sessionsStart, usage: USAGE.sessionsStart },
+      list: { run: sessionsList, usage: USAGE.sessionsList },
+      show: { run: sessionsShow, usage: USAGE.sessionsShow },
+      send: { run: sessionsSend, usage: USAGE.sessionsSend },
+      commit: { run: sessionsCommit, usage: USAGE.sessionsCommit },
+      cancel: { run: sessionsCancel, usage: USAGE.sessionsCancel },
     },
   },
 }

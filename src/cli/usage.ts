@@ -31,15 +31,24 @@ Commands:
   keys update <key id>  Change a key's label, permissions, signature policy, expiry or rate limit
   keys revoke <key id>  Revoke a key
   keys rotate <key id>  Replace a key's token and signing secret
+  modes list            List the session modes (open: no operator token needed)
+  modes put <name>      Create or replace a session mode
+  modes remove <name>   Delete a session mode
   audit                 Show the audit trail: who did what, newest first
   keygen                Generate an Ed25519 key pair for signing runtime requests
   send <to> <kind>      Send a message as a runtime
   listen                Print the messages delivered to a runtime, one JSON line each
   whoami                Show the runtime key as the gateway sees it
+  sessions start        Start a session in a mode with other mechas, as a runtime
+  sessions list         List the runtime's sessions, newest first
+  sessions show <id>    Show a session
+  sessions send <id> <kind>  Send a message within a session, as a runtime
+  sessions commit <id>  Close a session with an outcome (its initiator only)
+  sessions cancel <id>  Close a session without an outcome (its initiator only)
   help [command]        Show help for a command
 
 ${CONNECTION}
-send, listen and whoami act as a runtime: they take a Mecha key from MECHA_TOKEN,
+send, listen, whoami and sessions act as a runtime: they take a Mecha key from MECHA_TOKEN,
 MECHA_KEY_ID, MECHA_SIGNING_SECRET and MECHA_PRIVATE_KEY_FILE (see \`mecharim help send\`).
 
 Exit codes: 0 success, 1 the request failed, 2 the command line is wrong.
@@ -78,6 +87,16 @@ export const KEYS_USAGE = `Usage: mecharim keys <issue|list|show|update|revoke|r
 Run \`mecharim keys <command> --help\` for a command's options.
 `
 
+export const MODES_USAGE = `Usage: mecharim modes <list|put|remove> [options]
+
+  modes list            List the session modes (open: no operator token needed)
+  modes put <name>      Create or replace a session mode
+  modes remove <name>   Delete a session mode
+
+A mode names a session protocol and the message kinds it uses; it is descriptive and
+grants nothing. Run \`mecharim modes <command> --help\` for a command's options.
+`
+
 const RUNTIME = `Runtime options:
   --url URL                    Gateway base URL (env MECHA_URL; default http://127.0.0.1:8080)
   --signing-secret-file PATH   Read the HMAC signing secret from PATH (instead of MECHA_SIGNING_SECRET)
@@ -98,6 +117,21 @@ accepted as flag values: command lines are visible to other users (ps, /proc).
 function runtimeCommand(synopsis: string, summary: string, options = ''): string {
   return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${RUNTIME}`
 }
+
+export const SESSIONS_USAGE = `Usage: mecharim sessions <start|list|show|send|commit|cancel> [options]
+
+  sessions start              Start a session in a mode with other mechas
+  sessions list               List the runtime's sessions, newest first
+  sessions show <id>          Show a session
+  sessions send <id> <kind>   Send a message within a session
+  sessions commit <id>        Close a session with an outcome (its initiator only)
+  sessions cancel <id>        Close a session without an outcome (its initiator only)
+
+They act as a runtime, with the Mecha key from the environment (see \`mecharim help send\`).
+Every participant receives session.started, session.committed, session.cancelled and
+session.expired in its inbox (\`mecharim listen\`); each message carries its session id.
+Run \`mecharim sessions <command> --help\` for a command's options.
+`
 
 export const USAGE = {
   mechasAdd: command('mechas add <id> [options]', 'Register a mecha. Ids are 1-64 characters of a-z 0-9 - _ .', `  --name NAME          Display name
@@ -150,6 +184,16 @@ a list option replaces the list.`, `  --label TEXT                    Label (--l
   keysRotate: command('keys rotate <key id> [options]', `Issue a new token (and signing secret, if the key signs with hmac-sha256) under the same
 key id. The new secrets are shown once.`, `  --grace SECONDS   Keep the previous token and signing secret working this long (default 0: stop now)
 `),
+  modesList: command('modes list [options]', `List the session modes, by name (GET /v1/modes). Reading modes is open: the operator
+token is sent when one is configured, and is not needed.`),
+  modesPut: command('modes put <name> --kind KIND... [options]', `Create or replace a session mode (PUT /v1/modes/{name}, scope keys:write). A put replaces
+the whole mode: kinds, description and version. Names are a-z first, then 0-63 of a-z 0-9 . _ -,
+by convention <protocol>.v<N> (e.g. decision.v1). Every change is audited (mode.put).`, `  --kind KIND          A message kind of the protocol (repeatable, or a comma list; 1-64)
+  --description TEXT   Description (omitted or "": none)
+  --version N          The protocol's version (default: N of the name's .v<N> suffix)
+`),
+  modesRemove: command('modes remove <name> [options]', `Delete a session mode (DELETE /v1/modes/{name}, scope keys:write); audited (mode.deleted).
+The server answers without a body: --json prints {"removed": "<name>"}.`),
   audit: command('audit [options]', 'Show the audit trail, newest first: who did what, to which mecha or key (needs the audit:read scope).', `  --type TYPE   Only events of TYPE: ${AUDIT_TYPE_LIST}
   --limit N     At most N events (1-500; default 100)
   --before ID   Events older than this one (the cursor the previous page printed)
@@ -185,6 +229,40 @@ listening, end the command.`, `  --poll      Long-poll GET /v1/inbox instead of 
   --limit N   Messages per poll (1-100; --poll only; default 10)
   --count N   Exit 0 after printing N messages (for scripts). Over the WebSocket, messages
               the gateway pushed beyond N are delivered again after its visibility timeout
+`),
+  sessionsStart: runtimeCommand('sessions start --mode M --participant ID... --ttl SECONDS [options]', `Start a session in the mode M, the key's mecha its initiator and a participant. Every
+participant, the initiator included, is sent a session.started message. The key's
+permissions.sessions must allow it (can_start, modes, max_open) and its recipients must
+include each participant.`, `  --mode M            A mode from the registry (mecharim modes list)
+  --participant ID    A mecha besides you (repeatable, or a comma list; 1-31)
+  --ttl SECONDS       Expire SECONDS from now (10-604800)
+  --intent TEXT       What the session is for (at most 1024 characters)
+  --json              Print the session as JSON
+`),
+  sessionsList: runtimeCommand('sessions list [options]', 'List the sessions the key\'s mecha takes part in, newest first.', `  --state STATE   open, closed or all (default: the gateway's)
+  --limit N       At most N sessions (1-100; default 50)
+  --after ID      Start after this session (the cursor the previous page printed)
+  --json          Print the JSON response body on stdout
+`),
+  sessionsShow: runtimeCommand('sessions show <id> [options]', 'Show a session the key\'s mecha takes part in (anyone else: unknown_session).', `  --json   Print the session as JSON
+`),
+  sessionsSend: runtimeCommand('sessions send <id> <kind> [options]', `Send a message of one of the session's kinds within the session: to one participant
+(--to), or, without --to, one message to each other participant. The sender must be a
+participant and the session open; the key's recipient and kind permissions still apply.`, `  --to ID               One participant (default: every other participant)
+  --payload JSON        The payload, a JSON value (default null)
+  --payload-file PATH   Read the JSON payload from PATH
+  --reply-to ID         Id of the message this one answers
+  --idempotency-key KEY Sent as the Idempotency-Key header (kept per recipient)
+  --json                Print the acceptance as JSON
+`),
+  sessionsCommit: runtimeCommand('sessions commit <id> --outcome JSON [options]', `Close an open session with an outcome. Only its initiator may; every participant is
+sent session.committed, and the session refuses messages from then on.`, `  --outcome JSON   The outcome, a JSON value (a string is quoted: '"approved"')
+  --reason TEXT    Why (at most 1024 characters)
+  --json           Print the session as JSON
+`),
+  sessionsCancel: runtimeCommand('sessions cancel <id> [options]', `Close an open session without an outcome. Only its initiator may; every participant is
+sent session.cancelled.`, `  --reason TEXT   Why (at most 1024 characters)
+  --json          Print the session as JSON
 `),
   whoami: runtimeCommand('whoami [options]', 'Show the runtime key as the gateway sees it: mecha, permissions, how it was verified.', `  --json   Print the JSON response body on stdout
 `),

@@ -1,13 +1,14 @@
-import { resolveCredentials, type ResolvedCredentials } from './credentials.js'
+import { credentialsForCall, resolveCredentials, type ResolvedCredentials } from './credentials.js'
 import { describe } from './encoding.js'
 import { MechaError, errorFromResponse, networkError, staleServerTime } from './errors.js'
 import { checkMessageIds } from './ids.js'
 import { IDEMPOTENCY_KEY_RE } from '../idempotency-key.js'
 import { credentialHeaders, newNonce } from './sign.js'
 import { resolveReconnect } from './reconnect.js'
+import { MechaSession, checkSessionId, sessionListQuery, sessionStartBody, type SessionCaller } from './session.js'
 import type {
   AckResult, CallOptions, ConnectOptions, FetchLike, FrameWebSocketConstructor, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
-  WebSocketAuth, WebSocketConstructor, WhoAmI,
+  SessionList, SessionListOptions, SessionOptions, SessionStart, SessionView, WebSocketAuth, WebSocketConstructor, WhoAmI,
 } from './types.js'
 import { fetchTrusting, webSocketTrusting } from './private-ca.js'
 import { defaultWebSocket, resolveWebSocket } from './socket.js'
@@ -20,6 +21,7 @@ const WEBSOCKET_AUTH: readonly WebSocketAuth[] = ['headers', 'frame']
 const AUTH_FIELDS = new Set(CREDENTIAL_FIELDS)
 const CALL_FIELDS = new Set(['auth', 'signal'])
 const CONNECT_FIELDS = new Set([...CALL_FIELDS, 'reconnect', 'onReconnecting', 'onReconnect'])
+const SESSION_FIELDS = new Set(['auth'])
 const AUTHORITY_RE = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 const encoder = new TextEncoder()
 /** Bytes as TextEncoder makes them: a type fetch accepts as a body. */
@@ -140,6 +142,41 @@ export class MechaClient {
   }
 
   /**
+   * POST /v1/sessions: start a session in a mode, the key's mecha its initiator. Resolves with the
+   * session object once the gateway has created it and sent every participant `session.started`.
+   * `options.auth` (else the client's credentials) starts the session and stays the session's own:
+   * its later calls use it unless they give their own `auth` (method > session > client).
+   */
+  async startSession(start: SessionStart, options: CallOptions = {}): Promise<MechaSession> {
+    const body = sessionStartBody(start)
+    const session = options.auth === undefined ? undefined : this.#resolveAuth(options.auth)
+    const view = await this.#call<SessionView>('POST', '/v1/sessions', '', body, options)
+    return new MechaSession(view.id, this.#sessionCaller(), session, view)
+  }
+
+  /**
+   * A session object for an existing session, by id (no request is made): how a participant joins
+   * in, e.g. with the id of a `session.started` message. `options.auth`, when given, is the
+   * session's credentials (see {@link startSession}).
+   */
+  session(id: string, options: SessionOptions = {}): MechaSession {
+    if (options === null || typeof options !== 'object') throw new TypeError(`expected session options as an object, got ${describe(options)}`)
+    checkFields(options, SESSION_FIELDS, 'session options')
+    const credentials = options.auth === undefined ? undefined : this.#resolveAuth(options.auth)
+    return new MechaSession(checkSessionId(id), this.#sessionCaller(), credentials)
+  }
+
+  /** GET /v1/sessions: the caller's sessions (as a participant), newest first, a page at a time. */
+  async sessions(query: SessionListOptions = {}, options: CallOptions = {}): Promise<SessionList> {
+    return this.#call<SessionList>('GET', '/v1/sessions', sessionListQuery(query), undefined, options)
+  }
+
+  /** GET /v1/sessions/{id}: one session the caller takes part in (else `unknown_session`). */
+  async getSession(id: string, options: CallOptions = {}): Promise<SessionView> {
+    return this.#call<SessionView>('GET', `/v1/sessions/${checkSessionId(id)}`, '', undefined, options)
+  }
+
+  /**
    * GET /v1/connect: a WebSocket on which the gateway pushes messages as they arrive. Iterate the
    * connection for messages; acknowledge each with `message.ack()` (over the socket). Breaking out
    * of the loop, `close()`, or aborting `signal` closes it. Once open, it reconnects by itself with
@@ -176,8 +213,15 @@ export class MechaClient {
     })
   }
 
-  async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0, idempotencyKey?: string): Promise<T> {
-    const credentials = this.#callCredentials(options)
+  #sessionCaller(): SessionCaller {
+    return {
+      call: <T>(method: string, path: string, query: string, body: unknown, options: CallOptions, session: ResolvedCredentials | undefined, idempotencyKey?: string) =>
+        this.#call<T>(method, path, query, body, options, 0, idempotencyKey, session),
+    }
+  }
+
+  async #call<T>(method: string, path: string, query: string, body: unknown, options: CallOptions, extraTimeoutMs = 0, idempotencyKey?: string, session?: ResolvedCredentials): Promise<T> {
+    const credentials = this.#callCredentials(options, CALL_FIELDS, session)
     // Serialised once: the digest covers exactly the bytes sent, retries included.
     const bytes = body === undefined ? undefined : serialize(body)
     for (let attempt = 0; ; attempt++) {
@@ -195,16 +239,21 @@ export class MechaClient {
     }
   }
 
-  #callCredentials(options: CallOptions, allowed: ReadonlySet<string> = CALL_FIELDS): ResolvedCredentials {
+  /** The credentials of one call: its own `auth`, else the session's (a session object's call), else the client's. */
+  #callCredentials(options: CallOptions, allowed: ReadonlySet<string> = CALL_FIELDS, session?: ResolvedCredentials): ResolvedCredentials {
     if (options === null || typeof options !== 'object') throw new TypeError(`expected call options as an object, got ${describe(options)}`)
     checkFields(options, allowed, 'call options')
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw new TypeError(`expected signal as an AbortSignal, got ${describe(options.signal)}`)
     }
-    if (options.auth === undefined) return this.#credentials
-    if (options.auth === null || typeof options.auth !== 'object') throw new TypeError(`expected auth as an object, got ${describe(options.auth)}`)
-    checkFields(options.auth, AUTH_FIELDS, 'auth')
-    return resolveCredentials(options.auth, 'auth')
+    const method = options.auth === undefined ? undefined : this.#resolveAuth(options.auth)
+    return credentialsForCall(method, session, this.#credentials)
+  }
+
+  #resolveAuth(auth: unknown): ResolvedCredentials {
+    if (auth === null || typeof auth !== 'object') throw new TypeError(`expected auth as an object, got ${describe(auth)}`)
+    checkFields(auth, AUTH_FIELDS, 'auth')
+    return resolveCredentials(auth, 'auth')
   }
 
   #headers(method: string, path: string, query: string, body: Uint8Array | undefined, credentials: ResolvedCredentials, idempotencyKey?: string, challenge?: string): Record<string, string> {

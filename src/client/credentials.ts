@@ -31,6 +31,14 @@ export interface ResolvedCredentials {
 const MECHA_ID_RE = /^(?!\.+$)[a-z0-9._-]{1,64}$/
 
 /**
+ * Which credentials one call uses: the method's own `auth`, else its session's, else the client's.
+ * The precedence of the MACP SDK (method > session > client), declared here only.
+ */
+export function credentialsForCall(method: ResolvedCredentials | undefined, session: ResolvedCredentials | undefined, client: ResolvedCredentials): ResolvedCredentials {
+  return method ?? session ?? client
+}
+
+/**
  * Check credentials ("expected X, got Y"; a secret is described, never shown) and prepare them.
  * `where` names the object in messages (`options`, `auth`).
  */

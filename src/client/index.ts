@@ -4,9 +4,11 @@
  */
 export { MechaClient } from './client.js'
 export { MechaConnection, type DeliveredMessage } from './websocket.js'
+export { MechaSession } from './session.js'
 export { ConnectionRevokedError, MechaError, type MechaErrorInit, type ProblemBody } from './errors.js'
 export { newNonce, signRequest, type RequestToSign } from './sign.js'
 export type {
   AckResult, CallOptions, ConnectOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
-  OutgoingMessage, ReconnectingEvent, ReconnectOptions, FrameWebSocketConstructor, WebSocketAuth, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
+  OutgoingMessage, ReconnectingEvent, ReconnectOptions, SessionCancel, SessionCommit, SessionFanOutAccepted, SessionList, SessionListOptions, SessionMessage,
+  SessionMessageAccepted, SessionOptions, SessionStart, SessionState, SessionView, FrameWebSocketConstructor, WebSocketAuth, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
 } from './types.js'

@@ -5,6 +5,7 @@
 
 // Type-only: erased at compile time, so the client stays free of the server's runtime code.
 import type { DeliveredMessage as TransportDeliveredMessage, Message as StoredMessage } from '../transport/types.js'
+import type { SessionRecord, SessionState as StoredSessionState } from '../sessions/types.js'
 import type { MechaError } from './errors.js'
 
 /**
@@ -228,7 +229,7 @@ export interface WhoAmI {
     recipients: string[]
     kinds: string[]
     max_message_bytes: number
-    /** Only `can_manage_modes` is enforced today (mode writes through the gateway). */
+    /** What the key may do with sessions: start them (`can_start`, `max_open` open at once, in `modes`) and write modes through the gateway (`can_manage_modes`). */
     sessions: { can_start: boolean; max_open: number | null; modes: string[]; can_manage_modes: boolean }
   }
   signature: { required: boolean; algorithms: string[] }
@@ -246,4 +247,85 @@ export interface ConnectionReady {
   key_id: string
   /** Unix seconds. */
   server_time: number
+}
+
+/** A session's state as the gateway reports it (`expired`: open in the store but past `expires_at`). */
+export type SessionState = StoredSessionState
+
+/**
+ * A session as the gateway describes it (GET /v1/sessions/{id} and every session answer): the
+ * stored record without the key that started it, `state` as of the answer.
+ */
+export type SessionView = Omit<SessionRecord, 'initiator_key'>
+
+/** What {@link MechaClient.startSession} sends as POST /v1/sessions. */
+export interface SessionStart {
+  /** A mode name from the registry, e.g. `decision.v1`; the key's `permissions.sessions.modes` must match it. */
+  mode: string
+  /** Mecha ids (1 to 31) besides the caller, who is added when absent and is the initiator. */
+  participants: readonly string[]
+  /** What the session is for, for people (at most 1024 characters). */
+  intent?: string
+  /** Seconds until the session expires (the gateway allows 10 to 604800). */
+  ttlSeconds: number
+}
+
+/** A message within a session: one of the session's kinds, to one participant or to every other one. */
+export interface SessionMessage {
+  /** A participant; omitted: one message to each other participant (each its own id). */
+  to?: string
+  /** One of the session's kinds (`session.*` kinds are the gateway's own). */
+  kind: string
+  /** Any JSON value. */
+  payload: unknown
+  /** Id of the message this one answers. */
+  replyTo?: string
+  /** Sent as the Idempotency-Key header, as in {@link OutgoingMessage.idempotencyKey}; kept per recipient. */
+  idempotencyKey?: string
+}
+
+/** The 202 answer to a session message sent to one participant. */
+export type SessionMessageAccepted = MessageAccepted & { session: string }
+
+/** The 202 answer to a session message sent to every other participant: one message id per recipient. */
+export interface SessionFanOutAccepted {
+  session: string
+  from: string
+  kind: string
+  accepted_at: string
+  messages: { id: string; to: string }[]
+}
+
+export interface SessionCommit {
+  /** Any JSON value (at most 4 KiB serialised), delivered to every participant with `session.committed`. */
+  outcome: unknown
+  reason?: string
+}
+
+export interface SessionCancel {
+  reason?: string
+}
+
+/** Options of {@link MechaClient.startSession} and {@link MechaClient.session}. */
+export interface SessionOptions {
+  /**
+   * The session's credentials: used by every call through the session object unless the call gives
+   * its own `auth`; without them, the client's. (With startSession they also start the session.)
+   */
+  auth?: MechaCredentials
+}
+
+export interface SessionListOptions {
+  /** Which of the caller's sessions: open, closed or all (omitted: the gateway's default). */
+  state?: 'open' | 'closed' | 'all'
+  /** 1 to 100 (gateway default 50). */
+  limit?: number
+  /** A session id: the `next` cursor of the previous page. */
+  after?: string
+}
+
+export interface SessionList {
+  /** The caller's sessions (as a participant), newest first. */
+  sessions: SessionView[]
+  next: string | null
 }

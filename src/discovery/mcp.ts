@@ -4,13 +4,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { closeIfBodyUnread } from '../http/unread-body.js'
 import { mcpContent, type McpContent } from './mcp/content.js'
-import { createMcpServer } from './mcp/server.js'
+import type { ModeReader } from './mcp/modes.js'
+import { createMcpServer, type McpSources } from './mcp/server.js'
 
 export interface McpOptions {
   config: Config
   /** The discovery document (same object /.well-known/mecharim serves). */
   discovery: Record<string, unknown>
   openapiYaml: string
+  /** The mode registry the list_modes tool reads (its listing only). */
+  modes: ModeReader
 }
 
 /**
@@ -18,8 +21,9 @@ export interface McpOptions {
  * official SDK. Wiring only: what the server says lives in ./mcp/.
  *
  * Stateless (no Mcp-Session-Id): each POST gets a fresh server and transport, so any gateway instance
- * can answer any request and nothing is kept between requests. It reads no credential, store or
- * transport; DNS-rebinding protection is not needed because everything it says is public anyway.
+ * can answer any request and nothing is kept between requests. It reads no credential or transport,
+ * and of the stores only the mode listing GET /v1/modes serves openly; DNS-rebinding protection is
+ * not needed because everything it says is public anyway.
  */
 export async function mcpRoutes(app: FastifyInstance, options: McpOptions): Promise<void> {
   const content = mcpContent({
@@ -32,7 +36,8 @@ export async function mcpRoutes(app: FastifyInstance, options: McpOptions): Prom
   // The app's JSON parser has already read and parsed the body (only application/json is accepted):
   // the transport gets the parsed message and never reads the consumed stream. JSON-RPC requests to
   // a read-only explainer are small; an open route has no reason to read the app-wide 1 MiB.
-  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT_BYTES }, async (request, reply) => handleMcpPost(content, request, reply))
+  const sources: McpSources = { modes: options.modes }
+  app.post('/mcp', { bodyLimit: MCP_BODY_LIMIT_BYTES }, async (request, reply) => handleMcpPost(content, sources, request, reply))
 
   // Stateless: no server-initiated SSE stream to open (GET) and no session to end (DELETE). The MCP
   // transport specification answers both with 405 and a JSON-RPC error, as the SDK's stateless
@@ -55,11 +60,11 @@ async function bodilessRoutes(app: FastifyInstance): Promise<void> {
   app.delete('/mcp', async (request, reply) => methodNotAllowed(request, reply))
 }
 
-async function handleMcpPost(content: McpContent, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function handleMcpPost(content: McpContent, sources: McpSources, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   // The SDK writes the response itself: Fastify's onSend hooks will not run, so set what they would.
   reply.hijack()
   reply.raw.setHeader('x-request-id', request.id)
-  const server = createMcpServer(content)
+  const server = createMcpServer(content, sources)
   const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true })
   reply.raw.on('close', () => {
     void transport.close()

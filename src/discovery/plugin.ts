@@ -31,8 +31,10 @@ export async function discoveryPlugin(app: FastifyInstance, options: DiscoveryOp
   const durability = durabilityReport(options.durability)
   await app.register(discoveryRoutes, { config: options.config, version, openapiYaml, durability })
   await app.register(directoryRoutes, { store: options.store })
-  await app.register(modeRoutes, { modes: new ModeRegistry(options.store) })
+  // One registry for the open route and the MCP tool: they list the same modes.
+  const modes = new ModeRegistry(options.store)
+  await app.register(modeRoutes, { modes })
   await app.register(healthRoutes, { probes: options.probes, reloads: options.reloads, durability })
   await app.register(docsRoutes, { openapiYaml })
-  await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version, durability), openapiYaml })
+  await app.register(mcpRoutes, { config: options.config, discovery: discoveryDocument(options.config, version, durability), openapiYaml, modes })
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MechaClient } from '../../src/client/index.js'
+import { admin } from '../helpers/app.js'
 import { gatewayHarness, type GatewayHarness } from '../helpers/gateway.js'
 
 /** The SDK's development sender (`new MechaClient({url, devSender})`), against a real gateway started with the flag. */
@@ -7,7 +8,7 @@ describe('MechaClient with devSender', () => {
   let h: GatewayHarness
   beforeAll(async () => {
     h = await gatewayHarness({ MECHA_ALLOW_DEV_SENDER_HEADER: '1' })
-    for (const id of ['alice', 'bob']) await h.register(id)
+    for (const id of ['alice', 'bob', 'carol']) await h.register(id)
   })
   afterAll(async () => { await h.close() })
 
@@ -22,6 +23,17 @@ describe('MechaClient with devSender', () => {
       expect(await message.ack()).toBe(1)
       break
     }
+  })
+
+  it('a session of three development senders through one session object: each call\'s devSender method > session > client', async () => {
+    expect((await h.t.app.inject({ method: 'PUT', url: '/v1/modes/poll.v1', headers: admin, payload: { kinds: ['vote'], version: 1 } })).statusCode).toBe(201)
+    const client = new MechaClient({ url: h.base, devSender: 'carol' })
+    const session = await client.startSession({ mode: 'poll.v1', participants: ['bob', 'carol'], ttlSeconds: 60 }, { auth: { devSender: 'alice' } })
+    expect(session.view?.initiator).toBe('alice')
+    expect(await session.send({ to: 'bob', kind: 'vote', payload: 1 })).toMatchObject({ from: 'alice' })
+    expect(await session.send({ to: 'alice', kind: 'vote', payload: 2 }, { auth: { devSender: 'bob' } })).toMatchObject({ from: 'bob' })
+    expect(await client.session(session.id).send({ to: 'alice', kind: 'vote', payload: 3 })).toMatchObject({ from: 'carol' })
+    expect((await session.commit({ outcome: 'done' })).state).toBe('committed')
   })
 
   it('refuses devSender together with a key\'s credentials, at construction', () => {

@@ -11,7 +11,7 @@ import { ORDER_NOTE, orderOfChecksMarkdown, undescribedReasons } from '../../src
 import { PIPELINE } from '../../src/gateway/pipeline.js'
 import { SCHEMAS, schemaNames } from '../../src/schemas/registry.js'
 import { SURFACES } from '../../src/surfaces.js'
-import { testApp, type TestApp } from '../helpers/app.js'
+import { admin, testApp, type TestApp } from '../helpers/app.js'
 
 // The public test material of docs/protocol.md ("Worked example and test vectors").
 const EXAMPLE = {
@@ -25,7 +25,7 @@ const EXAMPLE = {
 /** The fixed values of the documented worked example; without them the tool signs for now. */
 const DOCUMENTED = { authority: 'gateway.example.com', timestamp: 1795300000, nonce: 'bWVjaGEtdjEtZXhhbXBsZS1ub25jZSE' }
 const PROTOCOL = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8')
-const TOOLS = ['describe_authentication', 'list_surfaces', 'get_schema', 'explain_error', 'build_signed_request_example']
+const TOOLS = ['describe_authentication', 'list_surfaces', 'get_schema', 'explain_error', 'build_signed_request_example', 'list_modes']
 
 interface Exchange { method: string; headers: Headers; status: number; text: string }
 
@@ -68,7 +68,7 @@ afterAll(async () => {
 })
 
 describe('the MCP server at /mcp', () => {
-  it('lists the five read-only tools, none named for an action and none taking a secret', async () => {
+  it('lists the six read-only tools, none named for an action and none taking a secret', async () => {
     const { tools } = await client.listTools()
     expect(tools.map((tool) => tool.name).sort()).toEqual([...TOOLS].sort())
     for (const tool of tools) {
@@ -236,6 +236,36 @@ describe('the MCP server at /mcp', () => {
     expect(JSON.parse((discovery as { text: string }).text)).toEqual((await t.app.inject({ url: '/.well-known/mecharim' })).json())
   })
 
+  it('list_modes: the live registry, as GET /v1/modes serves it, changes included; it grants nothing', async () => {
+    const empty = await call('list_modes')
+    expect(structured(empty)).toMatchObject({ count: 0, modes: [] })
+    expect(text(empty)).toContain('No session modes are registered')
+    for (const [name, kinds] of [['decision.v1', ['proposal', 'vote', 'commit']], ['auction.v2', ['bid', 'award']]] as const) {
+      const put = await t.app.inject({ method: 'PUT', url: `/v1/modes/${name}`, headers: admin, payload: { kinds, version: Number(name.slice(-1)), description: `the ${name} protocol` } })
+      expect(put.statusCode).toBe(201)
+    }
+    const served = (await (await fetch(`${base}/v1/modes`)).json()) as { modes: { name: string }[] }
+    const listed = await call('list_modes')
+    const model = structured<{ count: number; modes: unknown[]; note: string }>(listed)
+    expect(model.modes).toEqual(served.modes)
+    expect(model.count).toBe(2)
+    expect(model.note).toMatch(/grants nothing/)
+    const said = text(listed)
+    expect(said).toMatch(/^- auction\.v2 \(version 2\): bid, award — the auction\.v2 protocol$/m)
+    expect(said).toMatch(/^- decision\.v1 \(version 1\): proposal, vote, commit — the decision\.v1 protocol$/m)
+    expect(said).toMatch(/grants nothing/)
+    // One mode by name; an unknown one is a tool error that does not echo the input.
+    const one = structured<{ count: number; modes: { name: string }[] }>(await call('list_modes', { name: 'decision.v1' }))
+    expect(one.modes.map((m) => m.name)).toEqual(['decision.v1'])
+    const unknown = await call('list_modes', { name: 'nothing.v9' })
+    expect(unknown.isError).toBe(true)
+    expect(text(unknown)).not.toContain('nothing.v9')
+    expect(text(unknown)).toContain('auction.v2, decision.v1')
+    // Live: a deletion shows at the next call, not at the next start.
+    expect((await t.app.inject({ method: 'DELETE', url: '/v1/modes/auction.v2', headers: admin })).statusCode).toBe(204)
+    expect(structured<{ modes: { name: string }[] }>(await call('list_modes')).modes.map((m) => m.name)).toEqual(['decision.v1'])
+  })
+
   it('answers concurrent calls (stateless: a server per request)', async () => {
     const results = await Promise.all(Object.keys(CATALOGUE).map(async (reason) => structured<{ reason: string }>(await call('explain_error', { reason }))))
     expect(results.map((r) => r.reason)).toEqual(Object.keys(CATALOGUE))
@@ -265,7 +295,7 @@ describe('the /mcp HTTP surface', () => {
     expect(res.headers.get('x-request-id')).toMatch(/^req_/)
     expect(res.headers.get('mcp-session-id')).toBeNull()
     const body = await res.json() as { result: { tools: { name: string }[] } }
-    expect(body.result.tools).toHaveLength(5)
+    expect(body.result.tools).toHaveLength(TOOLS.length)
   })
 
   it('the client needed no credentials, and no answer carried one', () => {

@@ -5,10 +5,15 @@ import { CATALOGUE, isReason } from '../../errors/catalogue.js'
 import { SCHEMAS, schemaNames, type SchemaName } from '../../schemas/registry.js'
 import { reasonSource } from './checks.js'
 import { authenticationModel, type McpContent } from './content.js'
+import { modeName } from '../../schemas/modes.js'
+import { modesModel, modesText, type ModeReader } from './modes.js'
 import { AUTHORITY_RE, buildSignedRequestExample, isJsonText } from './signed-example.js'
 import { authenticationText, errorText, exampleText, surfacesText } from './text.js'
 
-/** Every tool only reads plain data computed at start-up: it explains, it never acts. */
+/**
+ * Every tool only reads: plain data computed at start-up, or (list_modes) the mode registry's
+ * listing. It explains, it never acts.
+ */
 const READ_ONLY: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false }
 
 /**
@@ -20,20 +25,28 @@ const CREDENTIAL_RES = [/mecha_mk[a-z2-7]{24}_/i, /mss_[A-Za-z0-9_-]{43}/]
 const ACCESS = ['open', 'operator', 'runtime'] as const
 const SCHEMA_NAMES = schemaNames() as [SchemaName, ...SchemaName[]]
 
-export const TOOL_NAMES = ['describe_authentication', 'list_surfaces', 'get_schema', 'explain_error', 'build_signed_request_example'] as const
+export const TOOL_NAMES = ['describe_authentication', 'list_surfaces', 'get_schema', 'explain_error', 'build_signed_request_example', 'list_modes'] as const
+
+const MODE_NAME_RE = new RegExp(modeName.pattern)
+
+/** What a server reads while it answers (the rest of what it says is in `content`). */
+export interface McpSources {
+  modes: ModeReader
+}
 
 /** A new server per request (the SDK's stateless pattern): any gateway instance can answer any request. */
-export function createMcpServer(content: McpContent): McpServer {
+export function createMcpServer(content: McpContent, sources: McpSources): McpServer {
   const server = new McpServer(
     { name: content.name, title: 'Mecharim discovery', version: content.version },
     {
       instructions: `${content.principle} This server is read-only: it describes mecharim's surfaces, runtime `
-        + 'authentication (profile mecha-v1), JSON Schemas and error catalogue. It needs no credentials, never issues '
+        + 'authentication (profile mecha-v1), JSON Schemas, error catalogue and the live session modes. It needs no credentials, never issues '
         + 'keys or sends messages, and never accepts a secret.',
       maxToolInputElements: 1024,
     },
   )
   registerTools(server, content)
+  registerModeTool(server, sources.modes)
   registerResources(server, content)
   return server
 }
@@ -127,6 +140,28 @@ function registerTools(server: McpServer, content: McpContent): void {
       ...(timestamp !== undefined ? { timestamp } : {}), ...(nonce !== undefined ? { nonce } : {}),
     })
     return result(exampleText(example, content.publicAuthority), { ...example, this_server_authority: content.publicAuthority })
+  })
+}
+
+function registerModeTool(server: McpServer, modes: ModeReader): void {
+  server.registerTool('list_modes', {
+    title: 'List session modes',
+    description: 'The session modes registered now (read live from the mode registry, as GET /v1/modes serves them): '
+      + 'each names a protocol, its version and the message kinds it uses. Optionally one mode by name. Descriptive '
+      + 'only: a mode grants nothing. Read-only.',
+    inputSchema: { name: z.string().regex(MODE_NAME_RE).optional().describe('One mode by name, e.g. "decision.v1".') },
+    annotations: READ_ONLY,
+  }, async ({ name }) => {
+    const all = await modes.list()
+    if (name === undefined) {
+      const model = modesModel(all)
+      return result(modesText(model), model)
+    }
+    const found = all.filter((m) => m.name === name)
+    // The input is never echoed, as explain_error does: a caller may paste anything here.
+    if (found.length === 0) return failure(`No such mode. Registered modes: ${all.length === 0 ? 'none' : all.map((m) => m.name).join(', ')}`)
+    const model = modesModel(found)
+    return result(modesText(model), model)
   })
 }
 
