@@ -60,8 +60,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const sealer = new SecretSealer(masterKey)
     const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit })
     // The session sweeper's failures are logged once the app (and its logger) exists; a failed round is retried by the next.
-    let log: { error(obj: object, msg: string): void } | undefined
-    const gateway = gatewayOptions(config, stores, sealer, (err) => log?.error({ err }, 'session expiry sweep failed; the next round retries'))
+    const logged: { log?: { error(obj: object, msg: string): void } } = {}
+    const gateway = gatewayOptions(config, stores, sealer, (err) => logged.log?.error({ err }, 'session expiry sweep failed; the next round retries'))
     const authenticator = new OperatorAuthenticator(tokens, verifier, { authFailures: gateway.deps.authFailures })
     const tokensStatus = config.operatorTokensFile !== undefined ? new ReloadStatus('operator_tokens') : undefined
     const certificateStatus = tls !== undefined ? new ReloadStatus('tls_certificate') : undefined
@@ -69,7 +69,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const deps = { store: stores.control, controlPlane, authenticator, gateway, probes: storeProbes(stores), durability: stores.durability, rateLimiter: stores.rateLimiter, reloads }
     const app = await buildApp(config, deps, { ...options, ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key } } : {}) })
 
-    log = app.log
+    logged.log = app.log
     let stopReloading = (): void => {}
 
     // Runs once the server has closed, i.e. after the last connection ended (or the shutdown grace cut it off).
