@@ -19,13 +19,16 @@ import { RequestPool, RequestSigner, referenceBody, type BenchCredentials } from
  *
  * AB_BEFORE (required): the directory of the other build (its dist/main.js), e.g. a worktree of an
  * older commit built with `npm run build`. AB_ROUNDS (default 16), AB_SECONDS per burst (3),
- * AB_CONNECTIONS (50).
+ * AB_CONNECTIONS (50). AB_PROFILE=1 runs both gateways under `node --cpu-prof`, writing their profiles
+ * into profiles/ when they stop (read them with `npm run bench:profile`); the CPU per request it
+ * reports is then the profiled processes', so compare profiles with each other, not with other runs.
  */
 interface AbOptions {
   readonly before: string
   readonly rounds: number
   readonly seconds: number
   readonly connections: number
+  readonly profile: boolean
 }
 
 interface Burst {
@@ -38,6 +41,7 @@ interface Burst {
 }
 
 const RESULTS_JSON = 'dist-bench/ab.json'
+const PROFILE_DIR = 'profiles'
 /** Pool per burst: the side's last rate x duration x this, so a faster burst does not run dry. */
 const POOL_HEADROOM = 3
 const FIRST_POOL = 30_000
@@ -54,7 +58,7 @@ function abOptions(env: Readonly<Record<string, string | undefined>>): AbOptions
   const before = env.AB_BEFORE?.trim() ?? ''
   if (before === '') problems.push('AB_BEFORE must name the directory of the other build (holding dist/main.js), got nothing')
   else if (!existsSync(join(before, 'dist', 'main.js'))) problems.push(`AB_BEFORE: expected ${join(before, 'dist', 'main.js')} (run npm run build there), found none`)
-  const options = { before: resolve(before), rounds: integer('AB_ROUNDS', 16, 2, 200), seconds: integer('AB_SECONDS', 3, 1, 60), connections: integer('AB_CONNECTIONS', 50, 1, 1000) }
+  const options = { before: resolve(before), rounds: integer('AB_ROUNDS', 16, 2, 200), seconds: integer('AB_SECONDS', 3, 1, 60), connections: integer('AB_CONNECTIONS', 50, 1, 1000), profile: env.AB_PROFILE === '1' }
   if (problems.length > 0) throw new Error(`invalid A/B settings:\n  - ${problems.join('\n  - ')}`)
   return Object.freeze(options)
 }
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   // The bench's own settings give the smoke test its defaults; nothing else of them applies here.
   const benchSettings = benchOptions({ BENCH_SECTIONS: 'gateway' })
   const records: FleetRecords = { processes: [], profiles: [] }
-  const fleet = new Fleet(records, undefined)
+  const fleet = new Fleet(records, options.profile ? PROFILE_DIR : undefined)
   const stats: RedisStats[] = []
   try {
     const sides: { side: Burst['side']; gateway: RunningGateway; credentials: BenchCredentials; stats: RedisStats; lastRate: number | undefined }[] = []
@@ -106,6 +110,7 @@ async function main(): Promise<void> {
     for (const s of stats) await s.close()
     await fleet.stopAll()
     for (const p of records.processes) console.log(`ab: ${p.label} peak RSS ${p.peakRssKiB === undefined ? '-' : `${(p.peakRssKiB / 1024).toFixed(0)} MiB`}`)
+    for (const path of records.profiles) console.log(`ab: profile ${path}`)
   }
 }
 
@@ -123,11 +128,40 @@ function report(options: AbOptions, bursts: readonly Burst[]): void {
   const side = (name: Burst['side']): number[] => bursts.filter((x) => x.side === name).map((x) => x.cpuMicrosPerOk)
   const q = quartiles(ratios)
   console.log(`\n${lines.join('\n')}\n`)
+  const ci = bootstrapMedianInterval(ratios)
+  const higher = ratios.filter((r) => r > 1).length
   console.log(`ab: after / before, median ${q.median.toFixed(3)} (quartiles ${q.lower.toFixed(3)} to ${q.upper.toFixed(3)}, range ${q.min.toFixed(3)} to ${q.max.toFixed(3)}, ${ratios.length} rounds)`)
+  console.log(`ab: 95 % interval of the median (bootstrap) ${ci.lower.toFixed(3)} to ${ci.upper.toFixed(3)}; after higher in ${higher} of ${ratios.length} rounds`)
+  console.log(`ab: ratios in round order: ${ratios.map((r) => r.toFixed(2)).join(', ')}`)
   console.log(`ab: median µs CPU per 2xx: before ${quartiles(side('before')).median.toFixed(1)}, after ${quartiles(side('after')).median.toFixed(1)}`)
   mkdirSync('dist-bench', { recursive: true })
-  writeFileSync(RESULTS_JSON, JSON.stringify({ options, date: new Date().toISOString(), bursts, ratio: q }, null, 2))
+  writeFileSync(RESULTS_JSON, JSON.stringify({ options, date: new Date().toISOString(), bursts, ratio: q, medianInterval95: ci }, null, 2))
   console.log(`ab: raw numbers in ${RESULTS_JSON}`)
+}
+
+/**
+ * The 95 % interval of the median by the percentile bootstrap: the median of `resamples` samples drawn
+ * with replacement from the rounds, its 2.5th and 97.5th percentiles. A fixed-seed generator, so the
+ * same rounds always give the same interval.
+ */
+function bootstrapMedianInterval(values: readonly number[], resamples = 10_000): { lower: number; upper: number } {
+  if (values.length === 0) throw new RangeError('expected at least one value, got none')
+  let seed = 0x9e3779b9
+  const random = (): number => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const medians: number[] = []
+  const sample = new Array<number>(values.length)
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(random() * values.length)] as number
+    medians.push(quartiles(sample).median)
+  }
+  medians.sort((x, y) => x - y)
+  return { lower: medians[Math.floor(0.025 * (resamples - 1))] as number, upper: medians[Math.ceil(0.975 * (resamples - 1))] as number }
 }
 
 /** Median and quartiles (linear interpolation between closest ranks), min and max. */
