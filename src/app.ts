@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config/schema.js'
 import { controlPlanePlugin } from './control-plane/plugin.js'
 import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
 import type { ControlPlane } from './control-plane/service.js'
+import { newRequestId } from './crypto/ids.js'
 import { clientErrorHandler, problemHandler, sendProblem, toProblem } from './errors/handler.js'
 import { metricsPlugin } from './observability/metrics.js'
 import { RequestLogController, requestLogLevel } from './observability/request-log.js'
@@ -80,8 +80,6 @@ export const REDACTED_PATHS = [
 
 /** How often Node checks open connections against the request timeout (its default, 30 s, would let a slow sender overstay by up to that). */
 const REQUEST_TIMEOUT_CHECK_MS = 1000
-
-const newRequestId = (): string => `req_${randomUUID().replaceAll('-', '')}`
 
 /** Build the service. Never listens: main.ts (or a test) does. */
 export async function buildApp(config: Config, deps: AppDependencies, options: AppOptions = {}): Promise<FastifyInstance> {

@@ -23,16 +23,35 @@ const lastRandom = new Uint8Array(10)
  * Random bytes for event ids, drawn from a pool refilled 4 KiB at a time: one randomFillSync per ~400
  * ids instead of one per id (ids are public and need uniqueness, not secrecy; secrets never come from here).
  */
-const pool = new Uint8Array(4096)
+const pool = Buffer.alloc(4096)
 let poolOffset = pool.length
 
-function fillRandom(target: Uint8Array): void {
-  if (poolOffset + target.length > pool.length) {
+/** The offset of `length` fresh bytes of the pool. */
+function reserve(length: number): number {
+  if (poolOffset + length > pool.length) {
     randomFillSync(pool)
     poolOffset = 0
   }
-  target.set(pool.subarray(poolOffset, poolOffset + target.length))
-  poolOffset += target.length
+  const at = poolOffset
+  poolOffset += length
+  return at
+}
+
+function fillRandom(target: Uint8Array): void {
+  const at = reserve(target.length)
+  target.set(pool.subarray(at, at + target.length))
+}
+
+const REQUEST_ID_BYTES = 16
+
+/**
+ * Request ids (`req_` + 32 hex digits, 128 random bits: the X-Request-Id and problem `request_id`
+ * format), from the same pool: `randomUUID()` with its dashes removed cost about 1.5 µs per request
+ * here, this a fifth of that.
+ */
+export function newRequestId(): string {
+  const at = reserve(REQUEST_ID_BYTES)
+  return `req_${pool.toString('hex', at, at + REQUEST_ID_BYTES)}`
 }
 
 /**

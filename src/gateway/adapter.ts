@@ -11,6 +11,8 @@ import { releaseAuthAttempt } from './steps/auth-failure-throttle.js'
 declare module 'fastify' {
   interface FastifyRequest {
     gateway?: GatewayContext
+    /** The route's steps by phase, looked up once per request (in onRequest). */
+    gatewayPlan?: Readonly<Record<Exclude<Phase, 'connection'>, readonly Step<PipelineDeps>[]>>
   }
   interface FastifyContextConfig {
     /** Which runtime route this is: the pipeline table's steps for it run (pipeline.ts). */
@@ -24,7 +26,7 @@ export interface RouteOptions {
   deps: PipelineDeps
 }
 
-type Plan = Readonly<Record<Exclude<Phase, 'connection'>, readonly Step<PipelineDeps>[]>>
+type Plan = NonNullable<FastifyRequest['gatewayPlan']>
 
 /**
  * The Fastify side of the pipeline, and nothing more: each hook runs the table's steps for its route
@@ -49,7 +51,9 @@ export class PipelineAdapter {
   readonly onRequest = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const ctx = newContext(runtimeRequest(request), Date.now())
     request.gateway = ctx
-    this.#settle(request, reply, runSteps(this.#plan(request).headers, ctx, this.#deps), !this.#deps.allowDevSender ? done : (err) => {
+    const plan = this.#routePlan(request)
+    request.gatewayPlan = plan
+    this.#settle(request, reply, runSteps(plan.headers, ctx, this.#deps), !this.#deps.allowDevSender ? done : (err) => {
       if (err === undefined && ctx.devSender !== undefined) this.#auditDevSender(request, ctx.devSender)
       done(err)
     })
@@ -121,7 +125,12 @@ export class PipelineAdapter {
   readonly recheck = (ctx: GatewayContext): StepResult | Promise<StepResult> => runSteps(this.#connectionSteps, ctx, this.#deps)
   readonly #connectionSteps = stepsFor('connect', 'connection')
 
+  /** The plan onRequest looked up (`request.routeOptions` builds a new object on every read). */
   #plan(request: FastifyRequest): Plan {
+    return request.gatewayPlan ?? this.#routePlan(request)
+  }
+
+  #routePlan(request: FastifyRequest): Plan {
     const route = request.routeOptions.config.runtimeRoute
     if (route === undefined) throw new Error(`route ${request.routeOptions.url ?? '?'} has no runtimeRoute`)
     return this.#plans[route]

@@ -247,9 +247,18 @@ function authenticating(run: Step<PipelineDeps>): Step<PipelineDeps> {
  */
 export const VERIFICATION_STEPS: readonly Step<PipelineDeps>[] = PIPELINE.filter((s) => (s.phase === 'headers' || s.phase === 'body') && s.routes === 'all').map((s) => s.run)
 
-/** A fresh context for a request (the adapter's, the benchmark's and the fuzzer's). */
+/**
+ * A fresh context for a request (the adapter's, the benchmark's and the fuzzer's). Every field the
+ * steps may set is there from the start, undefined: the object keeps one shape for its life, instead
+ * of growing (and reallocating) its property store as each step adds a field.
+ */
 export function newContext(request: GatewayContext['request'], now: number): GatewayContext {
-  return { request, now, proof: {}, authenticated: false, nonceClaimed: false }
+  return {
+    request, now, proof: {}, authenticated: false, nonceClaimed: false,
+    credentials: undefined, timestamp: undefined, nonce: undefined, key: undefined, mecha: undefined, contentDigestChecked: undefined,
+    authAttempt: undefined, verifiedBy: undefined, keyRefusal: undefined, devSender: undefined, frameHandshake: undefined,
+    idempotencyKey: undefined, response: undefined,
+  }
 }
 
 /** The connection re-check (ConnectionAuthorization). */

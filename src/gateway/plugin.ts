@@ -40,6 +40,7 @@ export async function gatewayPlugin(app: FastifyInstance, options: GatewayOption
   const adapter = new PipelineAdapter(deps)
 
   app.decorateRequest('gateway', undefined)
+  app.decorateRequest('gatewayPlan', undefined)
   app.addHook('onRequest', adapter.onRequest)
   app.addHook('preValidation', adapter.preValidation)
   app.setErrorHandler(adapter.errorHandler)

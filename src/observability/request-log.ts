@@ -14,7 +14,19 @@ export function requestLogLevel(environment: Config['environment']): RequestLogL
   return environment === 'production' ? 'info' : 'debug'
 }
 
-/** Fastify's own request lines, at `level`; "request errored" and the rest keep Fastify's levels. */
+/** pino's level numbers: a line is written when its level is at least the logger's. */
+const LEVEL_VALUES: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+/** Whether `log` writes lines at `level` (an unknown logger level writes everything, as before this check). */
+function writes(log: FastifyRequest['log'], level: RequestLogLevel): boolean {
+  return (LEVEL_VALUES[log.level] ?? 0) <= (LEVEL_VALUES[level] as number)
+}
+
+/**
+ * Fastify's own request lines, at `level`; "request errored" and the rest keep Fastify's levels.
+ * When the logger's level is above `level` (production at LOG_LEVEL=warn, development at info), the
+ * lines are skipped before their fields are gathered: no objects and no clock read per request.
+ */
 export class RequestLogController extends LogController {
   readonly #level: RequestLogLevel
 
@@ -24,7 +36,7 @@ export class RequestLogController extends LogController {
   }
 
   override incomingRequest(request: FastifyRequest): void {
-    if (this.isLogDisabled(request)) return
+    if (this.isLogDisabled(request) || !writes(request.log, this.#level)) return
     request.log[this.#level]({ req: request }, 'incoming request')
   }
 
@@ -33,7 +45,7 @@ export class RequestLogController extends LogController {
       super.requestCompleted(error, request, reply)
       return
     }
-    if (this.isLogDisabled(request)) return
+    if (this.isLogDisabled(request) || !writes(reply.log, this.#level)) return
     reply.log[this.#level]({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
   }
 }

@@ -112,6 +112,11 @@ export class AuthFailureGuard {
   readonly #ipv6PrefixLength: number
   readonly #known: KnownCredentials
   readonly #addresses = new Map<string, AddressState>()
+  /** What an attempt calls when it settles: one object per guard, not closures per attempt. */
+  readonly #settlement: Settlement = {
+    remember: (pair, now) => this.#known.remember(pair, now),
+    countFailure: (bucket, state, now, log) => this.#countFailure(bucket, state, now, log),
+  }
 
   constructor(limiter: RateLimiter, options: AuthFailureOptions) {
     if (typeof limiter?.hit !== 'function') throw new TypeError(`expected a RateLimiter, got ${String(limiter)}`)
@@ -146,33 +151,13 @@ export class AuthFailureGuard {
     if (!this.enabled) return UNTHROTTLED
     const bucket = addressBucket(address, this.#ipv6PrefixLength)
     const state = this.#state(bucket, now, isLoopback(address) ? this.#loopbackLimit : this.#limit)
-    if (identity !== undefined && this.#known.has(bucket, identity, now)) return this.#attempt(bucket, state, identity, now, false)
+    const pair = identity === undefined ? undefined : KnownCredentials.pair(bucket, identity)
+    if (pair !== undefined && this.#known.has(pair, now)) return new Attempt(this.#settlement, bucket, state, pair, now, false)
     const hint = this.#hint === undefined ? {} : { hint: this.#hint }
     if (state.throttledUntil > now) return { retryAfterSeconds: Math.max(1, Math.ceil((state.throttledUntil - now) / 1000)), ...hint }
     if (state.failures + state.inFlight >= state.limit) return { retryAfterSeconds: IN_FLIGHT_RETRY_SECONDS, ...hint }
     state.inFlight++
-    return this.#attempt(bucket, state, identity, now, true)
-  }
-
-  #attempt(bucket: string, state: AddressState, identity: string | undefined, now: number, holdsSlot: boolean): AuthAttempt {
-    let settled = false
-    const settle = (): boolean => {
-      if (settled) return false
-      settled = true
-      if (holdsSlot) state.inFlight--
-      return true
-    }
-    return {
-      succeeded: () => {
-        if (settle() && identity !== undefined) this.#known.remember(bucket, identity, now)
-      },
-      failed: async (log) => {
-        if (settle()) await this.#countFailure(bucket, state, now, log)
-      },
-      release: () => {
-        settle()
-      },
-    }
+    return new Attempt(this.#settlement, bucket, state, pair, now, true)
   }
 
   async #countFailure(bucket: string, state: AddressState, now: number, log: AuthFailureLog): Promise<void> {
@@ -227,6 +212,48 @@ export class AuthFailureGuard {
     this.#addresses.set(bucket, state)
     if (this.#addresses.size <= MAX_ADDRESSES) return
     this.#addresses.delete(this.#addresses.keys().next().value as string)
+  }
+}
+
+/** What a settling attempt asks of its guard. */
+interface Settlement {
+  remember(pair: string, now: number): void
+  countFailure(bucket: string, state: AddressState, now: number, log: AuthFailureLog): Promise<void>
+}
+
+/**
+ * One admitted attempt (see AuthAttempt): a class rather than closures, since every runtime request
+ * makes one. `pair` is its KnownCredentials key, built once; undefined when no identity was parsed.
+ */
+class Attempt implements AuthAttempt {
+  #settled = false
+
+  constructor(
+    private readonly settlement: Settlement,
+    private readonly bucket: string,
+    private readonly state: AddressState,
+    private readonly pair: string | undefined,
+    private readonly now: number,
+    private readonly holdsSlot: boolean,
+  ) {}
+
+  succeeded(): void {
+    if (this.#settle() && this.pair !== undefined) this.settlement.remember(this.pair, this.now)
+  }
+
+  async failed(log: AuthFailureLog): Promise<void> {
+    if (this.#settle()) await this.settlement.countFailure(this.bucket, this.state, this.now, log)
+  }
+
+  release(): void {
+    this.#settle()
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false
+    this.#settled = true
+    if (this.holdsSlot) this.state.inFlight--
+    return true
   }
 }
 

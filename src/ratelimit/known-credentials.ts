@@ -27,13 +27,22 @@ export class KnownCredentials {
     return this.#until.size
   }
 
-  has(bucket: string, identity: string, now: number): boolean {
-    const until = this.#until.get(`${bucket} ${identity}`)
+  /** The map key of a (bucket, identity) pair: built once per attempt, so its hash is computed once. */
+  static pair(bucket: string, identity: string): string {
+    return `${bucket} ${identity}`
+  }
+
+  /** Whether `pair` (KnownCredentials.pair) authenticated here within the last 24 hours. */
+  has(pair: string, now: number): boolean {
+    const until = this.#until.get(pair)
     return until !== undefined && until > now
   }
 
-  remember(bucket: string, identity: string, now: number): void {
-    const pair = `${bucket} ${identity}`
+  /**
+   * `pair` authenticated at `now`: known for 24 hours from now. A pair refreshed less than a minute
+   * ago is left as it is (no Map churn on the hot path).
+   */
+  remember(pair: string, now: number): void {
     const until = this.#until.get(pair)
     if (until !== undefined && until - now > KNOWN_CREDENTIAL_MS - REFRESH_MS) return
     this.#until.delete(pair)

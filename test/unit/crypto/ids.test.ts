@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EVENT_ID_RE, newEventId } from '../../../src/crypto/ids.js'
+import { EVENT_ID_RE, newEventId, newRequestId } from '../../../src/crypto/ids.js'
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const decode = (digits: string): bigint => [...digits].reduce((acc, c) => acc * 32n + BigInt(CROCKFORD.indexOf(c)), 0n)
@@ -28,5 +28,15 @@ describe('newEventId (ULID layout)', () => {
     // every digit position takes many values (the bits are not stuck)
     const ids = [...randoms]
     for (let pos = 1; pos < 16; pos++) expect(new Set(ids.map((r) => r[pos])).size).toBeGreaterThan(16)
+  })
+})
+
+describe('newRequestId', () => {
+  it('is req_ and 32 hex digits, distinct across pool refills', () => {
+    const ids = Array.from({ length: 1000 }, () => newRequestId())
+    for (const id of ids) expect(id).toMatch(/^req_[0-9a-f]{32}$/)
+    expect(new Set(ids).size).toBe(1000)
+    // every hex position takes all 16 values (the bits are not stuck)
+    for (let pos = 4; pos < 36; pos++) expect(new Set(ids.map((id) => id[pos])).size).toBe(16)
   })
 })
