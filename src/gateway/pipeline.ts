@@ -253,12 +253,14 @@ export const VERIFICATION_STEPS: readonly Step<PipelineDeps>[] = PIPELINE.filter
  * of growing (and reallocating) its property store as each step adds a field.
  */
 export function newContext(request: GatewayContext['request'], now: number): GatewayContext {
-  return {
+  // Every field, so that the object keeps one shape; the type makes a new field impossible to forget here.
+  const ctx: { [K in keyof Required<GatewayContext>]: GatewayContext[K] } = {
     request, now, proof: {}, authenticated: false, nonceClaimed: false,
     credentials: undefined, timestamp: undefined, nonce: undefined, key: undefined, mecha: undefined, contentDigestChecked: undefined,
     authAttempt: undefined, verifiedBy: undefined, keyRefusal: undefined, devSender: undefined, frameHandshake: undefined,
-    idempotencyKey: undefined, response: undefined,
+    idempotencyKey: undefined, session: undefined, deliveries: undefined, sessionMode: undefined, response: undefined,
   }
+  return ctx
 }
 
 /** The connection re-check (ConnectionAuthorization). */
