@@ -113,6 +113,37 @@ local function drop_expired_dead(now)
 end
 `
 
+/** The consumer group of earlier versions (adopt_consumer_group). */
+const LEGACY_GROUP = 'mecharim'
+
+/**
+ * Lua: `adopt_consumer_group(now, visibility)`. Earlier versions read an inbox through the consumer
+ * group `mecharim` (pending list, XAUTOCLAIM) and scored `inbox-due` by delivery time. The first read
+ * after an upgrade takes the group's state over, once, in the same script: each pending entry keeps
+ * its delivery count and is due again one visibility timeout after its last delivery; every entry the
+ * group had not delivered yet is due at once; then the group is destroyed. It reads the inbox's
+ * entries once (bounded by its budgets); after that, a read pays one XINFO GROUPS.
+ */
+const ADOPT_CONSUMER_GROUP_FUNCTION = `
+local function adopt_consumer_group(now, visibility)
+  if redis.call('EXISTS', K.stream) == 0 then return end
+  local groups = redis.call('XINFO', 'GROUPS', K.stream)
+  if #groups == 0 then return end
+  redis.call('DEL', K.due)
+  local pending = {}
+  for _, p in ipairs(redis.call('XPENDING', K.stream, '${LEGACY_GROUP}', '-', '+', 1000000000)) do
+    local delivered_at = now - tonumber(p[3])
+    pending[p[1]] = true
+    redis.call('HSET', K.state, p[1], p[4] .. ' ' .. string.format('%d', delivered_at))
+    redis.call('ZADD', K.due, delivered_at + visibility, p[1])
+  end
+  for _, e in ipairs(redis.call('XRANGE', K.stream, '-', '+')) do
+    if not pending[e[1]] then redis.call('ZADD', K.due, 0, e[1]) end
+  end
+  redis.call('XGROUP', 'DESTROY', K.stream, '${LEGACY_GROUP}')
+end
+`
+
 /** The lifecycle scripts' key table (their KEYS are INBOX_KEYS' order). */
 const KEYS_TABLE = `
 local K = {stream = KEYS[1], ids = KEYS[2], due = KEYS[3], state = KEYS[4], usage = KEYS[5], dead = KEYS[6], dead_index = KEYS[7], dead_expiry = KEYS[8]}
@@ -131,7 +162,7 @@ const PRELUDE = `${KEYS_TABLE}${INBOX_FUNCTIONS}`
  * and scheduled again after the visibility timeout and the backoff for their count. A full batch
  * answers "due now" (more may be). Then the schedule's first member is the next due time: no polling.
  */
-export const READ = `${PRELUDE}
+export const READ = `${PRELUDE}${ADOPT_CONSUMER_GROUP_FUNCTION}
 local now, visibility, limit, max, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local backoff = {}
 for wait in string.gmatch(ARGV[6], '%d+') do backoff[#backoff + 1] = tonumber(wait) end
@@ -139,6 +170,7 @@ local function backoff_after(count)
   if (max > 0 and count >= max) or #backoff == 0 then return 0 end
   return backoff[math.min(count, #backoff)]
 end
+adopt_consumer_group(now, visibility)
 drop_expired_dead(now)
 local due = redis.call('ZRANGE', K.due, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 local function older(a, b)

@@ -8,15 +8,6 @@ import { INBOX_FUNCTIONS } from './redis-lifecycle-lua.js'
  * Kept as TS strings so the build has no non-TS files to copy.
  */
 
-/** The consumer group every gateway process reads inboxes through. */
-export const GROUP = 'mecharim'
-/**
- * The one consumer of that group. Every gateway process reads as the same consumer, so an inbox is one
- * shared queue: a message is in flight (in the group's pending list) until it is acknowledged or its
- * visibility timeout passes, whichever process delivered it.
- */
-export const CONSUMER = 'inbox'
-
 /** Outcomes the claim and accept scripts return as the first element of their reply. */
 export const OUTCOME = {
   fresh: 'fresh',

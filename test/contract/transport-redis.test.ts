@@ -178,6 +178,32 @@ describeWithRedis('RedisTransport', () => {
       expect(ttl).toBeGreaterThan(0)
     })
 
+    it('takes over an inbox an earlier version kept in a consumer group: nothing lost, the delivery count kept', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const stream = `${prefix}inbox:beta`
+      const [delivered, waiting] = [message('alpha', 'beta'), message('alpha', 'beta')]
+      // What the earlier accept and read wrote: a group, its pending list and the delivery-time index.
+      await redis.xgroup('CREATE', stream, 'mecharim', '0', 'MKSTREAM')
+      for (const msg of [delivered, waiting]) {
+        const json = JSON.stringify(msg)
+        const entry = await redis.xadd(stream, '*', 'm', json, 'f', 'alpha', 'n', String(Buffer.byteLength(json)))
+        await redis.hset(`${prefix}inbox-ids:beta`, msg.id, entry ?? '')
+      }
+      await redis.xreadgroup('GROUP', 'mecharim', 'inbox', 'COUNT', 1, 'STREAMS', stream, '>')
+      await redis.zadd(`${prefix}inbox-due:beta`, Date.now(), (await redis.hget(`${prefix}inbox-ids:beta`, delivered.id)) ?? '')
+      const transport = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
+      transports.push(transport)
+
+      const now = Date.now()
+      const first = await transport.read('beta', { limit: 10, visibilityMs: 60_000, now })
+      expect(first.messages, 'the one the group had not delivered').toEqual([{ ...waiting, delivery_count: 1 }])
+      expect(await redis.xinfo('GROUPS', stream), 'the group is gone').toEqual([])
+      const again = await transport.read('beta', { limit: 10, visibilityMs: 60_000, now: now + 61_000 })
+      expect(again.messages).toEqual([{ ...delivered, delivery_count: 2 }, { ...waiting, delivery_count: 2 }])
+      expect(await transport.ack('beta', [delivered.id, waiting.id])).toBe(2)
+    })
+
     it('keeps the acceptance and the request digest in an idempotency record, never the message', async () => {
       const prefix = fixture.newPrefix()
       const redis = await connect()
