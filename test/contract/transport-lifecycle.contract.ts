@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { DeadLetter, DeliveredMessage, DeliveryPolicy, Message, ReadResult, Transport, TransportOptions } from '../../src/transport/types.js'
 import { DEFAULT_DEAD_LETTER_TTL_MS, MAX_VISIBILITY_MS } from '../../src/transport/types.js'
+import { DELIVERY_FAILED_KIND, receiptKey, sendFailureReceipts, withFailureReceipts } from '../../src/transport/receipts.js'
 import { acceptInput, claim, message } from './transport.contract.js'
 
 /** What the lifecycle rows need of the contract's fixture. */
@@ -211,6 +212,35 @@ export function lifecycleRows(fixture: LifecycleFixture): void {
       expect((await readAt('gamma', t0 + 10_000)).messages).toEqual([])
       expect((await t.deadLetters('beta', { now: t0 + 3, limit: 10 })).map((d) => d.message.id)).toEqual([rejected.id])
       expect(ids((await readAt('beta', t0 + VISIBILITY_MS)).messages)).toEqual([[inFlight.id, 2]])
+    })
+
+    it('tells the sender: a mecha.delivery.failed receipt in its inbox, once, unless it opted out', async () => {
+      const undelivered: string[] = []
+      const t = withFailureReceipts(fixture.transport(), { idempotencyTtlSeconds: 3600, onUndelivered: (d, why) => undelivered.push(`${d.message.id}: ${String(why)}`) })
+      const policy = { maxDeliveries: 1 }
+      const [poison, quiet] = [message('alpha', 'beta'), message('gamma', 'beta', { receipts: false })]
+      await send(poison)
+      await send(quiet)
+      expect((await readAt('beta', t0, policy, 10, t)).messages).toHaveLength(2)
+      const dead = await readAt('beta', t0 + VISIBILITY_MS, policy, 10, t)
+      expect(dead.deadLettered.map((d) => d.message.id).sort()).toEqual([poison.id, quiet.id].sort())
+
+      const receipts = (await readAt('alpha', t0 + VISIBILITY_MS, undefined, 10, t)).messages
+      expect(receipts).toHaveLength(1)
+      expect(receipts[0]).toMatchObject({
+        from: 'beta', to: 'alpha', kind: DELIVERY_FAILED_KIND, reply_to: poison.id, idempotency_key: receiptKey(poison.id),
+        payload: { message_id: poison.id, to: 'beta', reason: 'max_deliveries', deliveries: 1, dead_lettered_at: new Date(t0 + VISIBILITY_MS).toISOString() },
+      })
+      expect((await readAt('gamma', t0 + VISIBILITY_MS, undefined, 10, t)).messages, 'receipts: false').toEqual([])
+
+      // A retried receipt (the same dead letter told again) is not delivered twice.
+      expect(await sendFailureReceipts(fixture.transport(), dead.deadLettered, t0 + 1000, { idempotencyTtlSeconds: 3600 })).toBe(1)
+      expect((await readAt('alpha', t0 + 10_000, undefined, 10, t)).messages.map((m) => m.id)).toEqual([receipts[0]?.id])
+
+      // A receipt that dies in its turn begets none.
+      expect(await t.reject('alpha', [receipts[0]?.id ?? ''], { now: t0 + 10_001 })).toHaveLength(1)
+      expect((await readAt('beta', t0 + 10_002, undefined, 10, t)).messages).toEqual([])
+      expect(undelivered).toEqual([])
     })
 
     it('rejects malformed lifecycle arguments before touching storage', async () => {
