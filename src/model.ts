@@ -1,3 +1,4 @@
+import type { DeliveryOverrides } from './lifecycle/delivery-policy.js'
 /**
  * Records as they are stored. Nothing here holds a secret in plaintext: bearer secrets are SHA-256
  * digests, HMAC signing secrets are AES-256-GCM ciphertext under MECHA_MASTER_KEY.
@@ -19,6 +20,8 @@ export interface MechaRecord {
   created_by: string
   updated_at: string
   deactivated_at: string | null
+  /** The delivery policy fields its operators set (PATCH `delivery`); absent: all the defaults. */
+  delivery?: DeliveryOverrides
   version: number
 }
 

@@ -58,7 +58,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
     const sealer = new SecretSealer(masterKey)
-    const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit })
+    const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit, deliveryDefaults: config.deliveryDefaults })
     const gateway = gatewayOptions(config, stores, sealer)
     const authenticator = new OperatorAuthenticator(tokens, verifier, { authFailures: gateway.deps.authFailures })
     const tokensStatus = config.operatorTokensFile !== undefined ? new ReloadStatus('operator_tokens') : undefined

@@ -17,6 +17,11 @@ export interface DeliverySettings {
   dead_letter_ttl_seconds: number
 }
 
+/** The defaults of the configuration's defaults (MECHA_MAX_DELIVERIES and the rest, as documented). */
+export const DEFAULT_DELIVERY: Readonly<DeliverySettings> = Object.freeze({
+  max_deliveries: 5, backoff_seconds: [], visibility_seconds: 30, dead_letter_ttl_seconds: 14 * 86_400,
+})
+
 /** What a mecha record keeps: only the fields its operator set (the rest follow the defaults). */
 export type DeliveryOverrides = Partial<DeliverySettings>
 
@@ -77,7 +82,7 @@ export function deliveryProblem(settings: DeliveryOverrides): string | undefined
 }
 
 /** The policy in effect for a mecha: its overrides over the defaults. */
-export function effectiveDelivery(overrides: DeliveryOverrides | undefined, defaults: DeliverySettings): DeliverySettings {
+export function effectiveDelivery(overrides: DeliveryOverrides | undefined, defaults: Readonly<DeliverySettings>): DeliverySettings {
   return {
     max_deliveries: overrides?.max_deliveries ?? defaults.max_deliveries,
     backoff_seconds: [...(overrides?.backoff_seconds ?? defaults.backoff_seconds)],
