@@ -16,6 +16,7 @@ import { claimNonce } from './steps/claim-nonce.js'
 import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDeps } from './steps/hand-off.js'
 import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
 import { checkMessageIdentity } from './steps/message-identity.js'
+import { checkMessageSchedule } from './steps/message-schedule.js'
 import { checkModePermission, putMode, type ModeDeps } from './steps/modes.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
@@ -141,6 +142,9 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'schema', phase: 'route', routes: 'all', run: checkSchema,
     check: 'The body and query match the route\'s JSON Schema',
     refusals: ['invalid_request', 'invalid_id'] }),
+  step({ name: 'schedule', phase: 'route', routes: ['send'], run: checkMessageSchedule,
+    check: '`deliver_after`, when sent, at most 7 days ahead of server time',
+    refusals: ['invalid_request'] }),
   step({ name: 'sender', phase: 'route', routes: ['send'], run: checkSender,
     check: '`from`, when present, equals the key\'s mecha',
     refusals: ['sender_mismatch'] }),

@@ -25,6 +25,9 @@ interface MessageBody {
   kind: string
   payload: unknown
   reply_to?: string
+  ttl_seconds?: number
+  deliver_after?: number
+  receipts?: boolean
 }
 
 const INBOX_FULL_RETRY_AFTER_SECONDS = 5
@@ -51,11 +54,13 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
     reply_to: body.reply_to ?? null,
     idempotency_key: idempotencyKey,
     accepted_at: new Date(ctx.now).toISOString(),
+    ...lifecycleFields(body),
   }
   ctx.nonceClaimed = true
   const result = await deps.transport.accept({
     claim: nonceClaim(ctx, deps), message, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
     idempotency: idempotencyKey === null ? null : { key: idempotencyKey, requestSha256: requestSha256(ctx.request) },
+    ...schedule(body, ctx.now),
   })
   switch (result.outcome) {
     case 'accepted': {
@@ -83,6 +88,23 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps): Promise<S
   // A new outcome must be answered above: without a case it would fall through as a success with no response.
   const unanswered: never = result
   throw new Error(`unanswered accept outcome ${JSON.stringify(unanswered)}`)
+}
+
+/** The sender's lifecycle fields, stored with the message as it sent them. */
+function lifecycleFields(body: MessageBody): Pick<Message, 'ttl_seconds' | 'deliver_after' | 'receipts'> {
+  return {
+    ...(body.ttl_seconds === undefined ? {} : { ttl_seconds: body.ttl_seconds }),
+    ...(body.deliver_after === undefined ? {} : { deliver_after: body.deliver_after }),
+    ...(body.receipts === undefined ? {} : { receipts: body.receipts }),
+  }
+}
+
+/** When the transport may first deliver the message, and from when never (unix ms). */
+function schedule(body: MessageBody, now: number): { deliverAt?: number; expiresAt?: number } {
+  return {
+    ...(body.deliver_after === undefined ? {} : { deliverAt: body.deliver_after * 1000 }),
+    ...(body.ttl_seconds === undefined ? {} : { expiresAt: now + body.ttl_seconds * 1000 }),
+  }
 }
 
 /**
