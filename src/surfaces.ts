@@ -75,6 +75,12 @@ export const SURFACES: readonly Surface[] = [
   rt('GET', '/v1/whoami', 'whoami', 'The authenticated mecha, key and server time.'),
   rt('PUT', '/v1/runtime/modes/:name', 'runtime-mode', 'Create or replace a session mode (a key with permissions.sessions.can_manage_modes).'),
   rt('GET', '/v1/connect', 'connect', 'WebSocket: messages pushed as they arrive, acks over the socket.'),
+  rt('POST', '/v1/inbox/nack', 'inbox-nack', 'Deliver delivered messages again after a delay.'),
+  rt('POST', '/v1/inbox/extend', 'inbox-extend', 'Keep delivered messages invisible longer.'),
+  rt('POST', '/v1/inbox/reject', 'inbox-reject', 'Dead-letter delivered messages now.'),
+  rt('GET', '/v1/inbox/dead', 'inbox-dead', 'The authenticated mecha\'s dead letters.'),
+  rt('POST', '/v1/inbox/dead/redrive', 'inbox-dead-redrive', 'Move dead letters back to the inbox.'),
+  rt('POST', '/v1/inbox/dead/purge', 'inbox-dead-purge', 'Remove dead letters.'),
 ]
 
 /** The surface a route belongs to, or undefined when the list does not classify it. */

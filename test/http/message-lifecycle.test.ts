@@ -71,3 +71,58 @@ describe('POST /v1/messages ttl_seconds, deliver_after, receipts: stored with th
     expect(await readAt('beta', Date.now() + 9 * 86_400_000)).toMatchObject({ messages: [] })
   })
 })
+
+describe('POST /v1/inbox/nack|extend|reject, GET /v1/inbox/dead, POST /v1/inbox/dead/redrive|purge', () => {
+  const post = (who: IssuedRuntime, url: string, body: object) => h.call({ method: 'POST', url, body: JSON.stringify(body), credentials: who })
+
+  it('nack with a delay makes a delivered message visible again after it, and only the caller\'s', async () => {
+    const sent = await h.send(alpha, { to: 'beta', kind: 'task', payload: 1 })
+    expect((await inbox(beta)).map((m) => m.id)).toEqual([sent.body.id])
+    expect((await post(alpha, '/v1/inbox/nack', { ids: [sent.body.id] })).body, 'not alpha\'s message').toEqual({ nacked: 0 })
+    const nacked = await post(beta, '/v1/inbox/nack', { ids: [sent.body.id], delay_seconds: 0 })
+    expect(nacked).toMatchObject({ status: 200, body: { nacked: 1 } })
+    expect((await inbox(beta)).map((m) => [m.id, m.delivery_count])).toEqual([[sent.body.id, 2]])
+  })
+
+  it('extend keeps a delivered message invisible for the seconds asked', async () => {
+    const sent = await h.send(alpha, { to: 'beta', kind: 'task', payload: 1 })
+    await inbox(beta)
+    expect((await post(beta, '/v1/inbox/extend', { ids: [sent.body.id], seconds: 3600 })).body).toEqual({ extended: 1 })
+    expect((await readAt('beta', Date.now() + 3_000_000)).messages).toEqual([])
+    expect((await readAt('beta', Date.now() + 3_700_000)).messages.map((m) => m.id)).toEqual([sent.body.id])
+  })
+
+  it('reject dead-letters at once, the sender is told; dead letters are listed, redriven and purged by their recipient only', async () => {
+    const [first, second] = [await h.send(alpha, { to: 'beta', kind: 'task', payload: 1 }), await h.send(alpha, { to: 'beta', kind: 'task', payload: 2 })]
+    await inbox(beta)
+    const ids = [first.body.id, second.body.id]
+    expect((await post(beta, '/v1/inbox/reject', { ids, reason: 'bad input' })).body).toEqual({ rejected: 2 })
+    expect((await inbox(alpha)).map((m) => [m.kind, m.payload.reason])).toEqual([['mecha.delivery.failed', 'rejected'], ['mecha.delivery.failed', 'rejected']])
+
+    const dead = await h.call({ method: 'GET', url: '/v1/inbox/dead?limit=10', credentials: beta })
+    expect(dead.status).toBe(200)
+    expect(dead.body.dead_letters.map((d: { message: { id: string }; reason: string; deliveries: number; detail: string }) => [d.message.id, d.reason, d.deliveries, d.detail]).sort())
+      .toEqual(ids.map((id) => [id, 'rejected', 1, 'bad input']).sort())
+    expect((await h.call({ method: 'GET', url: '/v1/inbox/dead', credentials: alpha })).body.dead_letters, 'another mecha\'s').toEqual([])
+    expect((await post(alpha, '/v1/inbox/dead/redrive', { ids })).body).toEqual({ redriven: 0 })
+    expect((await post(alpha, '/v1/inbox/dead/purge', { ids })).body).toEqual({ purged: 0 })
+
+    expect((await post(beta, '/v1/inbox/dead/redrive', { ids: [first.body.id] })).body).toEqual({ redriven: 1 })
+    expect((await post(beta, '/v1/inbox/dead/purge', { ids: [second.body.id] })).body).toEqual({ purged: 1 })
+    expect((await h.call({ method: 'GET', url: '/v1/inbox/dead', credentials: beta })).body.dead_letters).toEqual([])
+    expect((await inbox(beta)).map((m) => [m.id, m.delivery_count])).toEqual([[first.body.id, 1]])
+  })
+
+  it.each([
+    ['/v1/inbox/nack', { ids: [] }],
+    ['/v1/inbox/nack', { ids: ['msg_x'], delay_seconds: -1 }],
+    ['/v1/inbox/extend', { ids: ['msg_x'] }],
+    ['/v1/inbox/extend', { ids: ['msg_x'], seconds: 43_201 }],
+    ['/v1/inbox/reject', { ids: ['msg_x'], reason: 'x'.repeat(257) }],
+    ['/v1/inbox/dead/redrive', { ids: 'msg_x' }],
+  ])('%s %j: 400 invalid_request', async (url, body) => {
+    const res = await post(beta, url, body)
+    expect(res.status).toBe(400)
+    expect(res.body.reason).toBe('invalid_request')
+  })
+})

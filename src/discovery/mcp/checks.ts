@@ -33,6 +33,8 @@ export const ORDER_NOTE = `The gateway answers with the first refusal. Steps ${r
 const ROUTE_PATHS: Record<RuntimeRoute, string> = {
   send: 'POST /v1/messages', inbox: 'GET /v1/inbox', ack: 'POST /v1/inbox/ack', whoami: 'GET /v1/whoami', connect: 'GET /v1/connect',
   'put-mode': 'PUT /v1/runtime/modes/{name}',
+  nack: 'POST /v1/inbox/nack', extend: 'POST /v1/inbox/extend', reject: 'POST /v1/inbox/reject', 'dead-letters': 'GET /v1/inbox/dead',
+  redrive: 'POST /v1/inbox/dead/redrive', purge: 'POST /v1/inbox/dead/purge',
 }
 
 /** The order of checks as docs/protocol.md shows it (the test compares the document with this, character for character). */
