@@ -73,7 +73,7 @@ describe('the route boundary', () => {
 
   it('runtime routes refuse no credentials and a valid operator token', async () => {
     const rt = routes().filter((r) => r.access === 'runtime')
-    expect(rt.length).toBe(6)
+    expect(rt.length).toBe(12)
     for (const r of rt) {
       const url = concrete(r.url)
       expect((await request(r.method, url, {})), `${r.method} ${r.url} without credentials`).toEqual({ status: 401, reason: 'missing_credentials' })

@@ -259,6 +259,12 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'GET /v1/whoami': { operationId: 'whoami', tag: 'runtime', access: 'runtime', success: '200' },
   'PUT /v1/runtime/modes/{name}': { operationId: 'putRuntimeMode', tag: 'modes', access: 'runtime', success: '201' },
   'GET /v1/connect': { operationId: 'connect', tag: 'inbox', access: 'runtime', success: '101' },
+  'POST /v1/inbox/nack': { operationId: 'nackMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/extend': { operationId: 'extendMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/reject': { operationId: 'rejectMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'GET /v1/inbox/dead': { operationId: 'listDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/dead/redrive': { operationId: 'redriveDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/dead/purge': { operationId: 'purgeDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
 }
 
 /** Every runtime route runs the same credential steps (src/gateway/pipeline.ts) and claims a nonce. */
@@ -282,6 +288,9 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'cannot_manage_modes', 'concurrent_update', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable',
   ],
   'GET /v1/connect': [...CREDENTIAL_REASONS, 'upgrade_required', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable'],
+  ...Object.fromEntries(['nack', 'extend', 'reject', 'dead/redrive', 'dead/purge'].map((route) =>
+    [`POST /v1/inbox/${route}`, [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable']])),
+  'GET /v1/inbox/dead': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
 }
 
 /** The credential headers of profile mecha-v1, as reusable components.parameters. */
