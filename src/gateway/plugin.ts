@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { unsupportedMediaType } from '../errors/unsupported-media-type.js'
 import { parseJsonBody } from '../http/json-body.js'
 import type { ModeRegistry } from '../control-plane/modes.js'
+import type { DeadLetterEvents } from '../lifecycle/dead-letter-events.js'
 import type { Transport } from '../transport/types.js'
 import { PipelineAdapter } from './adapter.js'
 import { ConnectionAuthorization } from './connection-authorization.js'
@@ -17,6 +18,8 @@ export interface GatewayOptions {
   idempotencyTtlSeconds: number
   /** The mode registry a key with permissions.sessions.can_manage_modes writes to. */
   modes: ModeRegistry
+  /** What the transport dead-letters, for the metrics (mecharim_dead_lettered_total). */
+  deadLetters?: DeadLetterEvents
 }
 
 /**

@@ -20,6 +20,8 @@ export interface ReceiptOptions {
   idempotencyTtlSeconds: number
   /** Called when a receipt could not be stored (refused, or the store failed); receipts are best effort. */
   onUndelivered?: (deadLetter: DeadLetter, why: AcceptResult['outcome'] | Error) => void
+  /** Told of what each read or reject dead-lettered, before the receipts are sent (the metrics). */
+  onDeadLettered?: (deadLetters: readonly DeadLetter[]) => void
 }
 
 /**
@@ -97,7 +99,10 @@ export function withFailureReceipts(transport: Transport, options: ReceiptOption
     accept: (input) => transport.accept(input),
     async read(recipient, readOptions) {
       const result = await transport.read(recipient, readOptions)
-      if (result.deadLettered.length > 0) await sendFailureReceipts(transport, result.deadLettered, readOptions.now, options)
+      if (result.deadLettered.length > 0) {
+        options.onDeadLettered?.(result.deadLettered)
+        await sendFailureReceipts(transport, result.deadLettered, readOptions.now, options)
+      }
       return result
     },
     ack: (recipient, ids) => transport.ack(recipient, ids),
@@ -105,7 +110,10 @@ export function withFailureReceipts(transport: Transport, options: ReceiptOption
     extend: (recipient, ids, extendOptions) => transport.extend(recipient, ids, extendOptions),
     async reject(recipient, ids, rejectOptions) {
       const rejected = await transport.reject(recipient, ids, rejectOptions)
-      if (rejected.length > 0) await sendFailureReceipts(transport, rejected, rejectOptions.now, options)
+      if (rejected.length > 0) {
+        options.onDeadLettered?.(rejected)
+        await sendFailureReceipts(transport, rejected, rejectOptions.now, options)
+      }
       return rejected
     },
     deadLetters: (recipient, listOptions) => transport.deadLetters(recipient, listOptions),
