@@ -112,6 +112,8 @@ export type AuditType =
   | 'mecha.created'
   | 'mecha.updated'
   | 'mecha.deactivated'
+  /** An operator moved dead letters of a mecha back to its inbox (POST /v1/mechas/{id}/dead-letters/redrive). */
+  | 'mecha.dead_letters_redriven'
   | 'key.issued'
   | 'key.updated'
   | 'key.rotated'
@@ -124,7 +126,7 @@ export type AuditType =
   | 'dev_sender'
 
 export const AUDIT_TYPES: readonly AuditType[] = [
-  'mecha.created', 'mecha.updated', 'mecha.deactivated',
+  'mecha.created', 'mecha.updated', 'mecha.deactivated', 'mecha.dead_letters_redriven',
   'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'mode.put', 'mode.deleted', 'operator.refused',
   'operator.tokens_reloaded', 'dev_sender',
 ]

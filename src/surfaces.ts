@@ -61,6 +61,8 @@ export const SURFACES: readonly Surface[] = [
   op('DELETE', '/v1/mechas/:id', 'keys:write', 'mecha', 'Deactivate a mecha (its keys stop working).'),
   op('POST', '/v1/mechas/:id/keys', 'keys:write', 'keys', 'Issue a Mecha key (secrets shown once).'),
   op('GET', '/v1/mechas/:id/keys', 'keys:read', 'keys', 'List a mecha\'s keys.'),
+  op('GET', '/v1/mechas/:id/dead-letters', 'keys:read', 'mecha-dead-letters', 'A mecha\'s dead letters.'),
+  op('POST', '/v1/mechas/:id/dead-letters/redrive', 'keys:write', 'mecha-dead-letters-redrive', 'Move a mecha\'s dead letters back to its inbox (audited).'),
   op('GET', '/v1/keys/:keyId', 'keys:read', 'key', 'Read a key\'s metadata and status.'),
   op('PATCH', '/v1/keys/:keyId', 'keys:write', 'key', 'Change a key\'s label, expiry, permissions, signature policy.'),
   op('POST', '/v1/keys/:keyId/revoke', 'keys:write', 'key-revoke', 'Revoke a key.'),

@@ -187,6 +187,22 @@ export class ControlPlane {
     return toMechaView(saved, this.#deliveryDefaults)
   }
 
+  /**
+   * The mecha must exist; then `redrive` moves its dead letters (the transport's, on the mecha's own
+   * inbox) and the change is audited as `mecha.dead_letters_redriven` with the ids and the count.
+   */
+  async redriveDeadLetters(actor: Actor, id: string, ids: string[], redrive: (mecha: string, ids: string[]) => Promise<number>): Promise<number> {
+    await this.#requireMecha(id)
+    const redriven = await redrive(id, ids)
+    await this.#store.appendAudit(this.#event(actor, 'mecha.dead_letters_redriven', 'mecha', id, { ids, redriven }))
+    return redriven
+  }
+
+  /** The mecha must exist (404 mecha_not_found otherwise): for routes on its inbox. */
+  async requireMecha(id: string): Promise<void> {
+    await this.#requireMecha(id)
+  }
+
   /** Deactivation is final and idempotent: the mecha's keys stop working; its record and history stay. */
   async deactivateMecha(actor: Actor, id: string): Promise<MechaView> {
     const saved = await this.#casMecha(id, (current) => {

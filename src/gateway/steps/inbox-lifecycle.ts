@@ -1,4 +1,4 @@
-import type { DeadLetter } from '../../transport/types.js'
+import { deadLetterPage } from '../../lifecycle/dead-letter-view.js'
 import { required, type GatewayContext, type StepResult } from '../context.js'
 import type { HandOffDeps } from './hand-off.js'
 
@@ -37,8 +37,7 @@ export async function rejectMessages(ctx: GatewayContext, deps: HandOffDeps): Pr
 export async function listDeadLetters(ctx: GatewayContext, deps: HandOffDeps): Promise<StepResult> {
   const { limit, after } = ctx.request.queryParams as { limit: number; after?: string }
   const page = await deps.transport.deadLetters(mechaOf(ctx), { now: ctx.now, limit: limit + 1, ...(after === undefined ? {} : { after }) })
-  const shown = page.slice(0, limit)
-  ctx.response = { status: 200, body: { dead_letters: shown.map(deadLetterView), next: page.length > limit ? (shown.at(-1)?.message.id ?? null) : null } }
+  ctx.response = { status: 200, body: deadLetterPage(page, limit) }
   return undefined
 }
 
@@ -54,18 +53,6 @@ export async function purgeDeadLetters(ctx: GatewayContext, deps: HandOffDeps): 
   const { ids } = ctx.request.json as Ids
   ctx.response = { status: 200, body: { purged: await deps.transport.purge(mechaOf(ctx), ids, { now: ctx.now }) } }
   return undefined
-}
-
-/** A dead letter on the wire (shared with the operator route when it comes). */
-export function deadLetterView(deadLetter: DeadLetter): Record<string, unknown> {
-  return {
-    message: deadLetter.message,
-    reason: deadLetter.reason,
-    deliveries: deadLetter.deliveries,
-    dead_lettered_at: new Date(deadLetter.deadLetteredAt).toISOString(),
-    expires_at: new Date(deadLetter.expiresAt).toISOString(),
-    ...(deadLetter.detail === undefined ? {} : { detail: deadLetter.detail }),
-  }
 }
 
 function mechaOf(ctx: GatewayContext): string {

@@ -244,6 +244,8 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'DELETE /v1/mechas/{id}': { operationId: 'deactivateMecha', tag: 'mechas', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/mechas/{id}/keys': { operationId: 'issueKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '201' },
   'GET /v1/mechas/{id}/keys': { operationId: 'listMechaKeys', tag: 'keys', access: 'operator', scope: 'keys:read', success: '200' },
+  'GET /v1/mechas/{id}/dead-letters': { operationId: 'listMechaDeadLetters', tag: 'mechas', access: 'operator', scope: 'keys:read', success: '200' },
+  'POST /v1/mechas/{id}/dead-letters/redrive': { operationId: 'redriveMechaDeadLetters', tag: 'mechas', access: 'operator', scope: 'keys:write', success: '200' },
   'GET /v1/keys/{keyId}': { operationId: 'getKey', tag: 'keys', access: 'operator', scope: 'keys:read', success: '200' },
   'PATCH /v1/keys/{keyId}': { operationId: 'updateKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/keys/{keyId}/revoke': { operationId: 'revokeKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
