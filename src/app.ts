@@ -171,9 +171,9 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
   await app.register(notFoundBeforeBody)
   // Before any route is registered: its onRoute hook gives each open route its counter.
   await app.register(openRateLimit, { limiter: deps.rateLimiter, budget: config.openRateLimit })
-  await app.register(metricsPlugin, { config, reloads: deps.reloads ?? [] })
+  await app.register(metricsPlugin, { config, reloads: deps.reloads ?? [], ...(deps.gateway.deadLetters === undefined ? {} : { deadLetters: deps.gateway.deadLetters }) })
   // The role decides which surfaces exist at all (src/surfaces.ts ROLE_ACCESS): a route of another role is a 404.
-  if (roleServes(config.role, 'operator')) await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator })
+  if (roleServes(config.role, 'operator')) await app.register(controlPlanePlugin, { controlPlane: deps.controlPlane, authenticator: deps.authenticator, transport: deps.gateway.transport })
   if (roleServes(config.role, 'runtime')) await app.register(gatewayPlugin, deps.gateway)
   await app.register(discoveryPlugin, { config, store: deps.store, probes: deps.probes, reloads: deps.reloads ?? [], durability: deps.durability })
 

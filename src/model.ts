@@ -1,3 +1,4 @@
+import type { DeliveryOverrides } from './lifecycle/delivery-policy.js'
 /**
  * Records as they are stored. Nothing here holds a secret in plaintext: bearer secrets are SHA-256
  * digests, HMAC signing secrets are AES-256-GCM ciphertext under MECHA_MASTER_KEY.
@@ -19,6 +20,8 @@ export interface MechaRecord {
   created_by: string
   updated_at: string
   deactivated_at: string | null
+  /** The delivery policy fields its operators set (PATCH `delivery`); absent: all the defaults. */
+  delivery?: DeliveryOverrides
   version: number
 }
 
@@ -110,6 +113,8 @@ export type AuditType =
   | 'mecha.created'
   | 'mecha.updated'
   | 'mecha.deactivated'
+  /** An operator moved dead letters of a mecha back to its inbox (POST /v1/mechas/{id}/dead-letters/redrive). */
+  | 'mecha.dead_letters_redriven'
   | 'key.issued'
   | 'key.updated'
   | 'key.rotated'
@@ -122,7 +127,7 @@ export type AuditType =
   | 'dev_sender'
 
 export const AUDIT_TYPES: readonly AuditType[] = [
-  'mecha.created', 'mecha.updated', 'mecha.deactivated',
+  'mecha.created', 'mecha.updated', 'mecha.deactivated', 'mecha.dead_letters_redriven',
   'key.issued', 'key.updated', 'key.rotated', 'key.revoked', 'mode.put', 'mode.deleted', 'operator.refused',
   'operator.tokens_reloaded', 'dev_sender',
 ]

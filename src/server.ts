@@ -58,7 +58,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }
     const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined
     const sealer = new SecretSealer(masterKey)
-    const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit })
+    const controlPlane = new ControlPlane({ store: stores.control, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit, deliveryDefaults: config.deliveryDefaults })
     // The session sweeper's failures are logged once the app (and its logger) exists; a failed round is retried by the next.
     const logged: { log?: { error(obj: object, msg: string): void } } = {}
     const gateway = gatewayOptions(config, stores, sealer, (err) => logged.log?.error({ err }, 'session expiry sweep failed; the next round retries'))

@@ -61,6 +61,8 @@ export const SURFACES: readonly Surface[] = [
   op('DELETE', '/v1/mechas/:id', 'keys:write', 'mecha', 'Deactivate a mecha (its keys stop working).'),
   op('POST', '/v1/mechas/:id/keys', 'keys:write', 'keys', 'Issue a Mecha key (secrets shown once).'),
   op('GET', '/v1/mechas/:id/keys', 'keys:read', 'keys', 'List a mecha\'s keys.'),
+  op('GET', '/v1/mechas/:id/dead-letters', 'keys:read', 'mecha-dead-letters', 'A mecha\'s dead letters.'),
+  op('POST', '/v1/mechas/:id/dead-letters/redrive', 'keys:write', 'mecha-dead-letters-redrive', 'Move a mecha\'s dead letters back to its inbox (audited).'),
   op('GET', '/v1/keys/:keyId', 'keys:read', 'key', 'Read a key\'s metadata and status.'),
   op('PATCH', '/v1/keys/:keyId', 'keys:write', 'key', 'Change a key\'s label, expiry, permissions, signature policy.'),
   op('POST', '/v1/keys/:keyId/revoke', 'keys:write', 'key-revoke', 'Revoke a key.'),
@@ -80,6 +82,12 @@ export const SURFACES: readonly Surface[] = [
   rt('POST', '/v1/sessions/:id/commit', 'session-commit', 'Commit a session with its outcome (the initiator only).'),
   rt('POST', '/v1/sessions/:id/cancel', 'session-cancel', 'Cancel a session (the initiator only).'),
   rt('GET', '/v1/connect', 'connect', 'WebSocket: messages pushed as they arrive, acks over the socket.'),
+  rt('POST', '/v1/inbox/nack', 'inbox-nack', 'Deliver delivered messages again after a delay.'),
+  rt('POST', '/v1/inbox/extend', 'inbox-extend', 'Keep delivered messages invisible longer.'),
+  rt('POST', '/v1/inbox/reject', 'inbox-reject', 'Dead-letter delivered messages now.'),
+  rt('GET', '/v1/inbox/dead', 'inbox-dead', 'The authenticated mecha\'s dead letters.'),
+  rt('POST', '/v1/inbox/dead/redrive', 'inbox-dead-redrive', 'Move dead letters back to the inbox.'),
+  rt('POST', '/v1/inbox/dead/purge', 'inbox-dead-purge', 'Remove dead letters.'),
 ]
 
 /** The surface a route belongs to, or undefined when the list does not classify it. */

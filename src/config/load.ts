@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { DELIVERY_LIMITS, parseBackoff } from '../lifecycle/delivery-policy.js'
 import { parseRedisUrl } from '../stores/redis/url.js'
 import { sha256 } from '../crypto/digest.js'
 import { fromBase64url } from '../crypto/encoding.js'
@@ -159,6 +160,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     wsAuthTimeoutSeconds: integer('MECHA_WS_AUTH_TIMEOUT_SECONDS', 1, 60),
     shutdownGraceSeconds: integer('MECHA_SHUTDOWN_GRACE_SECONDS', 0, 600),
     visibilityTimeoutSeconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
+    deliveryDefaults: {
+      max_deliveries: integer('MECHA_MAX_DELIVERIES', DELIVERY_LIMITS.max_deliveries.min, DELIVERY_LIMITS.max_deliveries.max),
+      backoff_seconds: backoffSeconds(value('MECHA_DELIVERY_BACKOFF_SECONDS') ?? '0', problems),
+      visibility_seconds: integer('MECHA_VISIBILITY_TIMEOUT_SECONDS', 1, 43200),
+      dead_letter_ttl_seconds: integer('MECHA_DEAD_LETTER_TTL_SECONDS', DELIVERY_LIMITS.dead_letter_ttl_seconds.min, DELIVERY_LIMITS.dead_letter_ttl_seconds.max),
+    },
     durability: parseDurability(value('MECHA_DURABILITY') ?? 'everysec', problems),
     inboxLimit: integer('MECHA_INBOX_LIMIT', 1, 10_000_000),
     // At least 64 KiB, a default key's largest message (permissions.max_message_bytes).
@@ -361,6 +368,16 @@ function parseRate(name: VariableName, example: string, raw: string, problems: s
     return null
   }
   return { requests, seconds }
+}
+
+function backoffSeconds(raw: string, problems: string[]): number[] {
+  const waits = parseBackoff(raw)
+  if (waits === undefined) {
+    const { maxItems, max } = DELIVERY_LIMITS.backoff_seconds
+    problems.push(`MECHA_DELIVERY_BACKOFF_SECONDS must be at most ${maxItems} comma-separated seconds, each 0 to ${max} (e.g. 5,30,300; 0 for no wait), got ${JSON.stringify(raw)}`)
+    return []
+  }
+  return waits
 }
 
 /** A share: a decimal above 0 and at most 1. */

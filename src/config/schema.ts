@@ -1,3 +1,4 @@
+import type { DeliverySettings } from '../lifecycle/delivery-policy.js'
 /**
  * Every environment variable the service reads, with its default and meaning. This table is the
  * schema: `loadConfig` parses against it, the README's configuration table is checked against it
@@ -33,7 +34,10 @@ export const VARIABLES = [
   { name: 'MECHA_TIMESTAMP_WINDOW_SECONDS', default: '300', description: 'Accepted clock difference for Mecha-Timestamp, in seconds (1 to 3600).' },
   { name: 'MECHA_MAX_FUTURE_SKEW_SECONDS', default: '30', description: 'How far ahead of server time a Mecha-Timestamp may be (0 to MECHA_TIMESTAMP_WINDOW_SECONDS). Also the margin after a replay-cache loss: requests signed before `epoch + this` are refused, so a fast client clock cannot carry a pre-loss request past the epoch.' },
   { name: 'MECHA_DURABILITY', default: 'everysec', description: 'The least durability a 202 must have, checked at start against the store (reported in /.well-known/mecharim and /readyz): `fsync` (on disk before the 202: Redis `appendonly yes` + `appendfsync always`; the embedded store commits synchronously), `everysec` (Redis `appendfsync everysec` or better: a host crash may lose about a second), `memory` (accepts a Redis without persistence). The service refuses to start when the store gives less; see docs/security.md.' },
-  { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once).' },
+  { name: 'MECHA_VISIBILITY_TIMEOUT_SECONDS', default: '30', description: 'A delivered message not acknowledged within this time is delivered again (at-least-once). The default of every mecha\'s `delivery.visibility_seconds` (1 to 43200).' },
+  { name: 'MECHA_MAX_DELIVERIES', default: '5', description: 'The default of every mecha\'s `delivery.max_deliveries` (1 to 1000): a message delivered this many times without an ack moves to the recipient\'s dead letters (reason `max_deliveries`) instead of being delivered again, and its sender gets a `mecha.delivery.failed` receipt.' },
+  { name: 'MECHA_DELIVERY_BACKOFF_SECONDS', default: '0', description: 'The default of every mecha\'s `delivery.backoff_seconds`, comma-separated (`5,30,300`; at most 10, each 0 to 43200): after delivery n without an ack a message waits the n-th (the last repeated) beyond its visibility timeout, and a nack without a delay waits the same. `0`: no wait.' },
+  { name: 'MECHA_DEAD_LETTER_TTL_SECONDS', default: '1209600', description: 'The default of every mecha\'s `delivery.dead_letter_ttl_seconds` (60 to 2592000): how long a dead letter is kept (it counts against MECHA_INBOX_MAX_BYTES until then).' },
   { name: 'MECHA_INBOX_LIMIT', default: '10000', description: 'Unacknowledged messages one inbox may hold; beyond it senders get 429 `inbox_full`.' },
   { name: 'MECHA_INBOX_MAX_BYTES', default: '67108864', description: 'Bytes of unacknowledged messages (as stored, JSON) one inbox may hold, beside MECHA_INBOX_LIMIT; beyond it senders get 429 `inbox_full`. At least 65536.' },
   { name: 'MECHA_INBOX_SENDER_SHARE', default: '0.5', description: 'Share (above 0, at most 1) of an inbox\'s MECHA_INBOX_LIMIT and MECHA_INBOX_MAX_BYTES one sender may hold; beyond it that sender gets 429 `sender_share_exceeded` while other senders still get through. 1 turns the share off.' },
@@ -140,6 +144,8 @@ export interface Config {
   readonly wsAuthTimeoutSeconds: number
   readonly shutdownGraceSeconds: number
   readonly visibilityTimeoutSeconds: number
+  /** The delivery policy of every mecha that does not set its own (MECHA_MAX_DELIVERIES and the rest; lifecycle/delivery-policy.ts). */
+  readonly deliveryDefaults: Readonly<DeliverySettings>
   /** The least durability a 202 must have; the stores refuse to open below it. */
   readonly durability: DurabilityLevel
   readonly inboxLimit: number

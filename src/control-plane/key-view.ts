@@ -1,3 +1,4 @@
+import { effectiveDelivery, type DeliverySettings } from '../lifecycle/delivery-policy.js'
 import type { Credential, KeyRecord, KeyStatus, MechaRecord, Permissions } from '../model.js'
 import { shownPermissions } from '../permissions/sessions.js'
 
@@ -15,7 +16,8 @@ export interface KeyView extends Omit<KeyRecord, 'credentials' | 'version' | 'pe
 /** A credential generation as shown: whether it has a signing secret, never the secret or its digest. */
 type CredentialView = Pick<Credential, 'generation' | 'created_at' | 'expires_at'> & { signing_secret: boolean }
 
-export type MechaView = Omit<MechaRecord, 'version'>
+/** A mecha as operators see it: its delivery policy is the one in effect (its overrides over the defaults). */
+export type MechaView = Omit<MechaRecord, 'version' | 'delivery'> & { delivery: DeliverySettings }
 
 /** Status precedence: revoked, then an inactive mecha, then expiry. */
 export function keyStatus(key: KeyRecord, mecha: MechaRecord | undefined, now: number): KeyStatus {
@@ -55,7 +57,7 @@ export function toKeyView(key: KeyRecord, mecha: MechaRecord | undefined, now: n
   }
 }
 
-export function toMechaView(mecha: MechaRecord): MechaView {
-  const { version: _version, ...view } = mecha
-  return view
+export function toMechaView(mecha: MechaRecord, deliveryDefaults: DeliverySettings): MechaView {
+  const { version: _version, delivery, ...view } = mecha
+  return { ...view, delivery: effectiveDelivery(delivery, deliveryDefaults) }
 }

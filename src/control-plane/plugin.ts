@@ -4,8 +4,10 @@ import { sendProblem } from '../errors/handler.js'
 import { Problem } from '../errors/problem.js'
 import { headerCount } from '../header-counts.js'
 import type { OperatorAuthenticator } from './operator-auth.js'
+import { deadLetterRoutes } from './dead-letter-routes.js'
 import { controlPlaneRoutes } from './routes.js'
 import type { ControlPlane } from './service.js'
+import type { Transport } from '../transport/types.js'
 import '../route-access.js'
 
 declare module 'fastify' {
@@ -18,6 +20,8 @@ export interface ControlPlanePluginOptions {
   controlPlane: ControlPlane
   /** Verifies operator tokens, throttling guessing per client address when given a guard. */
   authenticator: OperatorAuthenticator
+  /** The transport, for a mecha's dead letters (GET /v1/mechas/{id}/dead-letters, redrive); without it those routes are absent. */
+  transport?: Transport
 }
 
 /**
@@ -62,4 +66,5 @@ export async function controlPlanePlugin(app: FastifyInstance, options: ControlP
   })
 
   await app.register(controlPlaneRoutes, { controlPlane })
+  if (options.transport !== undefined) await app.register(deadLetterRoutes, { controlPlane, transport: options.transport })
 }

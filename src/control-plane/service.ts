@@ -12,6 +12,7 @@ import type {
 import { DEFAULT_SESSION_PERMISSIONS, sessionPermissions } from '../permissions/sessions.js'
 import { patternProblem } from '../permissions/glob.js'
 import type { AuditQuery, ControlStore } from '../stores/types.js'
+import { DEFAULT_DELIVERY, deliveryProblem, type DeliveryOverrides, type DeliverySettings } from '../lifecycle/delivery-policy.js'
 import { ModeRegistry } from './modes.js'
 import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
 
@@ -46,6 +47,8 @@ export interface MechaUpdateInput {
   description?: string | null
   listed?: boolean
   accepts?: string[]
+  /** Merged onto the fields already set; null goes back to the defaults for every field. */
+  delivery?: DeliveryOverrides | null
 }
 
 interface KeyPolicyInput {
@@ -93,6 +96,11 @@ export interface ControlPlaneOptions {
    * explicit choice). Default null: no default limit.
    */
   defaultRateLimit?: RateLimit | null
+  /**
+   * The delivery policy of a mecha that sets none (MECHA_MAX_DELIVERIES and the rest): shown in its
+   * view beside what its operators set. Default DEFAULT_DELIVERY.
+   */
+  deliveryDefaults?: DeliverySettings
 }
 
 interface FoundTestKey {
@@ -110,6 +118,7 @@ export class ControlPlane {
   readonly #now: () => number
   readonly #knownTestKeys: 'refuse' | 'warn'
   readonly #defaultRateLimit: RateLimit | null
+  readonly #deliveryDefaults: DeliverySettings
   /** The session modes (operators write them here; runtime keys through the gateway). */
   readonly modes: ModeRegistry
 
@@ -122,6 +131,10 @@ export class ControlPlane {
     if (knownTestKeys !== 'refuse' && knownTestKeys !== 'warn') throw new TypeError(`expected knownTestKeys to be 'refuse' or 'warn', got ${String(knownTestKeys)}`)
     this.#knownTestKeys = knownTestKeys
     this.#defaultRateLimit = checkDefaultRateLimit(options.defaultRateLimit ?? null)
+    const deliveryDefaults = options.deliveryDefaults ?? DEFAULT_DELIVERY
+    const problem = deliveryProblem(deliveryDefaults)
+    if (problem !== undefined) throw new RangeError(`options.deliveryDefaults: ${problem}`)
+    this.#deliveryDefaults = deliveryDefaults
   }
 
   // ---------------------------------------------------------------- mechas
@@ -148,16 +161,16 @@ export class ControlPlane {
       if (err instanceof VersionConflictError) throw new Problem('mecha_exists', `mecha ${record.id} already exists`)
       throw err
     }
-    return toMechaView(record)
+    return toMechaView(record, this.#deliveryDefaults)
   }
 
   async getMecha(id: string): Promise<MechaView> {
-    return toMechaView(await this.#requireMecha(id))
+    return toMechaView(await this.#requireMecha(id), this.#deliveryDefaults)
   }
 
   async listMechas(limit: number, after?: string): Promise<{ mechas: MechaView[]; next: string | null }> {
     const page = await this.#store.listMechas({ limit: limit + 1, after })
-    const mechas = page.slice(0, limit).map(toMechaView)
+    const mechas = page.slice(0, limit).map((record) => toMechaView(record, this.#deliveryDefaults))
     return { mechas, next: page.length > limit ? (mechas.at(-1)?.id ?? null) : null }
   }
 
@@ -165,10 +178,29 @@ export class ControlPlane {
     checkPatterns('accepts', input.accepts)
     const saved = await this.#casMecha(id, (current) => {
       if (current.status !== 'active') throw new Problem('mecha_inactive', `mecha ${id} is deactivated`)
-      const next = { ...current, ...definedFields(input), updated_at: this.#iso(), version: current.version + 1 }
+      const { delivery, ...fields } = input
+      const next: MechaRecord = { ...current, ...definedFields(fields), updated_at: this.#iso(), version: current.version + 1 }
+      if (delivery === null) delete next.delivery
+      else if (delivery !== undefined) next.delivery = mergeDelivery(current.delivery, delivery)
       return { next, event: this.#event(actor, 'mecha.updated', 'mecha', id, { fields: Object.keys(definedFields(input)) }) }
     })
-    return toMechaView(saved)
+    return toMechaView(saved, this.#deliveryDefaults)
+  }
+
+  /**
+   * The mecha must exist; then `redrive` moves its dead letters (the transport's, on the mecha's own
+   * inbox) and the change is audited as `mecha.dead_letters_redriven` with the ids and the count.
+   */
+  async redriveDeadLetters(actor: Actor, id: string, ids: string[], redrive: (mecha: string, ids: string[]) => Promise<number>): Promise<number> {
+    await this.#requireMecha(id)
+    const redriven = await redrive(id, ids)
+    await this.#store.appendAudit(this.#event(actor, 'mecha.dead_letters_redriven', 'mecha', id, { ids, redriven }))
+    return redriven
+  }
+
+  /** The mecha must exist (404 mecha_not_found otherwise): for routes on its inbox. */
+  async requireMecha(id: string): Promise<void> {
+    await this.#requireMecha(id)
   }
 
   /** Deactivation is final and idempotent: the mecha's keys stop working; its record and history stay. */
@@ -179,7 +211,7 @@ export class ControlPlane {
       const next: MechaRecord = { ...current, status: 'inactive', deactivated_at: now, updated_at: now, version: current.version + 1 }
       return { next, event: this.#event(actor, 'mecha.deactivated', 'mecha', id, {}) }
     })
-    return toMechaView(saved)
+    return toMechaView(saved, this.#deliveryDefaults)
   }
 
   // ---------------------------------------------------------------- keys
@@ -474,6 +506,13 @@ function checkPatterns(field: string, patterns: readonly string[] | undefined): 
     const problem = patternProblem(pattern)
     if (problem !== undefined) throw new Problem('invalid_pattern', `${field}[${i}] ${problem}`)
   }
+}
+
+/** An operator's delivery fields over the ones set before, checked (the HTTP schema checks them first). */
+function mergeDelivery(current: DeliveryOverrides | undefined, update: DeliveryOverrides): DeliveryOverrides {
+  const problem = deliveryProblem(update)
+  if (problem !== undefined) throw new Problem('invalid_request', `delivery: ${problem}`)
+  return { ...current, ...definedFields(update) }
 }
 
 function definedFields<T extends object>(input: T): Partial<T> {

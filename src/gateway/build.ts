@@ -1,4 +1,8 @@
 import { ModeRegistry } from '../control-plane/modes.js'
+import { DeadLetterEvents } from '../lifecycle/dead-letter-events.js'
+import { effectiveDelivery } from '../lifecycle/delivery-policy.js'
+import { withDeliveryPolicies } from '../lifecycle/policy-transport.js'
+import { withFailureReceipts } from '../transport/receipts.js'
 import type { Config } from '../config/schema.js'
 import type { SecretSealer } from '../crypto/sealed-secret.js'
 import { AuthFailureGuard } from '../ratelimit/auth-failures.js'
@@ -26,6 +30,7 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
   const records = new RecordCache(stores.control, stores.changes, {
     ttlMs: config.keyCacheTtlSeconds * 1000, negativeTtlMs: Math.min(NEGATIVE_CACHE_MS, config.keyCacheTtlSeconds * 1000), maxEntries: CACHE_ENTRIES,
   })
+  const deadLetterEvents = new DeadLetterEvents()
   return {
     deps: {
       records,
@@ -46,7 +51,12 @@ export function gatewayOptions(config: Config, stores: Pick<Stores, 'control' | 
         ...(config.production ? {} : { hint: `; MECHA_AUTH_FAILURE_LIMIT allows ${config.authFailureLimit} per ${config.authFailureWindowSeconds} s (loopback ${config.authFailureLoopbackLimit}): raise it, or set 0 to turn the guard off, while you iterate` }),
       }),
     },
-    transport: stores.transport,
+    // Each recipient's delivery policy on every read, and failure receipts for what is dead-lettered.
+    transport: withFailureReceipts(
+      withDeliveryPolicies(stores.transport, async (mecha) => effectiveDelivery((await records.getMecha(mecha))?.delivery, config.deliveryDefaults)),
+      { idempotencyTtlSeconds: config.idempotencyTtlSeconds, onDeadLettered: (deadLetters) => deadLetterEvents.emit(deadLetters) },
+    ),
+    deadLetters: deadLetterEvents,
     visibilityMs: config.visibilityTimeoutSeconds * 1000,
     idempotencyTtlSeconds: config.idempotencyTtlSeconds,
     modes: new ModeRegistry(stores.control),

@@ -16,6 +16,8 @@ import { claimNonce } from './steps/claim-nonce.js'
 import { ackMessages, handOff, readInbox, reserveSocket, whoami, type HandOffDeps } from './steps/hand-off.js'
 import { checkPermissions, checkRecipient, checkSender } from './steps/message-checks.js'
 import { checkMessageIdentity } from './steps/message-identity.js'
+import { checkMessageSchedule } from './steps/message-schedule.js'
+import { extendMessages, listDeadLetters, nackMessages, purgeDeadLetters, redriveDeadLetters, rejectMessages } from './steps/inbox-lifecycle.js'
 import { checkModePermission, putMode, type ModeDeps } from './steps/modes.js'
 import {
   checkSessionMembership, checkSessionPermission, closeSession, getSession, listSessions, lookupSessionParts, startSession, type SessionDeps,
@@ -54,10 +56,14 @@ export interface GatewayDeps {
 /** Everything a step may use: the verification deps and the route hand-offs' (the adapter adds the latter). */
 export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps & SessionDeps
 
+/** The recipient's controls over its inbox and dead letters (issue 14). */
+const INBOX_LIFECYCLE_ROUTES = ['nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge'] as const
+
 /** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
 export const RUNTIME_ROUTES = [
   'send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode',
   'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session',
+  'nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge',
 ] as const
 export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
 
@@ -135,7 +141,7 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'authenticated', phase: 'body', routes: 'all', run: authenticated, authenticates: true,
     check: 'Every presented credential verified: the request is authenticated, and the key is remembered as known-good for this address',
     refusals: [] }),
-  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect', 'put-mode', 'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session'], run: claimNonce,
+  step({ name: 'nonce', phase: 'body', routes: ['inbox', 'ack', 'whoami', 'connect', 'put-mode', 'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session', ...INBOX_LIFECYCLE_ROUTES], run: claimNonce,
     check: 'The nonce is recorded in the replay cache (on POST /v1/messages, by the hand-off, atomically with the message)',
     refusals: ['replayed_nonce', 'stale_timestamp', 'replay_cache_unavailable'] }),
   step({ name: 'body', phase: 'route', routes: 'all', run: checkBody,
@@ -147,6 +153,9 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'schema', phase: 'route', routes: 'all', run: checkSchema,
     check: 'The body and query match the route\'s JSON Schema',
     refusals: ['invalid_request', 'invalid_id'] }),
+  step({ name: 'schedule', phase: 'route', routes: ['send'], run: checkMessageSchedule,
+    check: '`deliver_after`, when sent, at most 7 days ahead of server time',
+    refusals: ['invalid_request'] }),
   step({ name: 'sender', phase: 'route', routes: ['send'], run: checkSender,
     check: '`from`, when present, equals the key\'s mecha',
     refusals: ['sender_mismatch'] }),
@@ -194,6 +203,24 @@ export const PIPELINE: readonly PipelineStep[] = [
     refusals: ['invalid_key', 'signature_required', 'bad_signature', 'transport_unavailable'] }),
   step({ name: 'ack', phase: 'route', routes: ['ack'], run: ackMessages,
     check: 'Acknowledge delivered messages of the caller\'s own inbox',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'nack', phase: 'route', routes: ['nack'], run: nackMessages,
+    check: 'Deliver delivered messages of the caller\'s own inbox again after the delay (default: its backoff)',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'extend', phase: 'route', routes: ['extend'], run: extendMessages,
+    check: 'Keep delivered messages of the caller\'s own inbox invisible longer (at most 12 hours after their delivery)',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'reject', phase: 'route', routes: ['reject'], run: rejectMessages,
+    check: 'Move delivered messages of the caller\'s own inbox to its dead letters now (reason `rejected`); their senders get a `mecha.delivery.failed` receipt',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'dead-letters', phase: 'route', routes: ['dead-letters'], run: listDeadLetters,
+    check: 'List the caller\'s own dead letters (reason, deliveries, when), by message id',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'redrive', phase: 'route', routes: ['redrive'], run: redriveDeadLetters,
+    check: 'Move dead letters of the caller\'s own back to its inbox: same id, delivery count afresh',
+    refusals: ['transport_unavailable'] }),
+  step({ name: 'purge', phase: 'route', routes: ['purge'], run: purgeDeadLetters,
+    check: 'Remove dead letters of the caller\'s own (their bytes go back to the inbox budget)',
     refusals: ['transport_unavailable'] }),
   step({ name: 'whoami', phase: 'route', routes: ['whoami'], run: whoami,
     check: 'Answer who the key is',

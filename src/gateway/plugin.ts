@@ -3,6 +3,7 @@ import { unsupportedMediaType } from '../errors/unsupported-media-type.js'
 import { parseJsonBody } from '../http/json-body.js'
 import type { ModeRegistry } from '../control-plane/modes.js'
 import type { SessionService } from '../sessions/service.js'
+import type { DeadLetterEvents } from '../lifecycle/dead-letter-events.js'
 import type { Transport } from '../transport/types.js'
 import { PipelineAdapter } from './adapter.js'
 import { ConnectionAuthorization } from './connection-authorization.js'
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   modes: ModeRegistry
   /** Sessions: their rules, store and notifications. */
   sessions: SessionService
+  /** What the transport dead-letters, for the metrics (mecharim_dead_lettered_total). */
+  deadLetters?: DeadLetterEvents
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { ackRequest, inboxQuery, messageRequest } from '../schemas/gateway.js'
+import { deadLetterIdsRequest, deadLettersQuery, extendRequest, nackRequest, rejectRequest } from '../schemas/lifecycle.js'
 import { modeName, modePutRequest } from '../schemas/modes.js'
 import { sessionCancelRequest, sessionCommitRequest, sessionListQuery, sessionParams, sessionStartRequest } from '../schemas/sessions.js'
 import type { RouteOptions } from './adapter.js'
@@ -27,5 +28,11 @@ export async function gatewayRoutes(app: FastifyInstance, options: RouteOptions)
   app.post('/v1/sessions/:id/commit', { config: { runtimeRoute: 'commit-session' }, attachValidation: true, schema: { params: sessionParams, body: sessionCommitRequest } }, adapter.handler)
   app.post('/v1/sessions/:id/cancel', { config: { runtimeRoute: 'cancel-session' }, attachValidation: true, schema: { params: sessionParams, body: sessionCancelRequest } }, adapter.handler)
   app.get('/v1/whoami', { ...noHead, config: { runtimeRoute: 'whoami' } }, adapter.handler)
+  app.post('/v1/inbox/nack', { config: { runtimeRoute: 'nack' }, attachValidation: true, schema: { body: nackRequest } }, adapter.handler)
+  app.post('/v1/inbox/extend', { config: { runtimeRoute: 'extend' }, attachValidation: true, schema: { body: extendRequest } }, adapter.handler)
+  app.post('/v1/inbox/reject', { config: { runtimeRoute: 'reject' }, attachValidation: true, schema: { body: rejectRequest } }, adapter.handler)
+  app.get('/v1/inbox/dead', { ...noHead, config: { runtimeRoute: 'dead-letters' }, attachValidation: true, schema: { querystring: deadLettersQuery } }, adapter.handler)
+  app.post('/v1/inbox/dead/redrive', { config: { runtimeRoute: 'redrive' }, attachValidation: true, schema: { body: deadLetterIdsRequest } }, adapter.handler)
+  app.post('/v1/inbox/dead/purge', { config: { runtimeRoute: 'purge' }, attachValidation: true, schema: { body: deadLetterIdsRequest } }, adapter.handler)
   await app.register(connectRoute, options)
 }

@@ -10,6 +10,7 @@ import { required, type AuthorizationWatch, type GatewayContext } from './contex
 import { authenticateByFrame } from './frame-handshake.js'
 import { OpenSockets, type WebSocketLimits } from './open-sockets.js'
 import { releaseAuthAttempt } from './steps/auth-failure-throttle.js'
+import { lifecycleFrameType, parseLifecycleFrame, runLifecycleFrame } from './inbox-frames.js'
 import { sleepBeforeNextRead } from './wait-for-messages.js'
 
 export { OpenSockets, type WebSocketLimits } from './open-sockets.js'
@@ -178,6 +179,7 @@ class PushSession {
   }
 
   async #onFrame(text: string | undefined): Promise<void> {
+    if (await this.#onLifecycleFrame(text)) return
     const frame = parseAck(text)
     if ('reason' in frame) {
       this.#refuse(frame.reason, frame.detail, frame.ref)
@@ -191,6 +193,33 @@ class PushSession {
     } catch {
       this.#refuse('transport_unavailable', 'the acknowledgement was not recorded; send it again', frame.ref)
     }
+  }
+
+  /** A nack, extend or reject frame (inbox-frames.ts): answered here; false for any other frame. */
+  async #onLifecycleFrame(text: string | undefined): Promise<boolean> {
+    let parsed: unknown
+    try {
+      parsed = text === undefined ? undefined : JSON.parse(text)
+    } catch {
+      return false
+    }
+    const type = lifecycleFrameType(parsed)
+    if (type === undefined) return false
+    const frame = parseLifecycleFrame(type, parsed as Record<string, unknown>)
+    if (!('type' in frame)) {
+      this.#refuse(frame.reason, frame.detail, frame.ref)
+      return true
+    }
+    try {
+      // Re-checked before anything moves, as for an ack.
+      if ((await this.#authorization.check()) !== undefined) return true
+      this.send({ ...(await runLifecycleFrame(this.#deps.transport, this.#mecha, frame, Date.now())), ...refField(frame.ref) })
+      // A nack may make a message due before the push loop's next read: read again now.
+      if (frame.type === 'nack') this.#rouse()
+    } catch {
+      this.#refuse('transport_unavailable', `the ${type} was not recorded; send it again`, frame.ref)
+    }
+    return true
   }
 
   #refuse(reason: Reason, detail: string, ref: string | undefined): void {

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js'
 import { sendMetrics, startMetricsListener } from './metrics-listener.js'
 import { MetricsRecorder, type RouteRecorder } from './recorder.js'
 import type { ReloadStatus } from '../reload/reload-status.js'
+import type { DeadLetterEvents } from '../lifecycle/dead-letter-events.js'
 import '../route-access.js'
 
 declare module 'fastify' {
@@ -24,11 +25,13 @@ type Hook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDone
  * labels and counter children, created when the route is registered; nothing reads
  * `request.routeOptions`, which builds a new object on every access.
  */
-export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstance, options: { config: Config; reloads: readonly ReloadStatus[] }): Promise<void> {
+export const metricsPlugin = fp(async function metricsPlugin(app: FastifyInstance, options: { config: Config; reloads: readonly ReloadStatus[]; deadLetters?: DeadLetterEvents }): Promise<void> {
   const { metrics, host } = options.config
   if (metrics.mode === 'off') return
   const recorder = new MetricsRecorder()
   recorder.reloads(options.reloads)
+  const stopCounting = options.deadLetters?.on((deadLetter) => recorder.deadLettered(deadLetter.reason))
+  if (stopCounting !== undefined) app.addHook('onClose', async () => { stopCounting() })
 
   app.decorateRequest('metricsStartedAt', undefined)
 

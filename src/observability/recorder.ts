@@ -1,7 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { DeadLetterReason } from '../transport/types.js'
 import type { ReloadStatus } from '../reload/reload-status.js'
 import type { Reason } from '../errors/catalogue.js'
 import type { Dependency } from '../errors/faults.js'
+
+/** Every reason a message is dead-lettered for: each counted from 0. */
+const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['max_deliveries', 'expired', 'rejected']
 
 /**
  * Verification takes tens of microseconds when the key record is cached and a few milliseconds when
@@ -62,9 +66,17 @@ export class MetricsRecorder {
   private readonly dependencyErrors = new Map<Reason, Counter.Internal>()
   private readonly verificationAccepted: Histogram.Internal<'access' | 'outcome'>
   private readonly verificationRefused: Histogram.Internal<'access' | 'outcome'>
+  private readonly deadLetters: Counter<'reason'>
 
   constructor() {
     const registers = [this.registry]
+    this.deadLetters = new Counter({
+      name: 'mecharim_dead_lettered_total',
+      help: 'Messages moved to a recipient\'s dead letters, by reason: max_deliveries, expired, rejected.',
+      labelNames: ['reason'] as const,
+      registers,
+    })
+    for (const reason of DEAD_LETTER_REASONS) this.deadLetters.labels(reason).inc(0)
     this.requests = new Counter({
       name: 'mecharim_http_requests_total',
       help: 'HTTP responses by route pattern (`unmatched` for unknown paths), method, status class and access class.',
@@ -152,6 +164,10 @@ export class MetricsRecorder {
     }
     child.inc()
     this.dependencyErrors.get(reason)?.inc()
+  }
+
+  deadLettered(reason: DeadLetterReason): void {
+    this.deadLetters.labels(reason).inc()
   }
 
   /** `startedAt` is a process.hrtime.bigint() reading. */

@@ -1,3 +1,4 @@
+import { deliverySettings, deliveryUpdate } from '../lifecycle/delivery-policy.js'
 import { AUDIT_TYPES } from '../model.js'
 import {
   SCHEMA_DIALECT, algorithm, keyId, kind, mechaId, nullableTimestamp, operatorName, permissions,
@@ -38,6 +39,7 @@ export const mechaUpdateRequest = {
     description: { type: ['string', 'null'], maxLength: 2000 },
     listed: { type: 'boolean' },
     accepts: mechaCreateRequest.properties.accepts,
+    delivery: deliveryUpdate,
   },
 } as const
 
@@ -46,7 +48,7 @@ export const mecha = {
   $id: 'urn:mecharim:schema:mecha',
   title: 'Mecha',
   type: 'object',
-  required: ['id', 'name', 'description', 'listed', 'accepts', 'status', 'created_at', 'created_by', 'updated_at', 'deactivated_at'],
+  required: ['id', 'name', 'description', 'listed', 'accepts', 'status', 'created_at', 'created_by', 'updated_at', 'deactivated_at', 'delivery'],
   properties: {
     id: mechaId,
     name: { type: ['string', 'null'] },
@@ -58,6 +60,7 @@ export const mecha = {
     created_by: operatorName,
     updated_at: timestamp,
     deactivated_at: nullableTimestamp,
+    delivery: deliverySettings,
   },
 } as const
 

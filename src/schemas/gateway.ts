@@ -9,6 +9,11 @@ export const messageId = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', 
 /** The sender's Idempotency-Key, as delivered (the request header's value without its quotes). */
 export const idempotencyKey = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$', description: 'The Idempotency-Key the sender sent with the message, if any; scoped to the sender.' } as const
 
+/** The longest `ttl_seconds` a message may carry: 30 days. */
+export const MAX_TTL_SECONDS = 30 * 86_400
+/** How far ahead `deliver_after` may be: 7 days. */
+export const MAX_DELIVER_AFTER_SECONDS = 7 * 86_400
+
 export const messageRequest = {
   $schema: SCHEMA_DIALECT,
   $id: 'urn:mecharim:schema:message-request',
@@ -25,6 +30,9 @@ export const messageRequest = {
     session: { ...sessionId, description: 'The session the message belongs to: the sender and `to` must be participants, the session open, the kind one of its kinds.' },
     from: { ...mechaId, description: 'Optional; must equal the mecha the key acts for (the gateway fills it in).' },
     reply_to: { ...messageId, description: 'Id of the message this one answers.' },
+    ttl_seconds: { type: 'integer', minimum: 1, maximum: MAX_TTL_SECONDS, description: 'Never delivered later than this after it was accepted: then it moves to the recipient\'s dead letters (reason `expired`).' },
+    deliver_after: { type: 'integer', minimum: 0, description: 'Unix seconds, at most 7 days ahead: not delivered before.' },
+    receipts: { type: 'boolean', description: 'false: no `mecha.delivery.failed` receipt when the message is dead-lettered (default true).' },
   },
 } as const
 
@@ -45,6 +53,9 @@ export const message = {
     accepted_at: { type: 'string', format: 'date-time' },
     session: { ...sessionId, description: 'The session the message belongs to; absent outside sessions.' },
     delivery_count: { type: 'integer', minimum: 1, description: 'More than 1 when an unacknowledged message is delivered again.' },
+    ttl_seconds: { type: 'integer', description: 'The sender\'s, when it set one.' },
+    deliver_after: { type: 'integer', description: 'The sender\'s, when it set one.' },
+    receipts: { type: 'boolean', description: 'The sender\'s, when it set one.' },
   },
 } as const
 

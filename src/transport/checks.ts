@@ -2,8 +2,9 @@
 import { DependencyUnavailableError } from '../errors/faults.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import {
-  DEFAULT_INBOX_LIMIT, DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_SENDER_SHARE,
-  type AcceptInput, type InboxBudgetOptions, type Message, type MessageAcceptance, type ReadOptions,
+  DEFAULT_DEAD_LETTER_TTL_MS, DEFAULT_INBOX_LIMIT, DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_SENDER_SHARE, MAX_REJECT_DETAIL_LENGTH,
+  type AcceptInput, type DeadLetterListOptions, type DeliveryPolicy, type ExtendOptions, type InboxBudgetOptions, type Message, type MessageAcceptance,
+  type NackOptions, type ReadOptions, type RejectOptions,
 } from './types.js'
 
 /** A listener's failure is not the sender's: arrival announcements are best effort. */
@@ -123,6 +124,7 @@ export function checkAcceptInput(input: AcceptInput): void {
   if (!Number.isSafeInteger(input.idempotencyTtlSeconds) || input.idempotencyTtlSeconds <= 0) {
     throw new RangeError(`expected input.idempotencyTtlSeconds to be a positive integer, got ${input.idempotencyTtlSeconds}`)
   }
+  checkSchedule(input)
 }
 
 const SHA256_HEX_RE = /^[0-9a-f]{64}$/
@@ -149,6 +151,7 @@ export function checkReadOptions(recipient: string, options: ReadOptions): void 
     throw new RangeError(`expected visibilityMs to be a positive integer, got ${options.visibilityMs}`)
   }
   if (!Number.isFinite(options.now)) throw new RangeError(`expected now to be unix milliseconds, got ${options.now}`)
+  resolvePolicy(options.policy)
 }
 
 export function checkAckIds(recipient: string, ids: readonly string[]): void {
@@ -166,4 +169,94 @@ function checkRecipient(recipient: string): void {
 /** Server time of an accept: its claim's, or `now` when it records no nonce (checked by checkAcceptInput). */
 export function acceptTime(input: AcceptInput): number {
   return input.claim?.now ?? (input.now as number)
+}
+
+/** A delivery policy with its defaults filled in: `maxDeliveries` 0 means no limit. */
+export interface ResolvedPolicy {
+  maxDeliveries: number
+  backoffMs: readonly number[]
+  deadLetterTtlMs: number
+}
+
+/** Checks a DeliveryPolicy (every field optional) and fills in the defaults. */
+export function resolvePolicy(policy: DeliveryPolicy | undefined): ResolvedPolicy {
+  if (policy === undefined) return { maxDeliveries: 0, backoffMs: [], deadLetterTtlMs: DEFAULT_DEAD_LETTER_TTL_MS }
+  if (typeof policy !== 'object' || policy === null) throw new TypeError(`expected a delivery policy, got ${String(policy)}`)
+  const { maxDeliveries, backoffMs = [], deadLetterTtlMs = DEFAULT_DEAD_LETTER_TTL_MS } = policy
+  if (maxDeliveries !== undefined && (!Number.isSafeInteger(maxDeliveries) || maxDeliveries < 1)) {
+    throw new RangeError(`expected policy.maxDeliveries to be a positive integer, got ${maxDeliveries}`)
+  }
+  if (!Array.isArray(backoffMs)) throw new TypeError(`expected policy.backoffMs to be an array, got ${typeof backoffMs}`)
+  for (const wait of backoffMs) {
+    if (!Number.isSafeInteger(wait) || wait < 0) throw new RangeError(`expected every policy.backoffMs to be a non-negative integer, got ${wait}`)
+  }
+  if (!Number.isSafeInteger(deadLetterTtlMs) || deadLetterTtlMs <= 0) throw new RangeError(`expected policy.deadLetterTtlMs to be a positive integer, got ${deadLetterTtlMs}`)
+  return { maxDeliveries: maxDeliveries ?? 0, backoffMs, deadLetterTtlMs }
+}
+
+/**
+ * How long a message waits before it is delivered again after its `deliveries`-th delivery: the
+ * backoff's entry for it (the last one repeated), and none after the last delivery the policy allows
+ * (the next due read dead-letters it, there is nothing to wait for).
+ */
+export function backoffAfter(policy: ResolvedPolicy, deliveries: number): number {
+  if (policy.maxDeliveries > 0 && deliveries >= policy.maxDeliveries) return 0
+  if (policy.backoffMs.length === 0 || deliveries < 1) return 0
+  return policy.backoffMs[Math.min(deliveries, policy.backoffMs.length) - 1] ?? 0
+}
+
+/** When a message is due: visible again, or expired, whichever comes first. */
+export function dueAt(visibleAt: number, expiresAt: number | undefined): number {
+  return expiresAt === undefined ? visibleAt : Math.min(visibleAt, expiresAt)
+}
+
+export function checkNow(now: number): void {
+  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError(`expected now to be unix milliseconds, got ${now}`)
+}
+
+/** The arguments of nack, extend, reject, redrive and purge: a recipient, ids and `now`. */
+export function checkLifecycleCall(recipient: string, ids: readonly string[], options: { now: number }): void {
+  checkAckIds(recipient, ids)
+  if (typeof options !== 'object' || options === null) throw new TypeError(`expected options, got ${String(options)}`)
+  checkNow(options.now)
+}
+
+export function checkNackOptions(options: NackOptions): void {
+  if (options.delayMs !== undefined && (!Number.isSafeInteger(options.delayMs) || options.delayMs < 0)) {
+    throw new RangeError(`expected delayMs to be a non-negative integer, got ${options.delayMs}`)
+  }
+  resolvePolicy(options.policy)
+}
+
+export function checkExtendOptions(options: ExtendOptions): void {
+  if (!Number.isSafeInteger(options.visibilityMs) || options.visibilityMs <= 0) {
+    throw new RangeError(`expected visibilityMs to be a positive integer, got ${options.visibilityMs}`)
+  }
+}
+
+export function checkRejectOptions(options: RejectOptions): void {
+  const detail = options.detail
+  if (detail !== undefined && typeof detail !== 'string') throw new TypeError(`expected detail to be a string, got ${typeof detail}`)
+  if (detail !== undefined && detail.length > MAX_REJECT_DETAIL_LENGTH) {
+    throw new RangeError(`expected detail to be at most ${MAX_REJECT_DETAIL_LENGTH} characters, got ${detail.length}`)
+  }
+  resolvePolicy(options.policy)
+}
+
+export function checkDeadLetterListOptions(recipient: string, options: DeadLetterListOptions): void {
+  checkRecipient(recipient)
+  if (typeof options !== 'object' || options === null) throw new TypeError(`expected options, got ${String(options)}`)
+  checkNow(options.now)
+  if (!Number.isSafeInteger(options.limit) || options.limit < 0) throw new RangeError(`expected limit to be a non-negative integer, got ${options.limit}`)
+  if (options.after !== undefined && (typeof options.after !== 'string' || options.after === '')) {
+    throw new TypeError(`expected after to be a non-empty string, got ${JSON.stringify(options.after)}`)
+  }
+}
+
+/** An accept's `deliverAt` and `expiresAt`, when set: unix ms. */
+export function checkSchedule(input: AcceptInput): void {
+  for (const field of ['deliverAt', 'expiresAt'] as const) {
+    const value = input[field]
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new RangeError(`expected input.${field} to be unix milliseconds, got ${value}`)
+  }
 }

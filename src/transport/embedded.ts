@@ -7,11 +7,14 @@ import { DEFAULT_MAX_FUTURE_SKEW_SECONDS, type ReplayRules } from '../replay/typ
 import type { EmbeddedDatabase } from '../stores/embedded/database.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import {
-  acceptanceOf, acceptTime, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses,
-  storedBytes, type InboxBudget,
+  acceptanceOf, acceptTime, backoffAfter, budgetRefusal, callListener, checkAcceptInput, checkAckIds, checkDeadLetterListOptions, checkExtendOptions, checkLifecycleCall,
+  checkNackOptions, checkReadOptions, checkRejectOptions, checkStoragePressure, duplicateIdFault, dueAt, inboxBudget, resolvePolicy, storageRefuses, storedBytes,
+  type InboxBudget, type ResolvedPolicy,
 } from './checks.js'
 import {
-  idempotencyScope, type AcceptInput, type AcceptResult, type Message, type MessageAcceptance, type ReadOptions, type ReadResult, type Transport, type TransportOptions,
+  idempotencyScope, MAX_VISIBILITY_MS,
+  type AcceptInput, type AcceptResult, type DeadLetter, type DeadLetterListOptions, type DeadLetterReason, type DeliveredMessage, type ExtendOptions, type Message,
+  type MessageAcceptance, type NackOptions, type ReadOptions, type ReadResult, type RejectOptions, type Transport, type TransportOptions,
 } from './types.js'
 
 /** How often expired nonces and idempotency records are deleted. */
@@ -23,11 +26,33 @@ const RANGE_END = '\uffff'
 
 interface InboxEntry {
   message: Message
-  /** Unix ms from which the entry may be delivered (again); 0 until first delivered. */
+  /** Unix ms from which the entry may be delivered (again); 0 (or its deliverAt) until first delivered. */
   visible_at: number
   delivery_count: number
   /** What it counts against the byte budgets; absent on entries of versions before the budgets. */
   bytes?: number
+  /** Unix ms from which it is never delivered (AcceptInput.expiresAt). */
+  expires_at?: number
+  /** Unix ms of its latest delivery (what extend is bounded by). */
+  delivered_at?: number
+}
+
+/** A dead letter as stored: what DeadLetter shows, and the bytes it still holds of the budget. */
+interface DeadRecord {
+  message: Message
+  reason: DeadLetterReason
+  deliveries: number
+  at: number
+  expires_at: number
+  bytes: number
+  detail?: string
+}
+
+/** An inbox entry found by its message id. */
+interface Found {
+  seq: number
+  entry: InboxEntry
+  idKey: [string, string, number]
 }
 
 /** The acceptance and the request's digest: never the message (a retry is answered, not re-delivered). */
@@ -43,12 +68,16 @@ type MetaKey = 'seq' | ['count' | 'bytes', string] | ['sender-count' | 'sender-b
  * The Mechagram transport on LMDB, in the same environment as the control store and the replay cache.
  * Named databases:
  *
- * - `inbox`: [recipient, seq] -> { message, visible_at, delivery_count }, seq increasing, so a
- *   recipient's range is oldest first.
+ * - `inbox`: [recipient, seq] -> { message, visible_at, delivery_count, bytes, expires_at?, delivered_at? },
+ *   seq increasing, so a recipient's range is oldest first. An entry is due at min(visible_at, expires_at).
+ * - `dead-letters`: [recipient, message id] -> { message, reason, deliveries, at, expires_at, bytes,
+ *   detail? }, and `dead-letter-expiry`: [recipient, expires_at, id] -> true. A dead letter keeps its
+ *   bytes in the byte counters until it expires (removed by the recipient's next accept, read or
+ *   redrive) or is purged.
  * - `inbox-ids`: [recipient, message id, seq] -> true. Ids are the gateway's and unique per inbox (an
  *   accept refuses one already there); the seq in the key is what ack needs.
  * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] and ['bytes', recipient] -> unacknowledged
- *   messages and their bytes; ['sender-count' | 'sender-bytes', recipient, from] -> the same per sender
+ *   messages and their bytes (and the dead letters' bytes); ['sender-count' | 'sender-bytes', recipient, from] -> the same per sender
  *   (the inbox budgets and each sender's share of them). A counter that reaches 0 is removed.
  * - `idempotency`: [from, idempotency key] -> { acceptance, requestSha256, expiresAt }, and
  *   `idempotency-expiry`: [expiresAt, from, key] -> true. (The `idem` databases of earlier versions,
@@ -71,6 +100,8 @@ export class EmbeddedTransport implements Transport {
   readonly #meta: Database<number, MetaKey>
   readonly #idem: Database<IdempotencyRecord, [string, string]>
   readonly #idemExpiry: Database<true, [number, string, string]>
+  readonly #dead: Database<DeadRecord, [string, string]>
+  readonly #deadExpiry: Database<true, [string, number, string]>
   readonly #budget: InboxBudget
   readonly #pressure: StoragePressure | undefined
   readonly #arrivals = new EventEmitter()
@@ -93,6 +124,8 @@ export class EmbeddedTransport implements Transport {
     this.#meta = db.root.openDB<number, MetaKey>({ name: 'inbox-meta' })
     this.#idem = db.root.openDB<IdempotencyRecord, [string, string]>({ name: 'idempotency' })
     this.#idemExpiry = db.root.openDB<true, [number, string, string]>({ name: 'idempotency-expiry' })
+    this.#dead = db.root.openDB<DeadRecord, [string, string]>({ name: 'dead-letters' })
+    this.#deadExpiry = db.root.openDB<true, [string, number, string]>({ name: 'dead-letter-expiry' })
     // One listener per waiting long-poll: there is no leak to warn about.
     this.#arrivals.setMaxListeners(0)
     // A failed sweep is retried by the next one; a broken database shows up on requests, not here.
@@ -123,6 +156,7 @@ export class EmbeddedTransport implements Transport {
             : { outcome: 'idempotency_key_reused' }
         }
       }
+      this.#dropExpiredDeadLetters(message.to, now)
       const counters = usageKeys(message.to, message.from)
       const usage = {
         messages: this.#meta.get(counters.messages) ?? 0, bytes: this.#meta.get(counters.bytes) ?? 0,
@@ -133,7 +167,9 @@ export class EmbeddedTransport implements Transport {
       const seq = (this.#meta.get('seq') ?? 0) + 1
       void this.#meta.put('seq', seq)
       this.#count(counters, 1, bytes)
-      void this.#inbox.put([message.to, seq], { message, visible_at: 0, delivery_count: 0, bytes })
+      const entry: InboxEntry = { message, visible_at: input.deliverAt ?? 0, delivery_count: 0, bytes }
+      if (input.expiresAt !== undefined) entry.expires_at = input.expiresAt
+      void this.#inbox.put([message.to, seq], entry)
       void this.#inboxIds.put([message.to, message.id, seq], true)
       if (idempotency !== null && idemKey !== undefined) {
         const expiresAt = now + input.idempotencyTtlSeconds * 1000
@@ -152,21 +188,129 @@ export class EmbeddedTransport implements Transport {
 
   async read(recipient: string, options: ReadOptions): Promise<ReadResult> {
     checkReadOptions(recipient, options)
-    if (options.limit === 0) return { messages: [], nextDueAt: undefined }
+    const policy = resolvePolicy(options.policy)
+    if (options.limit === 0) return { messages: [], nextDueAt: undefined, deadLettered: [] }
+    const now = options.now
     // Most polls find nothing: look without a write transaction (and its fsync) first.
-    const look = this.#guard(() => this.#due(recipient, options.now, 1))
-    if (look.due.length === 0) return { messages: [], nextDueAt: look.nextVisibleAt }
+    const look = this.#guard(() => this.#due(recipient, now, 1))
+    if (look.due.length === 0) return { messages: [], nextDueAt: look.nextDueAt, deadLettered: [] }
     return this.#write(() => {
-      const { due, nextVisibleAt } = this.#due(recipient, options.now, options.limit)
-      const visibleAgainAt = options.now + options.visibilityMs
-      const messages = due.map(({ seq, entry }) => {
-        const delivery_count = entry.delivery_count + 1
-        void this.#inbox.put([recipient, seq], { ...entry, visible_at: visibleAgainAt, delivery_count })
-        return { ...entry.message, delivery_count }
-      })
-      // A full batch may have left due entries unseen: more may be visible now.
-      const nextDueAt = messages.length >= options.limit ? options.now : Math.min(nextVisibleAt ?? visibleAgainAt, visibleAgainAt)
-      return { messages, nextDueAt }
+      this.#dropExpiredDeadLetters(recipient, now)
+      const { due, nextDueAt: later, full } = this.#due(recipient, now, options.limit)
+      const messages: DeliveredMessage[] = []
+      const deadLettered: DeadLetter[] = []
+      let nextDueAt = later
+      for (const { seq, entry } of due) {
+        const found: Found = { seq, entry, idKey: [recipient, entry.message.id, seq] }
+        if (entry.expires_at !== undefined && entry.expires_at <= now) {
+          deadLettered.push(this.#deadLetter(recipient, found, 'expired', now, policy))
+        } else if (policy.maxDeliveries > 0 && entry.delivery_count >= policy.maxDeliveries) {
+          deadLettered.push(this.#deadLetter(recipient, found, 'max_deliveries', now, policy))
+        } else {
+          const delivery_count = entry.delivery_count + 1
+          const visible_at = now + options.visibilityMs + backoffAfter(policy, delivery_count)
+          void this.#inbox.put([recipient, seq], { ...entry, visible_at, delivery_count, delivered_at: now })
+          messages.push({ ...entry.message, delivery_count })
+          const next = dueAt(visible_at, entry.expires_at)
+          if (nextDueAt === undefined || next < nextDueAt) nextDueAt = next
+        }
+      }
+      // A full batch may have left due entries unseen: more may be due now.
+      return { messages, nextDueAt: full ? now : nextDueAt, deadLettered }
+    })
+  }
+
+  async nack(recipient: string, ids: readonly string[], options: NackOptions): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    checkNackOptions(options)
+    const policy = resolvePolicy(options.policy)
+    return this.#moveDelivered(recipient, ids, (found) => {
+      const wait = options.delayMs ?? backoffAfter(policy, found.entry.delivery_count)
+      void this.#inbox.put([recipient, found.seq], { ...found.entry, visible_at: options.now + wait })
+    })
+  }
+
+  async extend(recipient: string, ids: readonly string[], options: ExtendOptions): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    checkExtendOptions(options)
+    return this.#moveDelivered(recipient, ids, (found) => {
+      const bound = (found.entry.delivered_at ?? options.now) + MAX_VISIBILITY_MS
+      void this.#inbox.put([recipient, found.seq], { ...found.entry, visible_at: Math.min(options.now + options.visibilityMs, bound) })
+    })
+  }
+
+  async reject(recipient: string, ids: readonly string[], options: RejectOptions): Promise<DeadLetter[]> {
+    checkLifecycleCall(recipient, ids, options)
+    checkRejectOptions(options)
+    const policy = resolvePolicy(options.policy)
+    if (ids.length === 0) return []
+    const rejected: DeadLetter[] = []
+    await this.#moveDelivered(recipient, ids, (found) => {
+      rejected.push(this.#deadLetter(recipient, found, 'rejected', options.now, policy, options.detail))
+    })
+    return rejected
+  }
+
+  async deadLetters(recipient: string, options: DeadLetterListOptions): Promise<DeadLetter[]> {
+    checkDeadLetterListOptions(recipient, options)
+    if (options.limit === 0) return []
+    return this.#guard(() => {
+      const found: DeadLetter[] = []
+      const start: [string, string] = options.after === undefined ? [recipient, ''] : [recipient, options.after]
+      for (const { key, value } of this.#dead.getRange({ start, end: [recipient, RANGE_END] })) {
+        if (key[1] === options.after) continue
+        // Expired but not yet removed (the next write to this inbox removes it): already gone.
+        if (value.expires_at <= options.now) continue
+        found.push(deadLetterOf(value))
+        if (found.length >= options.limit) break
+      }
+      return found
+    })
+  }
+
+  async redrive(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    if (ids.length === 0) return 0
+    return this.#write(() => {
+      this.#dropExpiredDeadLetters(recipient, options.now)
+      let moved = 0
+      for (const id of new Set(ids)) {
+        const record = this.#dead.get([recipient, id])
+        if (record === undefined) continue
+        this.#removeDeadLetter(recipient, id, record)
+        const seq = (this.#meta.get('seq') ?? 0) + 1
+        void this.#meta.put('seq', seq)
+        // Its bytes were never given back: only the message count returns.
+        const counters = usageKeys(recipient, record.message.from)
+        this.#add(counters.messages, 1)
+        this.#add(counters.senderMessages, 1)
+        void this.#inbox.put([recipient, seq], { message: record.message, visible_at: 0, delivery_count: 0, bytes: record.bytes })
+        void this.#inboxIds.put([recipient, id, seq], true)
+        moved++
+      }
+      return moved
+    }).then((moved) => {
+      if (moved > 0) this.#arrivals.emit(recipient)
+      return moved
+    })
+  }
+
+  async purge(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    if (ids.length === 0) return 0
+    return this.#write(() => {
+      let removed = 0
+      for (const id of new Set(ids)) {
+        const record = this.#dead.get([recipient, id])
+        if (record === undefined) continue
+        this.#removeDeadLetter(recipient, id, record)
+        const counters = usageKeys(recipient, record.message.from)
+        this.#add(counters.bytes, -record.bytes)
+        this.#add(counters.senderBytes, -record.bytes)
+        removed++
+      }
+      this.#dropExpiredDeadLetters(recipient, options.now)
+      return removed
     })
   }
 
@@ -224,6 +368,74 @@ export class EmbeddedTransport implements Transport {
     this.#arrivals.removeAllListeners()
   }
 
+  /** Runs `move` on each delivered, unacknowledged entry among `ids`, in one transaction; returns how many. */
+  #moveDelivered(recipient: string, ids: readonly string[], move: (found: Found) => void): Promise<number> {
+    if (ids.length === 0) return Promise.resolve(0)
+    return this.#write(() => {
+      let moved = 0
+      for (const id of new Set(ids)) {
+        for (const found of this.#find(recipient, id)) {
+          if (found.entry.delivery_count === 0) continue
+          move(found)
+          moved++
+        }
+      }
+      return moved
+    })
+  }
+
+  /** The inbox entries of a message id (one, but entries of old versions may repeat an id). */
+  #find(recipient: string, id: string): Found[] {
+    const found: Found[] = []
+    for (const idKey of this.#inboxIds.getKeys({ start: [recipient, id], end: [recipient, id, RANGE_END] })) {
+      const entry = this.#inbox.get([recipient, idKey[2]])
+      if (entry !== undefined) found.push({ seq: idKey[2], entry, idKey })
+    }
+    return found
+  }
+
+  /**
+   * Moves an inbox entry to the dead letters, in the caller's transaction. It leaves the message
+   * counts (it is no longer deliverable) and keeps its bytes: a dead letter counts against the byte
+   * budgets until it expires or is purged.
+   */
+  #deadLetter(recipient: string, found: Found, reason: DeadLetterReason, now: number, policy: ResolvedPolicy, detail?: string): DeadLetter {
+    const { entry } = found
+    const id = entry.message.id
+    void this.#inbox.remove([recipient, found.seq])
+    void this.#inboxIds.remove(found.idKey)
+    const counters = usageKeys(recipient, entry.message.from)
+    this.#add(counters.messages, -1)
+    this.#add(counters.senderMessages, -1)
+    const record: DeadRecord = {
+      message: entry.message, reason, deliveries: entry.delivery_count, at: now, expires_at: now + policy.deadLetterTtlMs, bytes: entry.bytes ?? 0,
+      ...(detail === undefined ? {} : { detail }),
+    }
+    const previous = this.#dead.get([recipient, id])
+    if (previous !== undefined) this.#removeDeadLetter(recipient, id, previous)
+    void this.#dead.put([recipient, id], record)
+    void this.#deadExpiry.put([recipient, record.expires_at, id], true)
+    return deadLetterOf(record)
+  }
+
+  #removeDeadLetter(recipient: string, id: string, record: DeadRecord): void {
+    void this.#dead.remove([recipient, id])
+    void this.#deadExpiry.remove([recipient, record.expires_at, id])
+  }
+
+  /** Removes the recipient's dead letters that expired at or before `now`, giving their bytes back. */
+  #dropExpiredDeadLetters(recipient: string, now: number): void {
+    for (const [, expiresAt, id] of Array.from(this.#deadExpiry.getKeys({ start: [recipient], end: [recipient, now, RANGE_END] }))) {
+      void this.#deadExpiry.remove([recipient, expiresAt, id])
+      const record = this.#dead.get([recipient, id])
+      if (record === undefined || record.expires_at !== expiresAt) continue
+      void this.#dead.remove([recipient, id])
+      const counters = usageKeys(recipient, record.message.from)
+      this.#add(counters.bytes, -record.bytes)
+      this.#add(counters.senderBytes, -record.bytes)
+    }
+  }
+
   /** Moves an inbox's counters and its sender's by one message of `bytes` (negative to release). */
   #count(counters: UsageKeys, messages: number, bytes: number): void {
     this.#add(counters.messages, messages)
@@ -244,21 +456,24 @@ export class EmbeddedTransport implements Transport {
   }
 
   /**
-   * Entries of `recipient` deliverable at `now`, oldest first, at most `limit`; and, when the whole
-   * range was seen (fewer than `limit` due), the earliest time an in-flight entry becomes visible again.
+   * Entries of `recipient` due at `now` (visible, or expired), the earliest due first (ties: the
+   * oldest), at most `limit`, returned oldest first; `full` when more were due than taken; and the
+   * earliest time an entry not due yet falls due.
    */
-  #due(recipient: string, now: number, limit: number): { due: { seq: number; entry: InboxEntry }[]; nextVisibleAt: number | undefined } {
-    const due: { seq: number; entry: InboxEntry }[] = []
-    let nextVisibleAt: number | undefined
+  #due(recipient: string, now: number, limit: number): { due: { seq: number; entry: InboxEntry }[]; nextDueAt: number | undefined; full: boolean } {
+    const due: { seq: number; entry: InboxEntry; at: number }[] = []
+    let nextDueAt: number | undefined
     for (const { key, value } of this.#inbox.getRange({ start: [recipient], end: [recipient, RANGE_END] })) {
-      if (value.visible_at > now) {
-        if (nextVisibleAt === undefined || value.visible_at < nextVisibleAt) nextVisibleAt = value.visible_at
+      const at = dueAt(value.visible_at, value.expires_at)
+      if (at > now) {
+        if (nextDueAt === undefined || at < nextDueAt) nextDueAt = at
         continue
       }
-      due.push({ seq: key[1], entry: value })
-      if (due.length >= limit) return { due, nextVisibleAt: now }
+      due.push({ seq: key[1], entry: value, at })
     }
-    return { due, nextVisibleAt }
+    due.sort((a, b) => a.at - b.at || a.seq - b.seq)
+    const taken = due.slice(0, limit).sort((a, b) => a.seq - b.seq)
+    return { due: taken, nextDueAt, full: due.length >= limit }
   }
 
   async #sweepIdempotency(now: number): Promise<number> {
@@ -293,6 +508,13 @@ export class EmbeddedTransport implements Transport {
     } catch (err) {
       throw new DependencyUnavailableError('transport', err)
     }
+  }
+}
+
+function deadLetterOf(record: DeadRecord): DeadLetter {
+  return {
+    message: record.message, reason: record.reason, deliveries: record.deliveries, deadLetteredAt: record.at, expiresAt: record.expires_at,
+    ...(record.detail === undefined ? {} : { detail: record.detail }),
   }
 }
 

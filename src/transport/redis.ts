@@ -7,13 +7,15 @@ import type { ReplayRules } from '../replay/types.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import { runRedis } from '../stores/redis/run.js'
 import {
-  acceptanceOf, acceptTime, callListener, checkAcceptInput, checkAckIds, checkReadOptions, checkStoragePressure, duplicateIdFault, inboxBudget, storageRefuses, storedBytes,
-  type InboxBudget,
+  acceptanceOf, acceptTime, callListener, checkAcceptInput, checkAckIds, checkDeadLetterListOptions, checkExtendOptions, checkLifecycleCall, checkNackOptions,
+  checkReadOptions, checkRejectOptions, checkStoragePressure, duplicateIdFault, inboxBudget, resolvePolicy, storageRefuses, storedBytes, type InboxBudget,
 } from './checks.js'
-import { ACCEPT, ACK, OUTCOME, READ } from './redis-lua.js'
+import { ACCEPT, OUTCOME } from './redis-lua.js'
+import { ACK, DEAD_LETTERS, EXTEND, NACK, PURGE, READ, REDRIVE, REJECT } from './redis-lifecycle-lua.js'
 import {
-  idempotencyScope, type AcceptInput, type AcceptResult, type BudgetKind, type DeliveredMessage, type Message, type MessageAcceptance, type ReadOptions,
-  type ReadResult, type Transport, type TransportOptions,
+  idempotencyScope, MAX_VISIBILITY_MS,
+  type AcceptInput, type AcceptResult, type BudgetKind, type DeadLetter, type DeadLetterListOptions, type DeadLetterReason, type DeliveredMessage, type ExtendOptions,
+  type Message, type MessageAcceptance, type NackOptions, type ReadOptions, type ReadResult, type RejectOptions, type Transport, type TransportOptions,
 } from './types.js'
 
 /**
@@ -22,10 +24,11 @@ import {
  * idempotency records of messages to a mecha are in its slot, and arrivals use sharded pub/sub:
  * stores/redis/keys.ts):
  *
- * - `inbox:<mecha>`: a stream per recipient, consumer group `mecharim`, one consumer `inbox`. Field `m`
- *   holds the message JSON, `f` its sender and `n` its bytes (for the budgets). An acknowledged entry is XACKed and XDELed, so the stream holds only
- *   unacknowledged messages and its length is what the inbox limit (default 10 000) counts. An empty
- *   stream keeps its key and group (a few hundred bytes per recipient that ever received a message).
+ * - `inbox:<mecha>`: a stream per recipient. Field `m` holds the message JSON, `f` its sender, `n` its
+ *   bytes (for the budgets), `i` its id and `x` when it expires (unix ms, '' for never). An acknowledged
+ *   or dead-lettered entry is XDELed, so the stream holds only unacknowledged messages and its length is
+ *   what the inbox limit (default 10 000) counts. (Earlier versions read it through a consumer group;
+ *   this one keeps delivery state itself, below.)
  * - `inbox-ids:<mecha>`: hash, message id -> stream entry id, removed on ack. Ids are the gateway's and
  *   unique per inbox (an accept refuses one already there). Entries written by earlier versions may
  *   hold several space-separated entry ids; ack still reads that form.
@@ -33,10 +36,16 @@ import {
  *   carried an Idempotency-Key, expiring after MECHA_IDEMPOTENCY_TTL_SECONDS (a day by default). A
  *   mecha id has no `:`, so the key cannot be confused across senders. (Earlier versions' `idem:` keys,
  *   which held whole messages, are no longer read and expire by themselves.)
- * - `inbox-due:<mecha>`: sorted set, delivered entry id -> when (Redis's clock) it was last delivered,
- *   removed on ack: tells a read when the next redelivery falls due (READ in redis-lua.ts). Entries
- *   delivered before it existed are found by the waiting readers' safety read instead.
- * - `inbox-usage:<mecha>`: hash, `bytes` -> bytes of unacknowledged messages, `m:<from>` / `b:<from>` ->
+ * - `inbox-due:<mecha>`: sorted set, entry id -> when it is next due (unix ms, the gateway's clock):
+ *   0 or its deliverAt until first delivered, then visible again (visibility timeout plus backoff, or a
+ *   nack's delay, or an extend's time), or its expiry if that comes first. Every unacknowledged entry is
+ *   in it: a read takes the due ones, and its first member is the next due time (no polling).
+ * - `inbox-state:<mecha>`: hash, delivered entry id -> "<delivery count> <latest delivery, unix ms>".
+ * - `dead:<mecha>`, `dead-index:<mecha>`, `dead-expiry:<mecha>`: the dead letters: `r:<id>` -> record
+ *   JSON (reason, deliveries, when, expiry, bytes, sender, detail) and `m:<id>` -> the message JSON as
+ *   stored; by id (all scores 0, for paging); by expiry. A dead letter keeps its bytes in the usage
+ *   hash until it expires (removed by the recipient's next accept, read or listing) or is purged.
+ * - `inbox-usage:<mecha>`: hash, `bytes` -> bytes of unacknowledged messages and dead letters, `m:<from>` / `b:<from>` ->
  *   each sender's messages and bytes in the inbox (MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE).
  *   Emptied, and so deleted, when the inbox is.
  * - `nonce:<keyId>:<nonce>` and `replay-epoch`: the replay cache's (see replay/redis.ts); a nonce
@@ -50,7 +59,8 @@ import {
  * idempotency records for one idempotency TTL. Redis must run with `maxmemory-policy noeviction`:
  * evicting a nonce reopens a replay window and evicting a stream loses messages.
  *
- * accept, read and ack are one Lua script each (redis-lua.ts), so one round trip. Any Redis failure
+ * accept (redis-lua.ts) and every move of a message's life (redis-lifecycle-lua.ts) are one Lua script
+ * each, so one round trip and atomic; each touches only the recipient's keys (one slot on a cluster). Any Redis failure
  * surfaces as `DependencyUnavailableError('transport')`.
  *
  * Under `noeviction` a Redis at maxmemory refuses every write, a read's delivery bookkeeping and a
@@ -104,9 +114,8 @@ export class RedisTransport implements Transport {
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
     this.#pressure = checkStoragePressure(options.pressure)
-    redis.defineCommand('mecharimAccept', { numberOfKeys: 6, lua: ACCEPT })
-    redis.defineCommand('mecharimRead', { numberOfKeys: 2, lua: READ })
-    redis.defineCommand('mecharimAck', { numberOfKeys: 4, lua: ACK })
+    redis.defineCommand('mecharimAccept', { numberOfKeys: 11, lua: ACCEPT })
+    for (const [name, lua] of Object.entries(INBOX_SCRIPTS)) redis.defineCommand(name, { numberOfKeys: INBOX_KEY_COUNT, lua })
     this.#redis = redis as RedisClient & TransportCommands
     this.#subscriber = subscriber
   }
@@ -132,12 +141,13 @@ export class RedisTransport implements Transport {
         keys.epochFor(message.to), keys.nonce(message.to, claim?.keyId ?? '', claim?.nonce ?? ''),
         // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
         keys.idempotency(message.to, message.from, idempotency === null ? '' : idempotencyScope(idempotency, message.to)), keys.inbox(message.to), keys.inboxIds(message.to),
-        keys.inboxUsage(message.to),
+        keys.inboxUsage(message.to), keys.inboxDue(message.to), keys.inboxState(message.to), keys.deadLetters(message.to),
+        keys.deadLetterIndex(message.to), keys.deadLetterExpiry(message.to),
         // No claim: an empty timestamp tells the script to record no nonce (the keys above are then never touched).
         ...(claim !== null ? claimArgs(claim, this.#replay) : noClaimArgs(now)), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
         json, message.id, keys.arrivals(message.to), message.to, String(now + ACCEPT_DEADLINE_MS),
         record, String(size), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
-        this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+        this.#sharded ? 'SPUBLISH' : 'PUBLISH', String(now), optionalMs(input.deliverAt), optionalMs(input.expiresAt),
       ),
     )
     switch (outcome) {
@@ -168,25 +178,81 @@ export class RedisTransport implements Transport {
 
   async read(recipient: string, options: ReadOptions): Promise<ReadResult> {
     checkReadOptions(recipient, options)
-    if (options.limit === 0) return { messages: [], nextDueAt: undefined }
-    const reply = await this.#run(() =>
-      this.#redis.mecharimRead(this.#keys.inbox(recipient), this.#keys.inboxDue(recipient), String(options.visibilityMs), String(options.limit)),
+    const policy = resolvePolicy(options.policy)
+    if (options.limit === 0) return { messages: [], nextDueAt: undefined, deadLettered: [] }
+    const [due, delivered, dead] = await this.#run(() =>
+      this.#redis.mecharimRead(
+        ...this.#keys.inboxKeys(recipient), String(options.now), String(options.visibilityMs), String(options.limit), String(policy.maxDeliveries),
+        String(policy.deadLetterTtlMs), policy.backoffMs.join(','),
+      ),
     )
-    // Measured by Redis's clock as it ran the script: counted from the reply, the wake-up is never early.
-    const dueInMs = Number(reply[0])
-    const nextDueAt = dueInMs >= 0 ? Date.now() + dueInMs : undefined
     const messages: DeliveredMessage[] = []
-    for (let i = 1; i + 1 < reply.length; i += 2) {
-      messages.push({ ...(JSON.parse(String(reply[i])) as Message), delivery_count: Number(reply[i + 1]) })
+    for (let i = 0; i + 1 < delivered.length; i += 2) {
+      messages.push({ ...(JSON.parse(String(delivered[i])) as Message), delivery_count: Number(delivered[i + 1]) })
     }
-    return { messages, nextDueAt }
+    const nextDueAt = Number(due)
+    return { messages, nextDueAt: nextDueAt >= 0 ? nextDueAt : undefined, deadLettered: dead.map(parseDeadLetter) }
   }
 
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
     checkAckIds(recipient, ids)
     if (ids.length === 0) return 0
-    const keys = this.#keys
-    return this.#run(() => this.#redis.mecharimAck(keys.inbox(recipient), keys.inboxIds(recipient), keys.inboxDue(recipient), keys.inboxUsage(recipient), ...ids))
+    return this.#run(() => this.#redis.mecharimAck(...this.#keys.inboxKeys(recipient), ...ids))
+  }
+
+  async nack(recipient: string, ids: readonly string[], options: NackOptions): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    checkNackOptions(options)
+    if (ids.length === 0) return 0
+    const policy = resolvePolicy(options.policy)
+    return this.#run(() => this.#redis.mecharimNack(
+      ...this.#keys.inboxKeys(recipient), String(options.now), optionalMs(options.delayMs), String(policy.maxDeliveries), policy.backoffMs.join(','), ...ids,
+    ))
+  }
+
+  async extend(recipient: string, ids: readonly string[], options: ExtendOptions): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    checkExtendOptions(options)
+    if (ids.length === 0) return 0
+    return this.#run(() => this.#redis.mecharimExtend(
+      ...this.#keys.inboxKeys(recipient), String(options.now), String(options.visibilityMs), String(MAX_VISIBILITY_MS), ...ids,
+    ))
+  }
+
+  async reject(recipient: string, ids: readonly string[], options: RejectOptions): Promise<DeadLetter[]> {
+    checkLifecycleCall(recipient, ids, options)
+    checkRejectOptions(options)
+    if (ids.length === 0) return []
+    const policy = resolvePolicy(options.policy)
+    const dead = await this.#run(() => this.#redis.mecharimReject(
+      ...this.#keys.inboxKeys(recipient), String(options.now), String(policy.deadLetterTtlMs), options.detail ?? '', ...ids,
+    ))
+    return dead.map(parseDeadLetter)
+  }
+
+  async deadLetters(recipient: string, options: DeadLetterListOptions): Promise<DeadLetter[]> {
+    checkDeadLetterListOptions(recipient, options)
+    if (options.limit === 0) return []
+    const dead = await this.#run(() => this.#redis.mecharimDeadLetters(
+      ...this.#keys.inboxKeys(recipient), String(options.now), String(options.limit), options.after ?? '',
+    ))
+    return dead.map(parseDeadLetter)
+  }
+
+  async redrive(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    if (ids.length === 0) return 0
+    const moved = await this.#run(() => this.#redis.mecharimRedrive(
+      ...this.#keys.inboxKeys(recipient), String(options.now), this.#keys.arrivals(recipient), this.#sharded ? 'SPUBLISH' : 'PUBLISH', ...ids,
+    ))
+    if (moved > 0 && this.#subscriber === undefined) this.#dispatch(recipient)
+    return moved
+  }
+
+  async purge(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
+    checkLifecycleCall(recipient, ids, options)
+    if (ids.length === 0) return 0
+    return this.#run(() => this.#redis.mecharimPurge(...this.#keys.inboxKeys(recipient), String(options.now), ...ids))
   }
 
   onArrival(recipient: string, listener: () => void): () => void {
@@ -343,17 +409,52 @@ function budgetKind(detail: string | number | undefined): BudgetKind {
   throw new DependencyUnavailableError('transport', new Error(`unexpected budget in the accept reply: ${JSON.stringify(detail)}`))
 }
 
-/** The scripts from redis-lua.ts, as `defineCommand` adds them to the client. */
+/** The lifecycle scripts, each over INBOX_KEY_COUNT keys (RedisKeys.inboxKeys). */
+const INBOX_SCRIPTS = {
+  mecharimRead: READ, mecharimAck: ACK, mecharimNack: NACK, mecharimExtend: EXTEND, mecharimReject: REJECT,
+  mecharimDeadLetters: DEAD_LETTERS, mecharimRedrive: REDRIVE, mecharimPurge: PURGE,
+}
+const INBOX_KEY_COUNT = 8
+
+type InboxKeys = [string, string, string, string, string, string, string, string]
+
+/** The scripts from redis-lua.ts and redis-lifecycle-lua.ts, as `defineCommand` adds them to the client. */
 interface TransportCommands {
   mecharimAccept(
     epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string, usageKey: string,
+    dueKey: string, stateKey: string, deadKey: string, deadIndexKey: string, deadExpiryKey: string,
     nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, idempotencyTtlSeconds: string,
     inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
     deadlineMs: string, idempotencyRecordJson: string, messageBytes: string, sender: string,
     inboxMaxBytes: string, senderMaxMessages: string, senderMaxBytes: string, publishCommand: 'PUBLISH' | 'SPUBLISH',
+    nowMs: string, deliverAt: string, expiresAt: string,
   ): Promise<[string, (string | number)?]>
-  mecharimRead(inboxKey: string, dueKey: string, visibilityMs: string, limit: string): Promise<(string | number)[]>
-  mecharimAck(inboxKey: string, inboxIdsKey: string, dueKey: string, usageKey: string, ...ids: string[]): Promise<number>
+  mecharimRead(...args: [...InboxKeys, now: string, visibilityMs: string, limit: string, maxDeliveries: string, deadLetterTtlMs: string, backoffMs: string]):
+    Promise<[string, (string | number)[], string[]]>
+  mecharimAck(...args: [...InboxKeys, ...ids: string[]]): Promise<number>
+  mecharimNack(...args: [...InboxKeys, now: string, delayMs: string, maxDeliveries: string, backoffMs: string, ...ids: string[]]): Promise<number>
+  mecharimExtend(...args: [...InboxKeys, now: string, visibilityMs: string, boundMs: string, ...ids: string[]]): Promise<number>
+  mecharimReject(...args: [...InboxKeys, now: string, deadLetterTtlMs: string, detail: string, ...ids: string[]]): Promise<string[]>
+  mecharimDeadLetters(...args: [...InboxKeys, now: string, limit: string, after: string]): Promise<string[]>
+  mecharimRedrive(...args: [...InboxKeys, now: string, channel: string, publish: 'PUBLISH' | 'SPUBLISH', ...ids: string[]]): Promise<number>
+  mecharimPurge(...args: [...InboxKeys, now: string, ...ids: string[]]): Promise<number>
+}
+
+/** A dead letter as the lifecycle scripts return it: `{"record": {...}, "message": <as stored>}`. */
+function parseDeadLetter(json: string): DeadLetter {
+  const { record, message } = JSON.parse(json) as {
+    record: { reason: DeadLetterReason; deliveries: number; at: number; expires_at: number; detail?: string }
+    message: Message
+  }
+  return {
+    message, reason: record.reason, deliveries: record.deliveries, deadLetteredAt: record.at, expiresAt: record.expires_at,
+    ...(record.detail === undefined ? {} : { detail: record.detail }),
+  }
+}
+
+/** An optional time (or delay) in ms as a script argument: '' when absent. */
+function optionalMs(value: number | undefined): string {
+  return value === undefined ? '' : String(value)
 }
 
 /** The claim arguments of an accept that records no nonce: an empty timestamp (see ACCEPT). */

@@ -25,6 +25,12 @@ export interface Message {
   accepted_at: string
   /** The session (`ses_...`) the message belongs to; absent outside sessions. */
   session?: string
+  /** The sender's `ttl_seconds`: never delivered later than this after `accepted_at` (then dead-lettered, `expired`). */
+  ttl_seconds?: number
+  /** The sender's `deliver_after` (unix seconds): not delivered before. */
+  deliver_after?: number
+  /** The sender's `receipts`: false when it wants no `mecha.delivery.failed` receipt. */
+  receipts?: boolean
 }
 
 export interface DeliveredMessage extends Message {
@@ -92,6 +98,13 @@ export interface AcceptInput {
   idempotency: IdempotencyClaim | null
   /** How long an idempotency record is kept. */
   idempotencyTtlSeconds: number
+  /** Unix ms before which the message is not delivered (from its `deliver_after`); absent: at once. */
+  deliverAt?: number
+  /**
+   * Unix ms from which the message is never delivered (from its `ttl_seconds`): the first read that
+   * finds it due then moves it to the dead letters with reason `expired`.
+   */
+  expiresAt?: number
 }
 
 export type AcceptResult =
@@ -135,12 +148,96 @@ export interface TransportOptions extends InboxBudgetOptions {
   pressure?: StoragePressure
 }
 
+/**
+ * The recipient's delivery policy (PATCH /v1/mechas/{id} `delivery`, in ms here), passed with every
+ * call that may move a message: the transport keeps none of it, so a changed policy applies from the
+ * next call on. Every field is optional; absent, the transport behaves as before policies existed
+ * (deliveries without limit, no backoff) and keeps dead letters DEFAULT_DEAD_LETTER_TTL_MS.
+ */
+export interface DeliveryPolicy {
+  /**
+   * Deliveries of one message without an ack: the read that would deliver it once more moves it to the
+   * dead letters instead (reason `max_deliveries`), in the same script or transaction. At least 1.
+   */
+  maxDeliveries?: number
+  /**
+   * Waits between deliveries: after delivery n (n < maxDeliveries) that is not acknowledged, the message
+   * is visible again `backoffMs[n - 1]` (the last one repeated) after its visibility timeout, and a
+   * nack without a delay waits the same. Empty: no wait.
+   */
+  backoffMs?: readonly number[]
+  /** How long a dead letter is kept; it counts against the inbox byte budget until then. */
+  deadLetterTtlMs?: number
+}
+
 export interface ReadOptions {
   limit: number
   /** A delivered message that is not acknowledged within this time is delivered again. */
   visibilityMs: number
   /** Server time, unix milliseconds. */
   now: number
+  policy?: DeliveryPolicy
+}
+
+/** Why a message left the inbox for the dead letters. */
+export type DeadLetterReason = 'max_deliveries' | 'expired' | 'rejected'
+
+/** A message in the recipient's dead letters. */
+export interface DeadLetter {
+  message: Message
+  reason: DeadLetterReason
+  /** How many times it had been delivered. */
+  deliveries: number
+  /** When it was dead-lettered, unix ms. */
+  deadLetteredAt: number
+  /** When it is removed by itself, unix ms. */
+  expiresAt: number
+  /** The recipient's `reason` of a reject, when it gave one. */
+  detail?: string
+}
+
+export interface ReadResult {
+  /** Visible now, oldest first (redeliveries included). */
+  messages: DeliveredMessage[]
+  /**
+   * When (unix ms, the caller's clock) the next message becomes due (a redelivery, a deferred message,
+   * an expiry), so that a waiting reader can sleep until then instead of polling; `now` or earlier
+   * when more may be due already (the read took `limit` messages); undefined when nothing is waiting
+   * for a time (then only an arrival makes anything visible).
+   */
+  nextDueAt: number | undefined
+  /**
+   * What this read moved to the dead letters instead of delivering (expired, or delivered
+   * `maxDeliveries` times): the caller tells their senders (transport/receipts.ts).
+   */
+  deadLettered: DeadLetter[]
+}
+
+export interface NackOptions {
+  now: number
+  /** Visible again this long from now; absent: the policy's backoff after the message's deliveries. */
+  delayMs?: number
+  policy?: DeliveryPolicy
+}
+
+export interface ExtendOptions {
+  now: number
+  /** Invisible until this long from now, bounded at MAX_VISIBILITY_MS after its latest delivery. */
+  visibilityMs: number
+}
+
+export interface RejectOptions {
+  now: number
+  /** The recipient's reason, kept with the dead letter (at most MAX_REJECT_DETAIL_LENGTH characters). */
+  detail?: string
+  policy?: DeliveryPolicy
+}
+
+export interface DeadLetterListOptions {
+  now: number
+  limit: number
+  /** Only dead letters whose message id sorts after this one (the last id of the previous page). */
+  after?: string
 }
 
 export interface ReadResult {
@@ -165,6 +262,24 @@ export interface Transport {
   /** Acknowledge delivered messages by id; unknown or undelivered ids are ignored. Returns how many were removed. */
   ack(recipient: string, ids: readonly string[]): Promise<number>
   /**
+   * Delivered, unacknowledged messages of `recipient` become visible again after the delay (default:
+   * the policy's backoff). Other ids are ignored. Returns how many were rescheduled.
+   */
+  nack(recipient: string, ids: readonly string[], options: NackOptions): Promise<number>
+  /** Delivered, unacknowledged messages stay invisible longer (ExtendOptions). Returns how many. */
+  extend(recipient: string, ids: readonly string[], options: ExtendOptions): Promise<number>
+  /** Delivered, unacknowledged messages move to the dead letters now (reason `rejected`); returns them. */
+  reject(recipient: string, ids: readonly string[], options: RejectOptions): Promise<DeadLetter[]>
+  /** The recipient's dead letters that have not expired, by message id. */
+  deadLetters(recipient: string, options: DeadLetterListOptions): Promise<DeadLetter[]>
+  /**
+   * Dead letters back into the inbox: same id, delivery count 0, no expiry or deferral (the recipient
+   * asked for them again), deliverable at once. Returns how many were moved.
+   */
+  redrive(recipient: string, ids: readonly string[], options: { now: number }): Promise<number>
+  /** Removes dead letters (their bytes go back to the budget). Returns how many were removed. */
+  purge(recipient: string, ids: readonly string[], options: { now: number }): Promise<number>
+  /**
    * Called (best effort, possibly from another process) when a message for `recipient` is accepted.
    * May also be called when none was: when the announcements become live (an accept announced before
    * could have been missed), so a listener reads again rather than trusting it to mean a message.
@@ -180,3 +295,10 @@ export const DEFAULT_INBOX_LIMIT = 10_000
 export const DEFAULT_INBOX_MAX_BYTES = 64 * 1024 * 1024
 /** The share of an inbox's budgets one sender may hold. */
 export const DEFAULT_INBOX_SENDER_SHARE = 0.5
+
+/** Dead letters are kept this long unless the policy says otherwise: 14 days. */
+export const DEFAULT_DEAD_LETTER_TTL_MS = 14 * 24 * 3600 * 1000
+/** An extend keeps a message invisible at most this long after its delivery: 12 hours, as SQS. */
+export const MAX_VISIBILITY_MS = 12 * 3600 * 1000
+/** The longest reject reason kept with a dead letter. */
+export const MAX_REJECT_DETAIL_LENGTH = 256

@@ -171,11 +171,37 @@ describeWithRedis('RedisTransport', () => {
       expect(await transport.ack('beta', msgs.map((m) => m.id))).toBe(2)
       expect(await redis.xlen(`${prefix}inbox:beta`)).toBe(0)
       expect(await redis.hlen(`${prefix}inbox-ids:beta`)).toBe(0)
-      expect(await redis.zcard(`${prefix}inbox-due:beta`), 'the delivery-time index').toBe(0)
+      expect(await redis.zcard(`${prefix}inbox-due:beta`), 'the schedule').toBe(0)
+      expect(await redis.exists(`${prefix}inbox-state:beta`), 'the delivery state').toBe(0)
       expect(await redis.exists(`${prefix}inbox-usage:beta`), 'the byte and per-sender counters go with the messages').toBe(0)
-      expect(await redis.xpending(`${prefix}inbox:beta`, 'mecharim')).toEqual([0, null, null, null])
       const ttl = await redis.ttl((await redis.keys(`${prefix}nonce:*`))[0] ?? '')
       expect(ttl).toBeGreaterThan(0)
+    })
+
+    it('takes over an inbox an earlier version kept in a consumer group: nothing lost, the delivery count kept', async () => {
+      const prefix = fixture.newPrefix()
+      const redis = await connect()
+      const stream = `${prefix}inbox:beta`
+      const [delivered, waiting] = [message('alpha', 'beta'), message('alpha', 'beta')]
+      // What the earlier accept and read wrote: a group, its pending list and the delivery-time index.
+      await redis.xgroup('CREATE', stream, 'mecharim', '0', 'MKSTREAM')
+      for (const msg of [delivered, waiting]) {
+        const json = JSON.stringify(msg)
+        const entry = await redis.xadd(stream, '*', 'm', json, 'f', 'alpha', 'n', String(Buffer.byteLength(json)))
+        await redis.hset(`${prefix}inbox-ids:beta`, msg.id, entry ?? '')
+      }
+      await redis.xreadgroup('GROUP', 'mecharim', 'inbox', 'COUNT', 1, 'STREAMS', stream, '>')
+      await redis.zadd(`${prefix}inbox-due:beta`, Date.now(), (await redis.hget(`${prefix}inbox-ids:beta`, delivered.id)) ?? '')
+      const transport = new RedisTransport(redis, undefined, prefix, await rules(redis, prefix))
+      transports.push(transport)
+
+      const now = Date.now()
+      const first = await transport.read('beta', { limit: 10, visibilityMs: 60_000, now })
+      expect(first.messages, 'the one the group had not delivered').toEqual([{ ...waiting, delivery_count: 1 }])
+      expect(await redis.xinfo('GROUPS', stream), 'the group is gone').toEqual([])
+      const again = await transport.read('beta', { limit: 10, visibilityMs: 60_000, now: now + 61_000 })
+      expect(again.messages).toEqual([{ ...delivered, delivery_count: 2 }, { ...waiting, delivery_count: 2 }])
+      expect(await transport.ack('beta', [delivered.id, waiting.id])).toBe(2)
     })
 
     it('keeps the acceptance and the request digest in an idempotency record, never the message', async () => {

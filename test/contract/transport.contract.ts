@@ -5,6 +5,7 @@ import type { StoragePressure } from '../../src/stores/high-water.js'
 import type {
   AcceptInput, AcceptResult, DeliveredMessage, IdempotencyClaim, Message, MessageAcceptance, NonceClaim, Transport, TransportOptions,
 } from '../../src/transport/types.js'
+import { lifecycleRows } from './transport-lifecycle.contract.js'
 
 /** A transport and the replay cache that shares its nonce records. */
 export interface TransportUnderTest {
@@ -386,13 +387,13 @@ export function transportContract(name: string, harness: () => TransportHarness)
         transport.read(recipient, { limit, visibilityMs: VISIBILITY_MS, now: Date.now() })
 
       it('is undefined while nothing is in flight, and once everything is acknowledged', async () => {
-        expect(await readWithDue('beta')).toEqual({ messages: [], nextDueAt: undefined })
+        expect(await readWithDue('beta')).toEqual({ messages: [], nextDueAt: undefined, deadLettered: [] })
         const msg = message('alpha', 'beta')
         await send(msg)
         const { messages } = await readWithDue('beta')
         expect(messages.map((m) => m.id)).toEqual([msg.id])
         expect(await transport.ack('beta', [msg.id])).toBe(1)
-        expect(await readWithDue('beta')).toEqual({ messages: [], nextDueAt: undefined })
+        expect(await readWithDue('beta')).toEqual({ messages: [], nextDueAt: undefined, deadLettered: [] })
       })
 
       it('is the visibility timeout after a delivery, on that read and on the empty reads after it', async () => {
@@ -480,6 +481,8 @@ export function transportContract(name: string, harness: () => TransportHarness)
         expect(heard, 'an unsubscribed listener hears nothing').not.toContain('beta')
       })
     })
+
+    lifecycleRows({ transport: () => transport, open: async (options) => (await open(options)).transport })
 
     describe('durability', () => {
       it('keeps accepted messages, their state and spent nonces across a restart', async () => {

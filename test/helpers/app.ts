@@ -65,7 +65,7 @@ export async function testApp(env: Env = {}, options: { dataDir?: string; master
     },
   })
   const sealer = new SecretSealer(masterKey)
-  const controlPlane = new ControlPlane({ store, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit })
+  const controlPlane = new ControlPlane({ store, sealer, knownTestKeys: config.production ? 'refuse' : 'warn', defaultRateLimit: config.defaultKeyRateLimit, deliveryDefaults: config.deliveryDefaults })
   const gateway = gatewayOptions(config, stores, sealer)
   // As server.ts does: MECHA_OPERATOR_VERIFIER loads a custom verifier module.
   const verifier = config.operatorVerifierPath !== undefined ? await loadOperatorVerifier(config.operatorVerifierPath) : undefined

@@ -59,7 +59,7 @@ describe('the route boundary', () => {
 
   it('operator routes refuse no credentials and a valid Mecha key', async () => {
     const operator = routes().filter((r) => r.access === 'operator')
-    expect(operator.length).toBe(14)
+    expect(operator.length).toBe(16)
     for (const r of operator) {
       const url = concrete(r.url)
       expect((await request(r.method, url, {})).status, `${r.method} ${r.url} without credentials`).toBe(401)
@@ -73,7 +73,7 @@ describe('the route boundary', () => {
 
   it('runtime routes refuse no credentials and a valid operator token', async () => {
     const rt = routes().filter((r) => r.access === 'runtime')
-    expect(rt.length).toBe(11)
+    expect(rt.length).toBe(17)
     for (const r of rt) {
       const url = concrete(r.url)
       expect((await request(r.method, url, {})), `${r.method} ${r.url} without credentials`).toEqual({ status: 401, reason: 'missing_credentials' })

@@ -35,6 +35,8 @@ const ROUTE_PATHS: Record<RuntimeRoute, string> = {
   'put-mode': 'PUT /v1/runtime/modes/{name}',
   'start-session': 'POST /v1/sessions', 'list-sessions': 'GET /v1/sessions', 'get-session': 'GET /v1/sessions/{id}',
   'commit-session': 'POST /v1/sessions/{id}/commit', 'cancel-session': 'POST /v1/sessions/{id}/cancel',
+  nack: 'POST /v1/inbox/nack', extend: 'POST /v1/inbox/extend', reject: 'POST /v1/inbox/reject', 'dead-letters': 'GET /v1/inbox/dead',
+  redrive: 'POST /v1/inbox/dead/redrive', purge: 'POST /v1/inbox/dead/purge',
 }
 
 /** The order of checks as docs/protocol.md shows it (the test compares the document with this, character for character). */

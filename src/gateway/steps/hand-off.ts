@@ -1,7 +1,7 @@
 import { newEventId } from '../../crypto/ids.js'
 import { shownPermissions } from '../../permissions/sessions.js'
 import { Problem } from '../../errors/problem.js'
-import type { AcceptResult, Message, NonceClaim, Transport } from '../../transport/types.js'
+import type { AcceptInput, AcceptResult, Message, NonceClaim, Transport } from '../../transport/types.js'
 import type { OpenSockets } from '../open-sockets.js'
 import { waitForMessages } from '../wait-for-messages.js'
 import { required, type AuthorizationWatch, type GatewayContext, type StepResult } from '../context.js'
@@ -27,6 +27,9 @@ interface MessageBody {
   kind: string
   payload: unknown
   reply_to?: string
+  ttl_seconds?: number
+  deliver_after?: number
+  receipts?: boolean
 }
 
 const INBOX_FULL_RETRY_AFTER_SECONDS = 5
@@ -73,16 +76,24 @@ function newMessage(ctx: GatewayContext, body: MessageBody, to: string, session?
     accepted_at: new Date(ctx.now).toISOString(),
   }
   if (session !== undefined) message.session = session
+  // The sender's lifecycle fields, stored with the message as it sent them (assigned, not spread: the hot path).
+  if (body.ttl_seconds !== undefined) message.ttl_seconds = body.ttl_seconds
+  if (body.deliver_after !== undefined) message.deliver_after = body.deliver_after
+  if (body.receipts !== undefined) message.receipts = body.receipts
   return message
 }
 
 function accept(ctx: GatewayContext, deps: HandOffDeps, message: Message, claim: NonceClaim | null): Promise<AcceptResult> {
   const idempotencyKey = message.idempotency_key
-  return deps.transport.accept({
+  const input: AcceptInput = {
     claim, now: ctx.now, message, idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
     // A session message's copies share the sender's key: one record per recipient.
     idempotency: idempotencyKey === null ? null : { key: idempotencyKey, requestSha256: requestSha256(ctx.request), ...(message.session !== undefined ? { perRecipient: true } : {}) },
-  })
+  }
+  // When the transport may first deliver the message, and from when never (unix ms).
+  if (message.deliver_after !== undefined) input.deliverAt = message.deliver_after * 1000
+  if (message.ttl_seconds !== undefined) input.expiresAt = ctx.now + message.ttl_seconds * 1000
+  return deps.transport.accept(input)
 }
 
 /**

@@ -6,7 +6,8 @@ import { CLUSTER_SLOTS, keySlot } from './slot.js'
  * - `standalone` (a `redis://` URL): the names earlier versions wrote, unchanged, so an upgrade keeps
  *   its inboxes and nonces.
  * - `cluster` (`redis+cluster://`): every name carries a hash tag so that what one script touches is in
- *   one slot. The data plane is sharded by mecha: a recipient's stream, id map, due index, usage hash,
+ *   one slot. The data plane is sharded by mecha: a recipient's stream, id map, schedule, delivery state, usage hash,
+ *   dead letters (records, index, expiry),
  *   the idempotency records of messages to it, the nonces of requests addressed to it and its arrivals
  *   channel share the tag `{<mecha>}`; the nonces of the other runtime routes (whoami, inbox, ack,
  *   connect) use the calling mecha's tag. The replay epoch is one key per slot, tagged with a string
@@ -52,6 +53,34 @@ export class RedisKeys {
 
   inboxUsage(mecha: string): string {
     return `${this.prefix}inbox-usage:${this.#m(mecha)}`
+  }
+
+  /** Delivery count and latest delivery of each delivered entry (transport/redis-lifecycle-lua.ts). */
+  inboxState(mecha: string): string {
+    return `${this.prefix}inbox-state:${this.#m(mecha)}`
+  }
+
+  /** The mecha's dead letters: their records and messages. */
+  deadLetters(mecha: string): string {
+    return `${this.prefix}dead:${this.#m(mecha)}`
+  }
+
+  /** The mecha's dead letters by message id, for paging. */
+  deadLetterIndex(mecha: string): string {
+    return `${this.prefix}dead-index:${this.#m(mecha)}`
+  }
+
+  /** The mecha's dead letters by when they expire. */
+  deadLetterExpiry(mecha: string): string {
+    return `${this.prefix}dead-expiry:${this.#m(mecha)}`
+  }
+
+  /** Every key of one mecha's inbox and dead letters, in the order the lifecycle scripts take them. */
+  inboxKeys(mecha: string): [string, string, string, string, string, string, string, string] {
+    return [
+      this.inbox(mecha), this.inboxIds(mecha), this.inboxDue(mecha), this.inboxState(mecha), this.inboxUsage(mecha),
+      this.deadLetters(mecha), this.deadLetterIndex(mecha), this.deadLetterExpiry(mecha),
+    ]
   }
 
   arrivals(mecha: string): string {

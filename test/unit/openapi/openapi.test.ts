@@ -245,6 +245,8 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'DELETE /v1/mechas/{id}': { operationId: 'deactivateMecha', tag: 'mechas', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/mechas/{id}/keys': { operationId: 'issueKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '201' },
   'GET /v1/mechas/{id}/keys': { operationId: 'listMechaKeys', tag: 'keys', access: 'operator', scope: 'keys:read', success: '200' },
+  'GET /v1/mechas/{id}/dead-letters': { operationId: 'listMechaDeadLetters', tag: 'mechas', access: 'operator', scope: 'keys:read', success: '200' },
+  'POST /v1/mechas/{id}/dead-letters/redrive': { operationId: 'redriveMechaDeadLetters', tag: 'mechas', access: 'operator', scope: 'keys:write', success: '200' },
   'GET /v1/keys/{keyId}': { operationId: 'getKey', tag: 'keys', access: 'operator', scope: 'keys:read', success: '200' },
   'PATCH /v1/keys/{keyId}': { operationId: 'updateKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
   'POST /v1/keys/{keyId}/revoke': { operationId: 'revokeKey', tag: 'keys', access: 'operator', scope: 'keys:write', success: '200' },
@@ -265,6 +267,12 @@ const EXPECTED: Record<string, { operationId: string; tag: string; access: 'open
   'GET /v1/sessions/{id}': { operationId: 'getSession', tag: 'sessions', access: 'runtime', success: '200' },
   'POST /v1/sessions/{id}/commit': { operationId: 'commitSession', tag: 'sessions', access: 'runtime', success: '200' },
   'POST /v1/sessions/{id}/cancel': { operationId: 'cancelSession', tag: 'sessions', access: 'runtime', success: '200' },
+  'POST /v1/inbox/nack': { operationId: 'nackMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/extend': { operationId: 'extendMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/reject': { operationId: 'rejectMessages', tag: 'inbox', access: 'runtime', success: '200' },
+  'GET /v1/inbox/dead': { operationId: 'listDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/dead/redrive': { operationId: 'redriveDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
+  'POST /v1/inbox/dead/purge': { operationId: 'purgeDeadLetters', tag: 'inbox', access: 'runtime', success: '200' },
 }
 
 /** Every runtime route runs the same credential steps (src/gateway/pipeline.ts) and claims a nonce. */
@@ -300,6 +308,9 @@ const RUNTIME_REFUSALS: Record<string, Reason[]> = {
   'POST /v1/sessions/{id}/cancel': [
     ...CREDENTIAL_REASONS, ...BODY_REASONS, 'invalid_id', 'not_session_initiator', 'unknown_session', 'session_closed', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable',
   ],
+  ...Object.fromEntries(['nack', 'extend', 'reject', 'dead/redrive', 'dead/purge'].map((route) =>
+    [`POST /v1/inbox/${route}`, [...CREDENTIAL_REASONS, ...BODY_REASONS, 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable']])),
+  'GET /v1/inbox/dead': [...CREDENTIAL_REASONS, 'invalid_request', 'rate_limited', 'store_unavailable', 'replay_cache_unavailable', 'transport_unavailable'],
 }
 
 /** The credential headers of profile mecha-v1, as reusable components.parameters. */
