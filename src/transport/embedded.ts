@@ -224,10 +224,13 @@ export class EmbeddedTransport implements Transport {
     checkLifecycleCall(recipient, ids, options)
     checkNackOptions(options)
     const policy = resolvePolicy(options.policy)
-    return this.#moveDelivered(recipient, ids, (found) => {
+    const moved = await this.#moveDelivered(recipient, ids, (found) => {
       const wait = options.delayMs ?? backoffAfter(policy, found.entry.delivery_count)
       void this.#inbox.put([recipient, found.seq], { ...found.entry, visible_at: options.now + wait })
     })
+    // It may be due before a waiting reader's next read: announced like an arrival.
+    if (moved > 0) this.#arrivals.emit(recipient)
+    return moved
   }
 
   async extend(recipient: string, ids: readonly string[], options: ExtendOptions): Promise<number> {

@@ -239,14 +239,17 @@ return removed
 
 /**
  * ARGV: [1] now (unix ms), [2] delay (ms), or '' for the backoff, [3] max deliveries (0: no limit),
- *       [4] backoff (ms, comma-separated), [5..] message ids. Reply: how many were rescheduled.
+ *       [4] backoff (ms, comma-separated), [5] the recipient's arrivals channel, [6] PUBLISH or
+ *       SPUBLISH, [7..] message ids. Reply: how many were rescheduled.
+ *
+ * A nack can make a message due before a waiting reader's next read: it is announced like an arrival.
  */
 export const NACK = `${PRELUDE}
 local now, max = tonumber(ARGV[1]), tonumber(ARGV[3])
 local backoff = {}
 for wait in string.gmatch(ARGV[4], '%d+') do backoff[#backoff + 1] = tonumber(wait) end
 local moved = 0
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   for _, entry in ipairs(delivered_entries(ARGV[i])) do
     local f = fields_of(entry)
     if f then
@@ -261,6 +264,7 @@ for i = 5, #ARGV do
     end
   end
 end
+if moved > 0 then redis.call(ARGV[6], ARGV[5], 'nack') end
 return moved
 `
 

@@ -205,9 +205,12 @@ export class RedisTransport implements Transport {
     checkNackOptions(options)
     if (ids.length === 0) return 0
     const policy = resolvePolicy(options.policy)
-    return this.#run(() => this.#redis.mecharimNack(
-      ...this.#keys.inboxKeys(recipient), String(options.now), optionalMs(options.delayMs), String(policy.maxDeliveries), policy.backoffMs.join(','), ...ids,
+    const moved = await this.#run(() => this.#redis.mecharimNack(
+      ...this.#keys.inboxKeys(recipient), String(options.now), optionalMs(options.delayMs), String(policy.maxDeliveries), policy.backoffMs.join(','),
+      this.#keys.arrivals(recipient), this.#sharded ? 'SPUBLISH' : 'PUBLISH', ...ids,
     ))
+    if (moved > 0 && this.#subscriber === undefined) this.#dispatch(recipient)
+    return moved
   }
 
   async extend(recipient: string, ids: readonly string[], options: ExtendOptions): Promise<number> {
@@ -432,7 +435,7 @@ interface TransportCommands {
   mecharimRead(...args: [...InboxKeys, now: string, visibilityMs: string, limit: string, maxDeliveries: string, deadLetterTtlMs: string, backoffMs: string]):
     Promise<[string, (string | number)[], string[]]>
   mecharimAck(...args: [...InboxKeys, ...ids: string[]]): Promise<number>
-  mecharimNack(...args: [...InboxKeys, now: string, delayMs: string, maxDeliveries: string, backoffMs: string, ...ids: string[]]): Promise<number>
+  mecharimNack(...args: [...InboxKeys, now: string, delayMs: string, maxDeliveries: string, backoffMs: string, channel: string, publish: 'PUBLISH' | 'SPUBLISH', ...ids: string[]]): Promise<number>
   mecharimExtend(...args: [...InboxKeys, now: string, visibilityMs: string, boundMs: string, ...ids: string[]]): Promise<number>
   mecharimReject(...args: [...InboxKeys, now: string, deadLetterTtlMs: string, detail: string, ...ids: string[]]): Promise<string[]>
   mecharimDeadLetters(...args: [...InboxKeys, now: string, limit: string, after: string]): Promise<string[]>

@@ -484,6 +484,24 @@ export function transportContract(name: string, harness: () => TransportHarness)
 
     lifecycleRows({ transport: () => transport, open: async (options) => (await open(options)).transport })
 
+    describe('arrivals of the lifecycle', () => {
+      it('a nack and a redrive wake the recipient\'s listeners: what they made due is read at once', async () => {
+        const msg = message('alpha', 'beta')
+        await send(msg)
+        expect(await read('beta')).toHaveLength(1)
+        let heard = 0
+        transport.onArrival('beta', () => heard++)
+        await h.arrivalsLive(subject, ['beta'])
+        heard = 0
+        expect(await transport.nack('beta', [msg.id], { now: Date.now(), delayMs: 0 })).toBe(1)
+        await until(() => heard > 0)
+        heard = 0
+        expect(await transport.reject('beta', [msg.id], { now: Date.now() })).toHaveLength(1)
+        expect(await transport.redrive('beta', [msg.id], { now: Date.now() })).toBe(1)
+        await until(() => heard > 0)
+      })
+    })
+
     describe('durability', () => {
       it('keeps accepted messages, their state and spent nonces across a restart', async () => {
         const delivered = message('alpha', 'beta')
