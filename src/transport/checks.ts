@@ -75,13 +75,17 @@ export function checkStoragePressure(pressure: StoragePressure | undefined): Sto
  * Whether the store's high-water mark refuses new messages now; asked by every accept before it writes
  * anything. A store that cannot be sampled fails the accept closed (503 transport_unavailable).
  */
-export async function storageRefuses(pressure: StoragePressure | undefined): Promise<boolean> {
+export function storageRefuses(pressure: StoragePressure | undefined): boolean | Promise<boolean> {
   if (pressure === undefined) return false
+  // Synchronous between samples (nearly every accept): no promise, no await.
+  let refuses: boolean | Promise<boolean>
   try {
-    return await pressure.refuses()
+    refuses = pressure.refuses()
   } catch (err) {
     throw new DependencyUnavailableError('transport', err)
   }
+  if (!(refuses instanceof Promise)) return refuses
+  return refuses.catch((err: unknown) => { throw new DependencyUnavailableError('transport', err) })
 }
 
 /** What a message counts against the byte budgets: its stored form, UTF-8 JSON. */

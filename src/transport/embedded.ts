@@ -136,7 +136,8 @@ export class EmbeddedTransport implements Transport {
   async accept(input: AcceptInput): Promise<AcceptResult> {
     checkAcceptInput(input)
     if (input.claim !== null) checkNonceClaim(input.claim)
-    if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
+    const refuses = storageRefuses(this.#pressure)
+    if (refuses instanceof Promise ? await refuses : refuses) return { outcome: 'storage_full' }
     const { claim, message } = input
     const now = acceptTime(input)
     const bytes = storedBytes(JSON.stringify(message))

@@ -128,7 +128,8 @@ export class RedisTransport implements Transport {
     checkAcceptInput(input)
     if (input.claim !== null) checkNonceClaim(input.claim)
     this.#replay.assertSafe()
-    if (await storageRefuses(this.#pressure)) return { outcome: 'storage_full' }
+    const refuses = storageRefuses(this.#pressure)
+    if (refuses instanceof Promise ? await refuses : refuses) return { outcome: 'storage_full' }
     const { claim, message, idempotency } = input
     const now = acceptTime(input)
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
