@@ -72,3 +72,12 @@ export async function drainInbox(h: GatewayHarness, credentials: IssuedRuntime):
   const ids = (inbox.body?.messages ?? []).map((m: { id: string }) => m.id)
   if (ids.length > 0) await h.call({ method: 'POST', url: '/v1/inbox/ack', body: JSON.stringify({ ids }), credentials })
 }
+
+/** A fresh gateway with these mechas registered, each issued one key: the harness, then the keys in order. */
+export async function gatewayWithKeys<const Ids extends readonly string[]>(...ids: Ids): Promise<[GatewayHarness, ...{ [I in keyof Ids]: IssuedRuntime }]> {
+  const h = await gatewayHarness()
+  for (const id of ids) await h.register(id)
+  const keys: IssuedRuntime[] = []
+  for (const id of ids) keys.push(await h.issue(id))
+  return [h, ...keys] as unknown as [GatewayHarness, ...{ [I in keyof Ids]: IssuedRuntime }]
+}

@@ -1,16 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { admin } from '../helpers/app.js'
-import { gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
+import { gatewayWithKeys, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
 
 let h: GatewayHarness
 let alpha: IssuedRuntime
 let beta: IssuedRuntime
-beforeEach(async () => {
-  h = await gatewayHarness()
-  for (const id of ['alpha', 'beta']) await h.register(id)
-  alpha = await h.issue('alpha')
-  beta = await h.issue('beta')
-})
+beforeEach(async () => { [h, alpha, beta] = await gatewayWithKeys('alpha', 'beta') })
 afterEach(async () => { await h.close() })
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
