@@ -1,3 +1,4 @@
+import type { DeadLetterPage } from '../client/types.js'
 import type { KeyView, MechaView } from '../control-plane/key-view.js'
 import type {
   IssuedKey, KeyIssueInput, KeyUpdateInput, MechaCreateInput, MechaUpdateInput,
@@ -80,6 +81,16 @@ export class ControlPlaneClient {
 
   updateMecha(id: string, input: MechaUpdateInput): Promise<MechaBody> {
     return this.#send('PATCH', `/v1/mechas/${encodeURIComponent(id)}`, input)
+  }
+
+  /** GET /v1/mechas/{id}/dead-letters (issue 14). */
+  listDeadLetters(id: string, page: { limit?: number; after?: string } = {}): Promise<DeadLetterPage> {
+    return this.#send('GET', `/v1/mechas/${encodeURIComponent(id)}/dead-letters${query(page)}`)
+  }
+
+  /** POST /v1/mechas/{id}/dead-letters/redrive. */
+  redriveDeadLetters(id: string, ids: readonly string[]): Promise<{ redriven: number }> {
+    return this.#send('POST', `/v1/mechas/${encodeURIComponent(id)}/dead-letters/redrive`, { ids: [...ids] })
   }
 
   deactivateMecha(id: string): Promise<MechaBody> {

@@ -6,11 +6,12 @@ import { EXIT_DEADLINE_MS, exitWithin } from './exit.js'
 import { audit } from './commands/audit.js'
 import { keygen } from './commands/keygen.js'
 import { keysIssue, keysList, keysRevoke, keysRotate, keysShow, keysUpdate } from './commands/keys.js'
-import { mechasAdd, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
+import { inboxDead, inboxExtend, inboxNack, inboxPurge, inboxRedrive, inboxReject } from './commands/inbox.js'
+import { mechasAdd, mechasDeadLetters, mechasList, mechasRemove, mechasShow, mechasUpdate } from './commands/mechas.js'
 import { modesList, modesPut, modesRemove } from './commands/modes.js'
 import { listen, send, whoami } from './commands/runtime.js'
 import { sessionsCancel, sessionsCommit, sessionsList, sessionsSend, sessionsShow, sessionsStart } from './commands/sessions.js'
-import { KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, SESSIONS_USAGE, USAGE } from './usage.js'
+import { INBOX_USAGE, KEYS_USAGE, MAIN_USAGE, MECHAS_USAGE, MODES_USAGE, SERVE_USAGE, SESSIONS_USAGE, USAGE } from './usage.js'
 
 interface Group {
   usage: string
@@ -26,6 +27,18 @@ const GROUPS: Readonly<Record<string, Group>> = {
       show: { run: mechasShow, usage: USAGE.mechasShow },
       update: { run: mechasUpdate, usage: USAGE.mechasUpdate },
       remove: { run: mechasRemove, usage: USAGE.mechasRemove },
+      'dead-letters': { run: mechasDeadLetters, usage: USAGE.mechasDeadLetters },
+    },
+  },
+  inbox: {
+    usage: INBOX_USAGE,
+    commands: {
+      nack: { run: inboxNack, usage: USAGE.inboxNack },
+      extend: { run: inboxExtend, usage: USAGE.inboxExtend },
+      reject: { run: inboxReject, usage: USAGE.inboxReject },
+      dead: { run: inboxDead, usage: USAGE.inboxDead },
+      redrive: { run: inboxRedrive, usage: USAGE.inboxRedrive },
+      purge: { run: inboxPurge, usage: USAGE.inboxPurge },
     },
   },
   keys: {

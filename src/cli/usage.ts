@@ -25,6 +25,7 @@ Commands:
   mechas show <id>      Show a mecha
   mechas update <id>    Change a mecha's name, description, listing or accepted kinds
   mechas remove <id>    Deactivate a mecha: its keys stop working
+  mechas dead-letters <id>  List a mecha's dead letters, or redrive them
   keys issue <mecha>    Issue a Mecha key (its token is shown once)
   keys list <mecha>     List a mecha's keys
   keys show <key id>    Show a key
@@ -39,6 +40,12 @@ Commands:
   send <to> <kind>      Send a message as a runtime
   listen                Print the messages delivered to a runtime, one JSON line each
   whoami                Show the runtime key as the gateway sees it
+  inbox nack <id>...    Deliver delivered messages again (now or after a delay), as a runtime
+  inbox extend <id>...  Keep delivered messages invisible longer
+  inbox reject <id>...  Move delivered messages to the dead letters now
+  inbox dead            List the runtime's dead letters
+  inbox redrive <id>... Move dead letters back to the inbox
+  inbox purge <id>...   Remove dead letters
   sessions start        Start a session in a mode with other mechas, as a runtime
   sessions list         List the runtime's sessions, newest first
   sessions show <id>    Show a session
@@ -48,7 +55,7 @@ Commands:
   help [command]        Show help for a command
 
 ${CONNECTION}
-send, listen, whoami and sessions act as a runtime: they take a Mecha key from MECHA_TOKEN,
+send, listen, whoami, inbox and sessions act as a runtime: they take a Mecha key from MECHA_TOKEN,
 MECHA_KEY_ID, MECHA_SIGNING_SECRET and MECHA_PRIVATE_KEY_FILE (see \`mecharim help send\`).
 
 Exit codes: 0 success, 1 the request failed, 2 the command line is wrong.
@@ -64,13 +71,14 @@ Options:
   -h, --help   Show this help
 `
 
-export const MECHAS_USAGE = `Usage: mecharim mechas <add|list|show|update|remove> [options]
+export const MECHAS_USAGE = `Usage: mecharim mechas <add|list|show|update|remove|dead-letters> [options]
 
   mechas add <id>       Register a mecha
   mechas list           List mechas
   mechas show <id>      Show a mecha
   mechas update <id>    Change a mecha's name, description, listing or accepted kinds
   mechas remove <id>    Deactivate a mecha: its keys stop working
+  mechas dead-letters <id>  List a mecha's dead letters, or redrive them (--redrive ID)
 
 Run \`mecharim mechas <command> --help\` for a command's options.
 `
@@ -118,6 +126,21 @@ function runtimeCommand(synopsis: string, summary: string, options = ''): string
   return `Usage: mecharim ${synopsis}\n\n${summary}\n\n${options === '' ? '' : `Options:\n${options}\n`}${RUNTIME}`
 }
 
+export const INBOX_USAGE = `Usage: mecharim inbox <nack|extend|reject|dead|redrive|purge> [options]
+
+  inbox nack <id>...      Deliver delivered messages again, after --delay S (default: the backoff)
+  inbox extend <id>...    Keep delivered messages invisible for --seconds S more
+  inbox reject <id>...    Move delivered messages to the dead letters now (reason rejected)
+  inbox dead              List the runtime's dead letters
+  inbox redrive <id>...   Move dead letters back to the inbox (same id, delivery count afresh)
+  inbox purge <id>...     Remove dead letters
+
+They act as a runtime, with the Mecha key from the environment (see \`mecharim help send\`),
+on the key's own mecha's messages only: ids of messages that are not delivered and
+unacknowledged (or not dead letters) are ignored, and the counts say how many moved.
+Run \`mecharim inbox <command> --help\` for a command's options.
+`
+
 export const SESSIONS_USAGE = `Usage: mecharim sessions <start|list|show|send|commit|cancel> [options]
 
   sessions start              Start a session in a mode with other mechas
@@ -148,6 +171,17 @@ export const USAGE = {
   --listed             Publish a card in the public directory
   --unlisted           Remove it from the public directory
   --accepts K1,K2      Message kinds the mecha accepts (globs)
+Delivery policy (of messages to the mecha; unset fields keep the gateway's defaults):
+  --max-deliveries N   Deliveries without an ack before a message is dead-lettered (1-1000)
+  --backoff S1,S2,...  Extra seconds to wait before each redelivery, the last repeated
+                       (at most 10; --backoff "" for none)
+  --visibility S       Seconds a delivered message stays invisible before it is due again
+  --dead-letter-ttl S  Seconds a dead letter is kept (60-2592000)
+`),
+  mechasDeadLetters: command('mechas dead-letters <id> [options]', `List a mecha's dead letters (keys:read), or, with --redrive, move dead letters back to
+its inbox (keys:write; audited as mecha.dead_letters_redriven).`, `  --limit N      At most N (1-100; default 10)
+  --after ID     Start after this message id (the "next" cursor of the previous page)
+  --redrive ID   Redrive this dead letter (repeatable; not with --limit or --after)
 `),
   mechasRemove: command('mechas remove <id> [options]', `Deactivate a mecha. This is final: every key of the mecha stops working at once.
 The record and its audit history stay.`),
@@ -217,7 +251,32 @@ sets the sender to the key's mecha.`, `  --payload JSON        The payload, a JS
                         same key returns the first acceptance and delivers once; the same
                         key with another message is refused (idempotency_key_reused)
   --reply-to ID         Id of the message this one answers
+  --ttl SECONDS         Never delivered later than SECONDS after it is accepted (1-2592000);
+                        then it is dead-lettered (reason expired)
+  --deliver-after TIME  Not delivered before TIME: unix seconds or an RFC 3339 time (at most
+                        7 days ahead)
+  --no-receipts         No mecha.delivery.failed receipt if the message is dead-lettered
   --json                Print the acceptance as JSON
+`),
+  inboxNack: runtimeCommand('inbox nack <id>... [options]', `Deliver delivered, unacknowledged messages of the runtime's inbox again: visible after
+--delay, or after the recipient's backoff without it. The delivery count goes on.`, `  --delay SECONDS   Visible again after SECONDS (0-43200; 0: at once)
+  --json            Print the answer as JSON
+`),
+  inboxExtend: runtimeCommand('inbox extend <id>... --seconds S [options]', `Keep delivered, unacknowledged messages invisible until S seconds from now (at most
+12 hours after their delivery), for work that takes longer than the visibility timeout.`, `  --seconds S   Invisible for S seconds from now (1-43200; required)
+  --json        Print the answer as JSON
+`),
+  inboxReject: runtimeCommand('inbox reject <id>... [options]', `Move delivered, unacknowledged messages to the runtime's dead letters now (reason
+rejected). Their senders get a mecha.delivery.failed receipt unless they opted out.`, `  --reason TEXT   Kept with the dead letter as its detail (at most 256 characters)
+  --json          Print the answer as JSON
+`),
+  inboxDead: runtimeCommand('inbox dead [options]', 'List the runtime\'s dead letters, by message id.', `  --limit N    At most N (1-100; default 10)
+  --after ID   Start after this message id (the "next" cursor of the previous page)
+  --json       Print the page as JSON
+`),
+  inboxRedrive: runtimeCommand('inbox redrive <id>... [options]', 'Move dead letters back to the runtime\'s inbox: same id, delivery count afresh.', `  --json   Print the answer as JSON
+`),
+  inboxPurge: runtimeCommand('inbox purge <id>... [options]', 'Remove dead letters of the runtime\'s inbox.', `  --json   Print the answer as JSON
 `),
   listen: runtimeCommand('listen [options]', `Print each message delivered to the runtime as one JSON line on stdout, until
 interrupted (Ctrl-C). Messages arrive over a WebSocket, or with --poll by long-polling the

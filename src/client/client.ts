@@ -6,8 +6,9 @@ import { IDEMPOTENCY_KEY_RE } from '../idempotency-key.js'
 import { credentialHeaders, newNonce } from './sign.js'
 import { resolveReconnect } from './reconnect.js'
 import { MechaSession, checkSessionId, sessionListQuery, sessionStartBody, type SessionCaller } from './session.js'
+import { deadLetterQuery, extendSeconds, nackBody, rejectBody, sendLifecycleFields } from './lifecycle.js'
 import type {
-  AckResult, CallOptions, ConnectOptions, FetchLike, FrameWebSocketConstructor, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
+  AckResult, CallOptions, DeadLetterOptions, DeadLetterPage, ExtendResult, NackOptions, NackResult, PurgeResult, RedriveResult, RejectOptions, RejectResult, ConnectOptions, FetchLike, FrameWebSocketConstructor, InboxOptions, Message, MechaClientOptions, MessageAccepted, OutgoingMessage,
   SessionList, SessionListOptions, SessionOptions, SessionStart, SessionView, WebSocketAuth, WebSocketConstructor, WhoAmI,
 } from './types.js'
 import { fetchTrusting, webSocketTrusting } from './private-ca.js'
@@ -134,6 +135,48 @@ export class MechaClient {
   async ack(ids: readonly string[], options: CallOptions = {}): Promise<AckResult> {
     checkMessageIds(ids)
     return this.#call<AckResult>('POST', '/v1/inbox/ack', '', { ids: [...ids] }, options)
+  }
+
+  /**
+   * POST /v1/inbox/nack: deliver delivered, unacknowledged messages (1 to 100 ids) again, after
+   * `delaySeconds` (default: the recipient's backoff). Other ids are ignored.
+   */
+  async nack(ids: readonly string[], nack: NackOptions = {}, options: CallOptions = {}): Promise<NackResult> {
+    return this.#call<NackResult>('POST', '/v1/inbox/nack', '', nackBody(ids, nack), options)
+  }
+
+  /**
+   * POST /v1/inbox/extend: keep delivered, unacknowledged messages invisible until `seconds` (1 to
+   * 43200) from now, at most 12 hours after their delivery.
+   */
+  async extend(ids: readonly string[], seconds: number, options: CallOptions = {}): Promise<ExtendResult> {
+    checkMessageIds(ids)
+    return this.#call<ExtendResult>('POST', '/v1/inbox/extend', '', { ids: [...ids], seconds: extendSeconds(seconds) }, options)
+  }
+
+  /**
+   * POST /v1/inbox/reject: move delivered, unacknowledged messages to the dead letters now (reason
+   * `rejected`, `reason` kept as its detail); their senders get a `mecha.delivery.failed` receipt.
+   */
+  async reject(ids: readonly string[], reject: RejectOptions = {}, options: CallOptions = {}): Promise<RejectResult> {
+    return this.#call<RejectResult>('POST', '/v1/inbox/reject', '', rejectBody(ids, reject), options)
+  }
+
+  /** GET /v1/inbox/dead: the key's mecha's dead letters, by message id, a page at a time. */
+  async deadLetters(query: DeadLetterOptions = {}, options: CallOptions = {}): Promise<DeadLetterPage> {
+    return this.#call<DeadLetterPage>('GET', '/v1/inbox/dead', deadLetterQuery(query), undefined, options)
+  }
+
+  /** POST /v1/inbox/dead/redrive: dead letters back to the inbox (same id, delivery count afresh). */
+  async redrive(ids: readonly string[], options: CallOptions = {}): Promise<RedriveResult> {
+    checkMessageIds(ids)
+    return this.#call<RedriveResult>('POST', '/v1/inbox/dead/redrive', '', { ids: [...ids] }, options)
+  }
+
+  /** POST /v1/inbox/dead/purge: remove dead letters. */
+  async purgeDeadLetters(ids: readonly string[], options: CallOptions = {}): Promise<PurgeResult> {
+    checkMessageIds(ids)
+    return this.#call<PurgeResult>('POST', '/v1/inbox/dead/purge', '', { ids: [...ids] }, options)
   }
 
   /** GET /v1/whoami: the key, its mecha and permissions, as the gateway sees them. */
@@ -346,7 +389,7 @@ function messageBody(message: OutgoingMessage): Record<string, unknown> {
   if (Object.hasOwn(message, 'id')) {
     throw new TypeError('expected no message.id: the gateway assigns message ids; pass idempotencyKey to make a retry idempotent')
   }
-  checkFields(message, new Set(['to', 'kind', 'payload', 'idempotencyKey', 'reply_to', 'from']), 'message')
+  checkFields(message, new Set(['to', 'kind', 'payload', 'idempotencyKey', 'reply_to', 'from', 'ttlSeconds', 'deliverAfter', 'receipts']), 'message')
   for (const name of ['to', 'kind'] as const) {
     if (typeof message[name] !== 'string' || message[name] === '') throw new TypeError(`expected message.${name} as a non-empty string, got ${describe(message[name])}`)
   }
@@ -360,6 +403,7 @@ function messageBody(message: OutgoingMessage): Record<string, unknown> {
   const body: Record<string, unknown> = { to: message.to, kind: message.kind, payload: message.payload }
   if (message.reply_to !== undefined) body.reply_to = message.reply_to
   if (message.from !== undefined) body.from = message.from
+  Object.assign(body, sendLifecycleFields(message))
   return body
 }
 

@@ -11,8 +11,28 @@ export type ServerFrame =
   | { type: 'ready'; mecha: string; key_id: string; server_time: number }
   | { type: 'message'; message: Message }
   | { type: 'acked'; ids: string[]; acknowledged: number; ref?: string; reason?: string; detail?: string }
+  | LifecycleAnswer
   | ErrorFrame
   | { type: 'closing'; reason: string; detail: string }
+
+/** The frames a recipient's controls send (issue 14), and the answers' types and count fields. */
+export type LifecycleFrameType = 'nack' | 'extend' | 'reject'
+export const LIFECYCLE_ANSWERS = {
+  nack: { type: 'nacked', count: 'nacked' },
+  extend: { type: 'extended', count: 'extended' },
+  reject: { type: 'rejected', count: 'rejected' },
+} as const
+
+/** `nacked`, `extended` or `rejected`: how many of the ids moved. */
+export interface LifecycleAnswer {
+  type: 'nacked' | 'extended' | 'rejected'
+  ids: string[]
+  /** The count, from the field named as the type (`nacked`, `extended`, `rejected`). */
+  count: number
+  ref?: string
+  reason?: string
+  detail?: string
+}
 
 /**
  * An `error` frame. Refusing a first-frame handshake, it is the problem+json body the same refusal
@@ -40,6 +60,11 @@ export function ackFrame(ids: readonly string[], ref: string): string {
   return JSON.stringify({ type: 'ack', ids, ref })
 }
 
+/** A `nack`, `extend` or `reject` frame: the HTTP route's body fields, with the ref. */
+export function lifecycleFrame(type: LifecycleFrameType, fields: { ids: readonly string[] } & Record<string, unknown>, ref: string): string {
+  return JSON.stringify({ type, ...fields, ref })
+}
+
 /** A server frame, or undefined for anything this client does not understand (ignored). */
 export function parseFrame(data: unknown): ServerFrame | undefined {
   if (typeof data !== 'string') return undefined
@@ -63,6 +88,13 @@ export function parseFrame(data: unknown): ServerFrame | undefined {
     }
     case 'acked':
       return Array.isArray(f.ids) && typeof f.acknowledged === 'number' && optionalString(f.reason) && optionalString(f.detail) ? (f as ServerFrame) : undefined
+    case 'nacked':
+    case 'extended':
+    case 'rejected': {
+      const count = f[f.type]
+      if (!Array.isArray(f.ids) || typeof count !== 'number' || !optionalString(f.reason) || !optionalString(f.detail)) return undefined
+      return { ...(f as object), type: f.type, ids: f.ids as string[], count } as LifecycleAnswer
+    }
     case 'error':
     case 'closing':
       return typeof f.reason === 'string' && typeof f.detail === 'string' ? (f as ServerFrame) : undefined

@@ -8,7 +8,7 @@ export { MechaSession } from './session.js'
 export { ConnectionRevokedError, MechaError, type MechaErrorInit, type ProblemBody } from './errors.js'
 export { newNonce, signRequest, type RequestToSign } from './sign.js'
 export type {
-  AckResult, CallOptions, ConnectOptions, ConnectionReady, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
+  AckResult, CallOptions, ConnectOptions, ConnectionReady, DeadLetter, DeadLetterOptions, DeadLetterPage, DeadLetterReason, ExtendResult, NackOptions, NackResult, PurgeResult, RedriveResult, RejectOptions, RejectResult, FetchLike, InboxOptions, MechaClientOptions, MechaCredentials, Message, MessageAccepted,
   OutgoingMessage, ReconnectingEvent, ReconnectOptions, SessionCancel, SessionCommit, SessionFanOutAccepted, SessionList, SessionListOptions, SessionMessage,
   SessionMessageAccepted, SessionOptions, SessionStart, SessionState, SessionView, FrameWebSocketConstructor, WebSocketAuth, WebSocketConstructor, WebSocketEventLike, WebSocketLike, WhoAmI,
 } from './types.js'

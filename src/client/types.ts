@@ -159,6 +159,18 @@ export interface OutgoingMessage {
   reply_to?: string
   /** Must equal the key's mecha when given. */
   from?: string
+  /**
+   * Sent as `ttl_seconds` (1 to 2592000): the message is never delivered later than this after it was
+   * accepted; then it moves to the recipient's dead letters (reason `expired`).
+   */
+  ttlSeconds?: number
+  /**
+   * Sent as `deliver_after`: not delivered before this time, unix seconds or a Date (rounded up to the
+   * next whole second); at most 7 days ahead.
+   */
+  deliverAfter?: number | Date
+  /** Sent as `receipts`: false, and the sender gets no `mecha.delivery.failed` receipt when the message is dead-lettered. */
+  receipts?: boolean
 }
 
 /** The gateway's 202 answer to a sent message: the accepted message without its payload and reply_to. */
@@ -220,6 +232,73 @@ export interface InboxOptions {
 export interface AckResult {
   /** How many of the ids were still pending and are now acknowledged. */
   acknowledged: number
+}
+
+export interface NackOptions {
+  /** Visible again after this many seconds (0 to 43200). Default: the recipient's backoff. */
+  delaySeconds?: number
+}
+
+export interface RejectOptions {
+  /** Kept with the dead letter as its `detail` (at most 256 characters). */
+  reason?: string
+}
+
+export interface DeadLetterOptions {
+  /** At most this many (the gateway allows 1-100; default 10). */
+  limit?: number
+  /** A message id: the `next` cursor of the previous page. */
+  after?: string
+}
+
+/** Why a message was dead-lettered. */
+export type DeadLetterReason = 'max_deliveries' | 'expired' | 'rejected'
+
+/** A dead letter as the gateway shows it (GET /v1/inbox/dead). */
+export interface DeadLetter {
+  /** The message as it was accepted. */
+  message: StoredMessage
+  reason: DeadLetterReason
+  /** How many times it had been delivered. */
+  deliveries: number
+  /** ISO 8601. */
+  dead_lettered_at: string
+  /** When it is removed by itself (the recipient's `dead_letter_ttl_seconds`), ISO 8601. */
+  expires_at: string
+  /** The recipient's `reason` of a reject, when it gave one. */
+  detail?: string
+}
+
+/** One page of dead letters, by message id. */
+export interface DeadLetterPage {
+  dead_letters: DeadLetter[]
+  /** The `after` of the next page; null at the end. */
+  next: string | null
+}
+
+export interface NackResult {
+  /** How many of the ids were delivered and unacknowledged, and will be delivered again. */
+  nacked: number
+}
+
+export interface ExtendResult {
+  /** How many of the ids were delivered and unacknowledged, and stay invisible longer. */
+  extended: number
+}
+
+export interface RejectResult {
+  /** How many of the ids were delivered and unacknowledged, and are now dead letters. */
+  rejected: number
+}
+
+export interface RedriveResult {
+  /** How many of the ids were dead letters and are back in the inbox. */
+  redriven: number
+}
+
+export interface PurgeResult {
+  /** How many of the ids were dead letters and are removed. */
+  purged: number
 }
 
 export interface WhoAmI {

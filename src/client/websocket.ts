@@ -1,15 +1,25 @@
 import { FRAME_AUTH_PROTOCOL, authenticateFrame } from '../frame-auth.js'
 import { MechaError, staleServerTime } from './errors.js'
-import { ackFrame, frameError, handshakeError, parseFrame, type ServerFrame } from './frames.js'
+import { LIFECYCLE_ANSWERS, ackFrame, frameError, handshakeError, lifecycleFrame, parseFrame, type LifecycleFrameType, type ServerFrame } from './frames.js'
 import { checkMessageIds } from './ids.js'
+import { extendSeconds, nackBody, rejectBody } from './lifecycle.js'
 import { closeOutcome, reconnectDelayMs, retryable, type CloseOutcome, type ReconnectPolicy } from './reconnect.js'
 import { closeQuietly, describeClose, describeEvent, onRefusal, readRefusal, type ResolvedWebSocket } from './socket.js'
-import type { ConnectionReady, Message, ReconnectingEvent, WebSocketLike } from './types.js'
+import type { ConnectionReady, Message, NackOptions, ReconnectingEvent, RejectOptions, WebSocketLike } from './types.js'
 
-/** A message pushed over the WebSocket; `ack()` acknowledges it over the connection. */
+/**
+ * A message pushed over the WebSocket; `ack()`, `nack()`, `extend()` and `reject()` act on it over the
+ * connection (not enumerable). Each resolves with 1, or 0 when it was no longer delivered and pending.
+ */
 export interface DeliveredMessage extends Message {
-  /** Acknowledge this message. Resolves with 1, or 0 when it was no longer pending. Not enumerable. */
+  /** Acknowledge this message. */
   ack(): Promise<number>
+  /** Deliver it again after `delaySeconds` (default: the recipient's backoff). */
+  nack(options?: NackOptions): Promise<number>
+  /** Keep it invisible until `seconds` from now (at most 12 hours after its delivery). */
+  extend(seconds: number): Promise<number>
+  /** Dead-letter it now (reason `rejected`); its sender gets a `mecha.delivery.failed` receipt. */
+  reject(options?: RejectOptions): Promise<number>
 }
 
 /** What a connection needs from its client (kept out of the public API). */
@@ -28,6 +38,10 @@ export interface ConnectSession {
 
 interface PendingAck {
   ids: readonly string[]
+  /** The frame that answers it: `acked`, or `nacked`/`extended`/`rejected` for the lifecycle frames. */
+  answer: 'acked' | 'nacked' | 'extended' | 'rejected'
+  /** The frame as sent (with its ref). */
+  frame: string
   /** Echoed by the gateway on the `acked` or `error` frame that answers (gateways without refs do not). */
   ref: string
   /** The socket it was last sent on; unsent while the connection is reconnecting. */
@@ -97,14 +111,46 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
    */
   async ack(ids: readonly string[]): Promise<number> {
     checkMessageIds(ids)
-    if (this.#closing || this.#ended) throw closedError('the connection is not open')
+    const ref = `ack.${this.#refs + 1}`
+    return this.#request([...ids], 'acked', ref, ackFrame(ids, ref), 'acknowledgement')
+  }
+
+  /**
+   * A `nack` frame: deliver delivered, unacknowledged messages (1 to 100 ids) again after
+   * `delaySeconds` (default: the recipient's backoff). Resolves with the gateway's `nacked` count.
+   * Like an acknowledgement, it waits for the new socket while reconnecting, and one sent on a socket
+   * that closed unanswered is sent again (a message redelivered meanwhile may then be nacked again).
+   */
+  async nack(ids: readonly string[], options: NackOptions = {}): Promise<number> {
+    return this.#lifecycle('nack', nackBody(ids, options))
+  }
+
+  /** An `extend` frame: keep delivered messages invisible until `seconds` from now. Resolves with the `extended` count. */
+  async extend(ids: readonly string[], seconds: number): Promise<number> {
+    checkMessageIds(ids)
+    return this.#lifecycle('extend', { ids: [...ids], seconds: extendSeconds(seconds) })
+  }
+
+  /** A `reject` frame: dead-letter delivered messages now (reason `rejected`). Resolves with the `rejected` count. */
+  async reject(ids: readonly string[], options: RejectOptions = {}): Promise<number> {
+    return this.#lifecycle('reject', rejectBody(ids, options))
+  }
+
+  #lifecycle(type: LifecycleFrameType, fields: { ids: string[] } & Record<string, unknown>): Promise<number> {
+    const ref = `${type}.${this.#refs + 1}`
+    return this.#request(fields.ids, LIFECYCLE_ANSWERS[type].type, ref, lifecycleFrame(type, fields, ref), type)
+  }
+
+  #request(ids: readonly string[], answer: PendingAck['answer'], ref: string, frame: string, what: string): Promise<number> {
+    if (this.#closing || this.#ended) return Promise.reject(closedError('the connection is not open'))
+    this.#refs += 1
     const timeoutMs = this.#session.timeoutMs
     return new Promise<number>((resolve, reject) => {
       const pending: PendingAck = {
-        ids: [...ids], ref: `ack.${++this.#refs}`, sentOn: undefined, resolve, reject,
+        ids, answer, frame, ref, sentOn: undefined, resolve, reject,
         timer: setTimeout(() => {
           this.#removeAck(pending)
-          reject(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'network_error', detail: `no acknowledgement from the gateway within ${timeoutMs} ms` }))
+          reject(new MechaError({ status: 0, code: 'UNAVAILABLE', reason: 'network_error', detail: `no answer to the ${what} from the gateway within ${timeoutMs} ms` }))
         }, timeoutMs),
       }
       this.#pendingAcks.push(pending)
@@ -297,7 +343,12 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
       case 'message': {
         const { id } = frame.message
         if (this.#queuedIds.has(id)) return
-        const delivered = Object.defineProperty({ ...frame.message }, 'ack', { value: () => this.ack([id]), enumerable: false }) as DeliveredMessage
+        const delivered = Object.defineProperties({ ...frame.message }, {
+          ack: { value: () => this.ack([id]), enumerable: false },
+          nack: { value: (options?: NackOptions) => this.nack([id], options), enumerable: false },
+          extend: { value: (seconds: number) => this.extend([id], seconds), enumerable: false },
+          reject: { value: (options?: RejectOptions) => this.reject([id], options), enumerable: false },
+        }) as DeliveredMessage
         this.#queue.push(delivered)
         this.#queuedIds.add(id)
         this.#wake()
@@ -306,11 +357,23 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
       case 'acked': {
         const pending = frame.ref !== undefined
           ? this.#pendingAcks.find((p) => p.ref === frame.ref)
-          : this.#pendingAcks.find((p) => p.sentOn === socket && sameIds(p.ids, frame.ids))
-        if (pending === undefined) return
+          : this.#pendingAcks.find((p) => p.answer === 'acked' && p.sentOn === socket && sameIds(p.ids, frame.ids))
+        if (pending === undefined || pending.answer !== 'acked') return
         this.#removeAck(pending)
         if (frame.reason === undefined) pending.resolve(frame.acknowledged)
         else pending.reject(frameError(frame.reason, frame.detail ?? 'the acknowledgement was refused'))
+        return
+      }
+      case 'nacked':
+      case 'extended':
+      case 'rejected': {
+        const pending = frame.ref !== undefined
+          ? this.#pendingAcks.find((p) => p.ref === frame.ref)
+          : this.#pendingAcks.find((p) => p.answer === frame.type && p.sentOn === socket && sameIds(p.ids, frame.ids))
+        if (pending === undefined || pending.answer !== frame.type) return
+        this.#removeAck(pending)
+        if (frame.reason === undefined) pending.resolve(frame.count)
+        else pending.reject(frameError(frame.reason, frame.detail ?? `the ${frame.type.slice(0, -2)} was refused`))
         return
       }
       case 'error': {
@@ -332,7 +395,7 @@ export class MechaConnection implements AsyncIterable<DeliveredMessage> {
     const socket = this.#socket
     if (!this.#live || socket === undefined || socket.readyState !== OPEN) return
     pending.sentOn = socket
-    socket.send(ackFrame(pending.ids, pending.ref))
+    socket.send(pending.frame)
   }
 
   #removeAck(pending: PendingAck): void {

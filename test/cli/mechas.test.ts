@@ -114,7 +114,7 @@ describe('mechas update', () => {
   })
 
   it.each([
-    [[], 'nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts'],
+    [[], 'nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts, --max-deliveries, --backoff, --visibility, --dead-letter-ttl'],
     [['--listed', '--unlisted'], 'give either --listed or --unlisted, not both'],
   ])('%j is a usage error', async (flags, message) => {
     const result = await run(['mechas', 'update', 'upd', ...flags], cp.env, runCli)

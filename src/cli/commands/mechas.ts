@@ -4,6 +4,7 @@ import { CONNECTION_OPTIONS, UsageError, expectPositionals, parseCommand, parseL
 import { connect, printJson, printUsage, runCommand, type CommandIo } from '../command.js'
 import { formatList, formatTime, orDash, renderFields, renderTable } from '../format.js'
 import { USAGE } from '../usage.js'
+import { count, messageIds, printDeadLetters } from './inbox.js'
 
 export function mechasAdd(io: CommandIo): Promise<number> {
   return runCommand(io, USAGE.mechasAdd, async () => {
@@ -71,6 +72,10 @@ export function mechasUpdate(io: CommandIo): Promise<number> {
       listed: { type: 'boolean' },
       unlisted: { type: 'boolean' },
       accepts: { type: 'string' },
+      'max-deliveries': { type: 'string' },
+      backoff: { type: 'string' },
+      visibility: { type: 'string' },
+      'dead-letter-ttl': { type: 'string' },
     })
     if (values.help === true) return printUsage(io, USAGE.mechasUpdate)
     const [id] = expectPositionals(positionals, ['id'])
@@ -82,14 +87,52 @@ export function mechasUpdate(io: CommandIo): Promise<number> {
     if (values.listed === true) input.listed = true
     if (values.unlisted === true) input.listed = false
     if (values.accepts !== undefined) input.accepts = parseList('accepts', values.accepts)
+    const delivery: NonNullable<MechaUpdateInput['delivery']> = {}
+    if (values['max-deliveries'] !== undefined) delivery.max_deliveries = parseWholeNumber('max-deliveries', values['max-deliveries'])
+    if (values.backoff !== undefined) delivery.backoff_seconds = parseBackoff(values.backoff)
+    if (values.visibility !== undefined) delivery.visibility_seconds = parseWholeNumber('visibility', values.visibility)
+    if (values['dead-letter-ttl'] !== undefined) delivery.dead_letter_ttl_seconds = parseWholeNumber('dead-letter-ttl', values['dead-letter-ttl'])
+    if (Object.keys(delivery).length > 0) input.delivery = delivery
     if (Object.keys(input).length === 0) {
-      throw new UsageError('nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts')
+      throw new UsageError('nothing to change: give at least one of --name, --description, --listed, --unlisted, --accepts, --max-deliveries, --backoff, --visibility, --dead-letter-ttl')
     }
     const body = await (await connect(io, values)).updateMecha(id, input)
     if (values.json === true) return printJson(io, body)
     io.stdout.write(`Updated mecha ${body.mecha.id}\n\n${renderMecha(body.mecha)}`)
     return 0
   })
+}
+
+/** `mecharim mechas dead-letters <id>`: list a mecha's dead letters, or redrive some (--redrive). */
+export function mechasDeadLetters(io: CommandIo): Promise<number> {
+  return runCommand(io, USAGE.mechasDeadLetters, async () => {
+    const { values, positionals } = parseCommand(io.argv, {
+      ...CONNECTION_OPTIONS, limit: { type: 'string' }, after: { type: 'string' }, redrive: { type: 'string', multiple: true },
+    })
+    if (values.help === true) return printUsage(io, USAGE.mechasDeadLetters)
+    const [id] = expectPositionals(positionals, ['id'])
+    if (values.redrive !== undefined) {
+      if (values.limit !== undefined || values.after !== undefined) throw new UsageError('--redrive does not list: give it without --limit and --after')
+      const ids = messageIds(values.redrive)
+      const body = await (await connect(io, values)).redriveDeadLetters(id, ids)
+      if (values.json === true) return printJson(io, body)
+      io.stdout.write(`Redrove ${body.redriven} of ${count(ids, 'dead letter')} of ${id}${body.redriven > 0 ? ': back in its inbox' : ''}.\n`)
+      return 0
+    }
+    const limit = values.limit === undefined ? undefined : parseWholeNumber('limit', values.limit)
+    const page = await (await connect(io, values)).listDeadLetters(id, { limit, after: values.after })
+    if (values.json === true) return printJson(io, page)
+    printDeadLetters(io, page, `mecharim mechas dead-letters ${id}`)
+    return 0
+  })
+}
+
+/** `--backoff 5,30,300` as whole seconds; "" for none. */
+function parseBackoff(raw: string): number[] {
+  if (raw.trim() === '') return []
+  const items = raw.split(',').map((item) => item.trim())
+  if (!items.every((item) => /^\d+$/.test(item))) throw new UsageError(`--backoff expects comma-separated whole seconds, got ${JSON.stringify(raw)}`)
+  return items.map(Number)
 }
 
 export function mechasRemove(io: CommandIo): Promise<number> {
@@ -115,5 +158,11 @@ function renderMecha(mecha: MechaView): string {
     ['created', `${formatTime(mecha.created_at)} by ${mecha.created_by}`],
     ['updated', formatTime(mecha.updated_at)],
     ['deactivated', formatTime(mecha.deactivated_at)],
+    ['delivery', renderDelivery(mecha.delivery)],
   ])
+}
+
+function renderDelivery(delivery: MechaView['delivery']): string {
+  const backoff = delivery.backoff_seconds.length === 0 ? 'none' : `${delivery.backoff_seconds.join(', ')} s`
+  return `${delivery.max_deliveries} deliveries, backoff ${backoff}, visibility ${delivery.visibility_seconds} s, dead letters kept ${delivery.dead_letter_ttl_seconds} s`
 }

@@ -15,6 +15,9 @@ const SEND_OPTIONS = {
   // Refused with a pointer to --idempotency-key (message ids are the gateway's).
   id: { type: 'string' },
   'reply-to': { type: 'string' },
+  ttl: { type: 'string' },
+  'deliver-after': { type: 'string' },
+  'no-receipts': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const
 
@@ -37,16 +40,29 @@ export function send(io: RuntimeIo): Promise<number> {
     if (values.help === true) return printUsage(io, USAGE.send)
     const [to, kind] = expectPositionals(positionals, ['to', 'kind'])
     if (values.id !== undefined) throw new UsageError('--id is gone: the gateway assigns message ids; use --idempotency-key KEY to make a repeated send idempotent')
+    const ttlSeconds = values.ttl === undefined ? undefined : parseWholeNumber('ttl', values.ttl)
+    const deliverAfter = values['deliver-after'] === undefined ? undefined : parseDeliverAfter(values['deliver-after'])
     const payload = await readPayload(values.payload, values['payload-file'])
     const client = await runtimeClient(io, values)
     const accepted = await sdk(() => client.send({
       to, kind, payload, ...(values['idempotency-key'] !== undefined ? { idempotencyKey: values['idempotency-key'] } : {}), ...(values['reply-to'] !== undefined ? { reply_to: values['reply-to'] } : {}),
+      ...(ttlSeconds !== undefined ? { ttlSeconds } : {}), ...(deliverAfter !== undefined ? { deliverAfter } : {}), ...(values['no-receipts'] === true ? { receipts: false } : {}),
     }))
     if (values.json === true) return printJson(io, accepted)
     io.stdout.write(`Accepted message ${accepted.id} from ${accepted.from} to ${accepted.to} (kind ${accepted.kind}) at ${formatTime(accepted.accepted_at)}.\n`)
     return 0
   })
 }
+
+/** `--deliver-after`: whole unix seconds, or an RFC 3339 time (with a date, a time and a zone). */
+function parseDeliverAfter(raw: string): number | Date {
+  if (/^\d+$/.test(raw)) return parseWholeNumber('deliver-after', raw)
+  const ms = RFC3339_RE.test(raw) ? Date.parse(raw) : Number.NaN
+  if (!Number.isFinite(ms)) throw new UsageError(`--deliver-after expects unix seconds or an RFC 3339 time, got ${JSON.stringify(raw)}`)
+  return new Date(ms)
+}
+
+const RFC3339_RE = /^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)$/
 
 /** `mecharim whoami`: the key as the gateway sees it. */
 export function whoami(io: RuntimeIo): Promise<number> {
