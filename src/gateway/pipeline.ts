@@ -169,7 +169,7 @@ export const PIPELINE: readonly PipelineStep[] = [
     check: 'The key may change session modes: `permissions.sessions.can_manage_modes`',
     refusals: ['cannot_manage_modes'] }),
   step({ name: 'session-permission', phase: 'route', routes: ['start-session'], run: checkSessionPermission,
-    check: 'The key may start sessions (`permissions.sessions.can_start`), in this mode (`permissions.sessions.modes`), with participants it may send to (`permissions.recipients`), at least one besides itself',
+    check: 'The key may start sessions (`permissions.sessions.can_start`), in this mode (`permissions.sessions.modes`), with participants it may send to (`permissions.recipients`), at least one besides itself and at most 32 in all',
     refusals: ['cannot_start_sessions', 'mode_not_allowed', 'invalid_request', 'recipient_not_allowed'] }),
   step({ name: 'recipient', phase: 'route', routes: ['send'], run: checkRecipient,
     check: 'Each recipient is an active registered mecha that accepts the kind',

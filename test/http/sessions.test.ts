@@ -170,6 +170,11 @@ function sessionSuite(name: string, env: () => Record<string, string>): void {
       expect((await start(narrow, body)).body.reason).toBe('recipient_not_allowed')
       expect((await start(bob, { ...body, participants: ['alice', 'nobody'] })).body.reason).toBe('unknown_recipient')
       expect((await start(bob, { ...body, participants: ['bob'] })).body.reason).toBe('invalid_request')
+      // 32 listed without the caller: 33 with it, one over the bound, refused as the request it is.
+      const crowd = Array.from({ length: 32 }, (_, i) => `crowd-${i}`)
+      for (const id of crowd) await h.register(id)
+      const tooMany = await start(bob, { ...body, participants: crowd })
+      expect([tooMany.status, tooMany.body.reason]).toEqual([400, 'invalid_request'])
       // None of them started anything: carol is in no session bob started.
       const carolOpen = (await h.call({ method: 'GET', url: '/v1/sessions?state=open', credentials: carol })).body.sessions
       expect(carolOpen.filter((s: { initiator: string }) => s.initiator === 'bob')).toEqual([])
