@@ -89,7 +89,9 @@ export class ConnectionAuthorization implements AuthorizationWatch {
     const times: number[] = []
     if (key.expires_at !== null) times.push(Date.parse(key.expires_at))
     const used = [ctx.proof.tokenGeneration, ctx.proof.signature?.generation]
-    for (const c of liveCredentials(key, Date.now())) if (c.expires_at !== null && used.includes(c.generation)) times.push(Date.parse(c.expires_at))
+    // Live as of the moment the check judged (ctx.now), not as of now: a check that passed just before a
+    // grace ended and answered after it must still arm that end (the timer then fires at once).
+    for (const c of liveCredentials(key, ctx.now)) if (c.expires_at !== null && used.includes(c.generation)) times.push(Date.parse(c.expires_at))
     if (times.length === 0) return
     const delay = Math.min(Math.max(0, Math.min(...times) - Date.now()), MAX_TIMER_MS)
     this.#expiryTimer = setTimeout(() => this.#checkSoon(), delay)
