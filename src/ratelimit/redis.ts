@@ -2,6 +2,7 @@ import { layoutOf, type RedisClient } from '../stores/redis/client.js'
 import { RedisKeys } from '../stores/redis/keys.js'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { runRedis } from '../stores/redis/run.js'
+import { RedisScript } from '../stores/redis/script.js'
 import type { RateLimiter, RateLimitResult } from './types.js'
 import { checkHit, windowResult } from './window.js'
 
@@ -39,9 +40,7 @@ redis.call('PEXPIRE', KEYS[1], math.max(1, start + window - now + tonumber(ARGV[
 return {1, count, start}
 `
 
-interface RateLimitCommands {
-  mecharimRateLimitHit(bucketKey: string, now: string, windowMs: string, limit: string, marginMs: string): Promise<[number, number, number]>
-}
+const RATE_LIMIT_HIT_SCRIPT = new RedisScript<[bucketKey: string, now: string, windowMs: string, limit: string, marginMs: string], [number, number, number]>(RATE_LIMIT_HIT, 1)
 
 /**
  * The rate limiter on Redis, shared by every gateway process on the same Redis and prefix: one hash
@@ -55,19 +54,18 @@ interface RateLimitCommands {
  * when Redis resumes; it can only count one request too many, never admit one.
  */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: RedisClient & RateLimitCommands
+  readonly #redis: RedisClient
   readonly #keys: RedisKeys
 
   constructor(redis: RedisClient, prefix: string) {
     this.#keys = new RedisKeys(prefix, layoutOf(redis))
-    redis.defineCommand('mecharimRateLimitHit', { numberOfKeys: 1, lua: RATE_LIMIT_HIT })
-    this.#redis = redis as RedisClient & RateLimitCommands
+    this.#redis = redis
   }
 
   async hit(bucket: string, limit: number, windowSeconds: number, now: number): Promise<RateLimitResult> {
     checkHit(bucket, limit, windowSeconds, now)
     const reply = await runRedis('replay_cache', () =>
-      this.#redis.mecharimRateLimitHit(this.#keys.rateLimit(bucket), String(Math.floor(now)), String(windowSeconds * 1000), String(limit), String(EXPIRY_MARGIN_MS)),
+      RATE_LIMIT_HIT_SCRIPT.run(this.#redis, this.#keys.rateLimit(bucket), String(Math.floor(now)), String(windowSeconds * 1000), String(limit), String(EXPIRY_MARGIN_MS)),
     )
     const [allowed, count, start] = Array.isArray(reply) ? reply.map(Number) : []
     if ((allowed !== 0 && allowed !== 1) || !Number.isFinite(count) || !Number.isFinite(start)) {

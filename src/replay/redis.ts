@@ -2,6 +2,7 @@ import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js
 import { RedisKeys } from '../stores/redis/keys.js'
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { runRedis } from '../stores/redis/run.js'
+import { RedisScript } from '../stores/redis/script.js'
 import { CLAIM_NONCE, OUTCOME } from '../transport/redis-lua.js'
 import type { NonceClaim } from '../transport/types.js'
 import { checkNonceClaim } from './claim.js'
@@ -23,9 +24,7 @@ export function claimArgs(claim: NonceClaim, rules: ReplayRules): [string, strin
   return [String(Math.floor(claim.now / 1000)), String(claim.timestamp), String(claim.ttlSeconds), String(rules.maxFutureSkewSeconds)]
 }
 
-interface ClaimCommands {
-  mecharimClaimNonce(epochKey: string, nonceKey: string, nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string): Promise<[string, number?]>
-}
+const CLAIM_NONCE_SCRIPT = new RedisScript<[epochKey: string, nonceKey: string, nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string], [string, number?]>(CLAIM_NONCE, 2)
 
 export interface RedisReplayCacheOptions {
   /** See ReplayRules. Default DEFAULT_MAX_FUTURE_SKEW_SECONDS. */
@@ -46,7 +45,7 @@ export interface RedisReplayCacheOptions {
  */
 export class RedisReplayCache implements ReplayCache {
   readonly rules: ReplayRules
-  readonly #redis: RedisClient & ClaimCommands
+  readonly #redis: RedisClient
   readonly #keys: RedisKeys
   readonly #safety: RedisReplaySafety
 
@@ -57,8 +56,7 @@ export class RedisReplayCache implements ReplayCache {
   constructor(redis: RedisClient, prefix: string, options: RedisReplayCacheOptions = {}) {
     this.#keys = new RedisKeys(prefix, layoutOf(redis))
     const maxFutureSkewSeconds = checkMaxFutureSkew(options.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS)
-    redis.defineCommand('mecharimClaimNonce', { numberOfKeys: 2, lua: CLAIM_NONCE })
-    this.#redis = redis as RedisClient & ClaimCommands
+    this.#redis = redis
     this.#safety = new RedisReplaySafety(redis, {
       keys: this.#keys, maxFutureSkewSeconds,
       ...(options.checkIntervalMs !== undefined ? { intervalMs: options.checkIntervalMs } : {}),
@@ -72,7 +70,7 @@ export class RedisReplayCache implements ReplayCache {
     checkNonceClaim(claim)
     this.rules.assertSafe()
     const [outcome, epoch] = await this.#run(() =>
-      this.#redis.mecharimClaimNonce(this.#keys.epochFor(claim.target), this.#keys.nonce(claim.target, claim.keyId, claim.nonce), ...claimArgs(claim, this.rules)),
+      CLAIM_NONCE_SCRIPT.run(this.#redis, this.#keys.epochFor(claim.target), this.#keys.nonce(claim.target, claim.keyId, claim.nonce), ...claimArgs(claim, this.rules)),
     )
     switch (outcome) {
       case OUTCOME.fresh:

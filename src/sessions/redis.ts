@@ -2,6 +2,7 @@ import { DependencyUnavailableError } from '../errors/faults.js'
 import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js'
 import { RedisKeys } from '../stores/redis/keys.js'
 import { runRedis } from '../stores/redis/run.js'
+import { RedisScript } from '../stores/redis/script.js'
 import { CLOSE_RECORD, COUNT_OPEN, INDEX_ADD, SESSION_OUTCOME, WRITE_RECORD } from './redis-lua.js'
 import {
   checkChange, checkLimit, checkListOptions, checkNow, checkSessionId, checkStart, closeAllowed, closedRecord, retainedUntil, sessionIdTime,
@@ -19,11 +20,11 @@ const PURGE_BATCH = 100
 
 type Reply = [string, ...(string | number)[]]
 
-interface SessionCommands {
-  mecharimSessionCountOpen(openSet: string, now: string, maxOpen: string, id: string, expires: string, deadline: string): Promise<Reply>
-  mecharimSessionWrite(record: string, json: string, retainedUntil: string, deadline: string): Promise<Reply>
-  mecharimSessionIndex(set: string, score: string, member: string, expiresNoSooner: string, deadline: string): Promise<Reply>
-  mecharimSessionClose(record: string, expected: string, closed: string, retainedUntil: string, deadline: string): Promise<Reply>
+const SCRIPTS = {
+  countOpen: new RedisScript<[openSet: string, now: string, maxOpen: string, id: string, expires: string, deadline: string], Reply>(COUNT_OPEN, 1),
+  write: new RedisScript<[record: string, json: string, retainedUntil: string, deadline: string], Reply>(WRITE_RECORD, 1),
+  index: new RedisScript<[set: string, score: string, member: string, expiresNoSooner: string, deadline: string], Reply>(INDEX_ADD, 1),
+  close: new RedisScript<[record: string, expected: string, closed: string, retainedUntil: string, deadline: string], Reply>(CLOSE_RECORD, 1),
 }
 
 /**
@@ -54,7 +55,7 @@ export interface RedisSessionStoreOptions {
 }
 
 export class RedisSessionStore implements SessionStore {
-  readonly #redis: RedisClient & SessionCommands
+  readonly #redis: RedisClient
   readonly #keys: RedisKeys
   readonly #now: () => number
 
@@ -66,11 +67,7 @@ export class RedisSessionStore implements SessionStore {
     this.#keys = new RedisKeys(prefix, layoutOf(redis))
     if (options.now !== undefined && typeof options.now !== 'function') throw new TypeError(`expected options.now to be a function, got ${typeof options.now}`)
     this.#now = options.now ?? Date.now
-    redis.defineCommand('mecharimSessionCountOpen', { numberOfKeys: 1, lua: COUNT_OPEN })
-    redis.defineCommand('mecharimSessionWrite', { numberOfKeys: 1, lua: WRITE_RECORD })
-    redis.defineCommand('mecharimSessionIndex', { numberOfKeys: 1, lua: INDEX_ADD })
-    redis.defineCommand('mecharimSessionClose', { numberOfKeys: 1, lua: CLOSE_RECORD })
-    this.#redis = redis as RedisClient & SessionCommands
+    this.#redis = redis
   }
 
   async start(record: SessionRecord, options: SessionStartOptions): Promise<SessionStartResult> {
@@ -78,7 +75,8 @@ export class RedisSessionStore implements SessionStore {
     const keys = this.#keys
     const expires = String(Date.parse(record.expires_at))
     const deadline = String(this.#now() + WRITE_DEADLINE_MS)
-    const counted = await this.#run(() => this.#redis.mecharimSessionCountOpen(
+    const counted = await this.#run(() => SCRIPTS.countOpen.run(
+      this.#redis,
       keys.sessionsOpen(record.initiator, record.initiator_key), String(options.now), options.maxOpen === null ? '' : String(options.maxOpen),
       record.id, expires, deadline,
     ))
@@ -86,11 +84,11 @@ export class RedisSessionStore implements SessionStore {
     expectOutcome(counted, SESSION_OUTCOME.started)
     const until = String(retainedUntil(record))
     const written = await this.#run(() => Promise.all([
-      this.#redis.mecharimSessionWrite(keys.session(record.id), JSON.stringify(record), until, deadline),
-      this.#redis.mecharimSessionIndex(keys.sessionsDue(), expires, record.id, until, deadline),
-      this.#redis.mecharimSessionIndex(keys.sessionsRetired(), until, retiredMember(record), until, deadline),
+      SCRIPTS.write.run(this.#redis, keys.session(record.id), JSON.stringify(record), until, deadline),
+      SCRIPTS.index.run(this.#redis, keys.sessionsDue(), expires, record.id, until, deadline),
+      SCRIPTS.index.run(this.#redis, keys.sessionsRetired(), until, retiredMember(record), until, deadline),
       ...record.participants.map((mecha) =>
-        this.#redis.mecharimSessionIndex(keys.sessionsOf(mecha), String(sessionIdTime(record.id)), record.id, until, deadline)),
+        SCRIPTS.index.run(this.#redis, keys.sessionsOf(mecha), String(sessionIdTime(record.id)), record.id, until, deadline)),
     ]))
     if (written[0]?.[0] === SESSION_OUTCOME.taken) throw new Error(`session id ${record.id} is already stored (ids must be new)`)
     for (const reply of written) expectOutcome(reply, SESSION_OUTCOME.written)
@@ -136,7 +134,7 @@ export class RedisSessionStore implements SessionStore {
         return { outcome: 'not_open', record }
       }
       const closed = closedRecord(record, change)
-      const reply = await this.#run(() => this.#redis.mecharimSessionClose(key, json as string, JSON.stringify(closed), String(retainedUntil(closed)), deadline))
+      const reply = await this.#run(() => SCRIPTS.close.run(this.#redis, key, json as string, JSON.stringify(closed), String(retainedUntil(closed)), deadline))
       if (reply[0] === SESSION_OUTCOME.missing) return { outcome: 'missing' }
       if (reply[0] === SESSION_OUTCOME.changed) {
         json = String(reply[1])

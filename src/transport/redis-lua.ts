@@ -62,25 +62,26 @@ return {'${OUTCOME.fresh}'}
 `
 
 /**
- * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, [4] recipient stream, [5] recipient id map,
- *       [6] recipient usage hash, [7] its schedule, [8] its delivery state, [9] its dead letters,
- *       [10] their index, [11] their expiry (redis-lifecycle-lua.ts).
- * ARGV: [1] now (unix seconds), [2] request timestamp, or '' to record no nonce (the accept has no
- *       claim: KEYS[1] and [2] are then not touched), [3] nonce TTL, [4] max future skew, [5] the
- *       request's SHA-256 when it carries an Idempotency-Key, else '', [6] idempotency TTL, [7] inbox
- *       limit, [8] message JSON, [9] message id, [10] the recipient's arrivals channel, [11] recipient,
- *       [12] deadline (unix ms, the gateway's clock), [13] the idempotency record JSON to store
- *       (`{"acceptance":{...},"request_sha256":"..."}`), [14] the message's stored bytes, [15] sender,
- *       [16] inbox byte budget, [17] a sender's share of messages, [18] a sender's share of bytes,
- *       [19] the publish command: PUBLISH, or SPUBLISH on a cluster (sharded pub/sub: the channel is in
- *       the recipient's slot, so only that shard's subscribers hear it), [20] now (unix ms), [21] deliver at
- *       (unix ms, '' for at once), [22] expires at (unix ms, '' for never).
+ * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, then the recipient's inbox keys in
+ *       RedisKeys.inboxKeys order, as every lifecycle script takes them: [4] stream, [5] id map,
+ *       [6] schedule, [7] delivery state, [8] usage hash, [9] dead letters, [10] their index, [11] their
+ *       expiry (redis-lifecycle-lua.ts).
+ * ARGV: [1] now (unix ms, the gateway's clock), [2] request timestamp (unix seconds), or '' to record
+ *       no nonce (the accept has no claim: KEYS[1] and [2] are then not touched), [3] nonce TTL
+ *       (seconds), [4] max future skew (seconds), [5] the request's SHA-256 when it carries an
+ *       Idempotency-Key, else '', [6] the transport's limits (ACCEPT_LIMITS, one space-separated
+ *       argument: they are the same on every call), [7] message JSON, [8] message id, [9] the
+ *       recipient's arrivals channel, [10] recipient, [11] the idempotency record JSON to store
+ *       (`{"acceptance":{...},"request_sha256":"..."}`), [12] sender, [13] deliver at (unix ms, '' for
+ *       at once), [14] expires at (unix ms, '' for never).
+ *       The message's stored bytes are its JSON's length (Lua strings count bytes, as storedBytes does).
  * Reply: {'accepted'} | {'duplicate', the record JSON} | {'idempotency_key_reused'} | {'replayed'}
  *        | {'before_epoch', epoch} | {'sender_share_exceeded', 'messages'|'bytes'}
  *        | {'inbox_full', 'messages'|'bytes'} | {'id_taken'} | {'late'}.
  *
- * The deadline guards against a hung Redis: a command the gateway already answered 503 for (its command
- * timed out) may still sit in Redis's socket buffer and run when Redis resumes. Past the deadline the
+ * The deadline (now plus the limits' deadline) guards against a hung Redis: a command the gateway
+ * already answered 503 for (its command timed out) may still sit in Redis's socket buffer and run when
+ * Redis resumes. Past the deadline the
  * script writes nothing, so a 503 never turns into a delivery later. Redis's clock (TIME) is compared
  * with the gateway's: hosts must be NTP-synchronised, as the timestamp window already requires.
  *
@@ -95,12 +96,14 @@ return {'${OUTCOME.fresh}'}
  * carries its sender (`f`) and bytes (`n`) beside the message (`m`), for the ack to give them back.
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
-local K = {stream = KEYS[4], ids = KEYS[5], usage = KEYS[6], due = KEYS[7], state = KEYS[8], dead = KEYS[9], dead_index = KEYS[10], dead_expiry = KEYS[11]}
+local K = {stream = KEYS[4], ids = KEYS[5], due = KEYS[6], state = KEYS[7], usage = KEYS[8], dead = KEYS[9], dead_index = KEYS[10], dead_expiry = KEYS[11]}
 ${INBOX_FUNCTIONS}
-if past_deadline(ARGV[12]) then return {'${OUTCOME.late}'} end
-if redis.call('HEXISTS', KEYS[5], ARGV[9]) == 1 then return {'${OUTCOME.idTaken}'} end
+local now = tonumber(ARGV[1])
+local idem_ttl, inbox_limit, inbox_bytes, sender_limit, sender_bytes_limit, deadline, publish = string.match(ARGV[6], '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%u+)$')
+if past_deadline(now + tonumber(deadline)) then return {'${OUTCOME.late}'} end
+if redis.call('HEXISTS', K.ids, ARGV[8]) == 1 then return {'${OUTCOME.idTaken}'} end
 if ARGV[2] ~= '' then
-  local refused = claim_nonce(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  local refused = claim_nonce(KEYS[1], KEYS[2], tostring(math.floor(now / 1000)), ARGV[2], ARGV[3], ARGV[4])
   if refused then return refused end
 end
 local idempotent = ARGV[5] ~= ''
@@ -113,26 +116,40 @@ if idempotent then
   end
 end
 -- Expired dead letters give their bytes back before the budget is decided.
-drop_expired_dead(tonumber(ARGV[20]))
-local size = tonumber(ARGV[14])
-local usage = redis.call('HMGET', KEYS[6], 'bytes', 'm:' .. ARGV[15], 'b:' .. ARGV[15])
+drop_expired_dead(now)
+local size = #ARGV[7]
+local sender = ARGV[12]
+local usage = redis.call('HMGET', K.usage, 'bytes', 'm:' .. sender, 'b:' .. sender)
 local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
-local exists = redis.call('EXISTS', KEYS[4]) == 1
-if exists and redis.call('XLEN', KEYS[4]) + 1 > tonumber(ARGV[7]) then return {'${OUTCOME.inboxFull}', 'messages'} end
-if bytes + size > tonumber(ARGV[16]) then return {'${OUTCOME.inboxFull}', 'bytes'} end
-if sender_messages + 1 > tonumber(ARGV[17]) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
-if sender_bytes + size > tonumber(ARGV[18]) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
-local entry = redis.call('XADD', KEYS[4], '*', 'm', ARGV[8], 'f', ARGV[15], 'n', ARGV[14], 'i', ARGV[9], 'x', ARGV[22])
+if redis.call('XLEN', K.stream) + 1 > tonumber(inbox_limit) then return {'${OUTCOME.inboxFull}', 'messages'} end
+if bytes + size > tonumber(inbox_bytes) then return {'${OUTCOME.inboxFull}', 'bytes'} end
+if sender_messages + 1 > tonumber(sender_limit) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
+if sender_bytes + size > tonumber(sender_bytes_limit) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
+local entry = redis.call('XADD', K.stream, '*', 'm', ARGV[7], 'f', sender, 'n', size, 'i', ARGV[8], 'x', ARGV[14])
 -- Due at once (0: before every redelivery, then by entry id, the accept order), or when deferred to.
-local due = tonumber(ARGV[21]) or 0
-local expires = tonumber(ARGV[22])
+local due = tonumber(ARGV[13]) or 0
+local expires = tonumber(ARGV[14])
 if expires and expires < due then due = expires end
-redis.call('ZADD', KEYS[7], due, entry)
-redis.call('HSET', KEYS[5], ARGV[9], entry)
-redis.call('HINCRBY', KEYS[6], 'bytes', size)
-redis.call('HINCRBY', KEYS[6], 'm:' .. ARGV[15], 1)
-redis.call('HINCRBY', KEYS[6], 'b:' .. ARGV[15], size)
-if idempotent then redis.call('SET', KEYS[3], ARGV[13], 'EX', ARGV[6]) end
-redis.call(ARGV[19], ARGV[10], ARGV[11])
+redis.call('ZADD', K.due, due, entry)
+redis.call('HSET', K.ids, ARGV[8], entry)
+redis.call('HINCRBY', K.usage, 'bytes', size)
+redis.call('HINCRBY', K.usage, 'm:' .. sender, 1)
+redis.call('HINCRBY', K.usage, 'b:' .. sender, size)
+if idempotent then redis.call('SET', KEYS[3], ARGV[11], 'EX', idem_ttl) end
+redis.call(publish, ARGV[9], ARGV[10])
 return {'${OUTCOME.accepted}'}
 `
+
+/**
+ * ACCEPT's ARGV[6]: the idempotency TTL (seconds), the inbox limit (messages), the inbox byte budget,
+ * a sender's share of messages and of bytes, how long after `now` the accept may still run (ms), and
+ * the publish command (PUBLISH, or SPUBLISH on a cluster: sharded pub/sub, the channel is in the
+ * recipient's slot, so only that shard's subscribers hear it). Built once per transport.
+ */
+export function acceptLimits(limits: {
+  idempotencyTtlSeconds: number; inboxLimit: number; inboxMaxBytes: number; senderMaxMessages: number; senderMaxBytes: number; deadlineMs: number; publish: 'PUBLISH' | 'SPUBLISH'
+}): string {
+  const numbers = [limits.idempotencyTtlSeconds, limits.inboxLimit, limits.inboxMaxBytes, limits.senderMaxMessages, limits.senderMaxBytes, limits.deadlineMs]
+  for (const n of numbers) if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`expected the accept's limits to be whole numbers, got ${JSON.stringify(limits)}`)
+  return `${numbers.join(' ')} ${limits.publish}`
+}

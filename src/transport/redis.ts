@@ -1,16 +1,16 @@
 import { DependencyUnavailableError } from '../errors/faults.js'
 import { checkNonceClaim } from '../replay/claim.js'
-import { claimArgs } from '../replay/redis.js'
 import { layoutOf, pingRedis, type RedisClient } from '../stores/redis/client.js'
 import { RedisKeys } from '../stores/redis/keys.js'
 import type { ReplayRules } from '../replay/types.js'
 import type { StoragePressure } from '../stores/high-water.js'
 import { runRedis } from '../stores/redis/run.js'
+import { RedisScript } from '../stores/redis/script.js'
 import {
   acceptanceOf, acceptTime, callListener, checkAcceptInput, checkAckIds, checkDeadLetterListOptions, checkExtendOptions, checkLifecycleCall, checkNackOptions,
   checkReadOptions, checkRejectOptions, checkStoragePressure, duplicateIdFault, inboxBudget, resolvePolicy, storageRefuses, storedBytes, type InboxBudget,
 } from './checks.js'
-import { ACCEPT, OUTCOME } from './redis-lua.js'
+import { ACCEPT, acceptLimits, OUTCOME } from './redis-lua.js'
 import { ACK, DEAD_LETTERS, EXTEND, NACK, PURGE, READ, REDRIVE, REJECT } from './redis-lifecycle-lua.js'
 import {
   idempotencyScope, MAX_VISIBILITY_MS,
@@ -81,15 +81,22 @@ const UNSUBSCRIBE_AFTER_MS = 10_000
 const SUBSCRIBE_RETRY_MS = 250
 
 export class RedisTransport implements Transport {
-  readonly #redis: RedisClient & TransportCommands
+  readonly #redis: RedisClient
   readonly #subscriber: RedisClient | undefined
   readonly #keys: RedisKeys
   /** Cluster: sharded pub/sub (SPUBLISH, SSUBSCRIBE, 'smessage'), one channel per command. */
   readonly #sharded: boolean
   readonly #budget: InboxBudget
   readonly #replay: ReplayRules
+  /** The replay cache's future skew, as ACCEPT's argument. */
+  readonly #skew: string
   readonly #pressure: StoragePressure | undefined
   readonly #listeners = new Map<string, Set<() => void>>()
+  /** Each recent recipient's keys, as its accepts name them (built once: the accept is the hot path). */
+  readonly #recipients = new Map<string, RecipientKeys>()
+  /** ACCEPT's limits argument, and the idempotency TTL it was built for (an accept input carries the TTL). */
+  #limits = ''
+  #limitsTtl = -1
   /** Recipients whose channel is subscribed, with the timer that will unsubscribe it once unused. */
   readonly #channels = new Map<string, NodeJS.Timeout | undefined>()
   #attached = false
@@ -113,10 +120,9 @@ export class RedisTransport implements Transport {
     this.#budget = inboxBudget(options)
     if (typeof options.replay?.assertSafe !== 'function') throw new TypeError('expected options.replay to be a replay cache\'s rules')
     this.#replay = options.replay
+    this.#skew = String(options.replay.maxFutureSkewSeconds)
     this.#pressure = checkStoragePressure(options.pressure)
-    redis.defineCommand('mecharimAccept', { numberOfKeys: 11, lua: ACCEPT })
-    for (const [name, lua] of Object.entries(INBOX_SCRIPTS)) redis.defineCommand(name, { numberOfKeys: INBOX_KEY_COUNT, lua })
-    this.#redis = redis as RedisClient & TransportCommands
+    this.#redis = redis
     this.#subscriber = subscriber
   }
 
@@ -134,26 +140,23 @@ export class RedisTransport implements Transport {
     const now = acceptTime(input)
     const record = idempotency === null ? '' : JSON.stringify({ acceptance: acceptanceOf(message), request_sha256: idempotency.requestSha256 })
     const json = JSON.stringify(message)
-    const size = storedBytes(json)
-    const budget = this.#budget
+    const to = this.#recipient(message.to)
     const keys = this.#keys
     const [outcome, detail] = await this.#run(() =>
-      this.#redis.mecharimAccept(
-        keys.epochFor(message.to), keys.nonce(message.to, claim?.keyId ?? '', claim?.nonce ?? ''),
+      SCRIPTS.accept.run(
+        this.#redis,
+        to.epoch, claim === null ? to.epoch : keys.nonce(message.to, claim.keyId, claim.nonce),
         // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
-        keys.idempotency(message.to, message.from, idempotency === null ? '' : idempotencyScope(idempotency, message.to)), keys.inbox(message.to), keys.inboxIds(message.to),
-        keys.inboxUsage(message.to), keys.inboxDue(message.to), keys.inboxState(message.to), keys.deadLetters(message.to),
-        keys.deadLetterIndex(message.to), keys.deadLetterExpiry(message.to),
-        // No claim: an empty timestamp tells the script to record no nonce (the keys above are then never touched).
-        ...(claim !== null ? claimArgs(claim, this.#replay) : noClaimArgs(now)), idempotency?.requestSha256 ?? '', String(input.idempotencyTtlSeconds), String(budget.messages),
-        json, message.id, keys.arrivals(message.to), message.to, String(now + ACCEPT_DEADLINE_MS),
-        record, String(size), message.from, String(budget.bytes), String(budget.senderMessages), String(budget.senderBytes),
-        this.#sharded ? 'SPUBLISH' : 'PUBLISH', String(now), optionalMs(input.deliverAt), optionalMs(input.expiresAt),
+        keys.idempotency(message.to, message.from, idempotency === null ? '' : idempotencyScope(idempotency, message.to)), ...to.inbox,
+        // No claim: an empty timestamp tells the script to record no nonce (the epoch and nonce keys are then never touched).
+        String(now), claim === null ? '' : String(claim.timestamp), claim === null ? '' : String(claim.ttlSeconds), claim === null ? '' : this.#skew,
+        idempotency?.requestSha256 ?? '', this.#acceptLimits(input.idempotencyTtlSeconds),
+        json, message.id, to.arrivals, message.to, record, message.from, optionalMs(input.deliverAt), optionalMs(input.expiresAt),
       ),
     )
     switch (outcome) {
       case OUTCOME.accepted:
-        this.#pressure?.stored(size)
+        this.#pressure?.stored(storedBytes(json))
         if (this.#subscriber === undefined) this.#dispatch(message.to)
         return { outcome: 'accepted', message }
       case OUTCOME.duplicate:
@@ -182,8 +185,8 @@ export class RedisTransport implements Transport {
     const policy = resolvePolicy(options.policy)
     if (options.limit === 0) return { messages: [], nextDueAt: undefined, deadLettered: [] }
     const [due, delivered, dead] = await this.#run(() =>
-      this.#redis.mecharimRead(
-        ...this.#keys.inboxKeys(recipient), String(options.now), String(options.visibilityMs), String(options.limit), String(policy.maxDeliveries),
+      SCRIPTS.read.run(
+        this.#redis, ...this.#recipient(recipient).inbox, String(options.now), String(options.visibilityMs), String(options.limit), String(policy.maxDeliveries),
         String(policy.deadLetterTtlMs), policy.backoffMs.join(','),
       ),
     )
@@ -198,7 +201,7 @@ export class RedisTransport implements Transport {
   async ack(recipient: string, ids: readonly string[]): Promise<number> {
     checkAckIds(recipient, ids)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimAck(...this.#keys.inboxKeys(recipient), ...ids))
+    return this.#run(() => SCRIPTS.ack.run(this.#redis, ...this.#recipient(recipient).inbox, ...ids))
   }
 
   async nack(recipient: string, ids: readonly string[], options: NackOptions): Promise<number> {
@@ -206,8 +209,8 @@ export class RedisTransport implements Transport {
     checkNackOptions(options)
     if (ids.length === 0) return 0
     const policy = resolvePolicy(options.policy)
-    const moved = await this.#run(() => this.#redis.mecharimNack(
-      ...this.#keys.inboxKeys(recipient), String(options.now), optionalMs(options.delayMs), String(policy.maxDeliveries), policy.backoffMs.join(','),
+    const moved = await this.#run(() => SCRIPTS.nack.run(
+      this.#redis, ...this.#recipient(recipient).inbox, String(options.now), optionalMs(options.delayMs), String(policy.maxDeliveries), policy.backoffMs.join(','),
       this.#keys.arrivals(recipient), this.#sharded ? 'SPUBLISH' : 'PUBLISH', ...ids,
     ))
     if (moved > 0 && this.#subscriber === undefined) this.#dispatch(recipient)
@@ -218,8 +221,8 @@ export class RedisTransport implements Transport {
     checkLifecycleCall(recipient, ids, options)
     checkExtendOptions(options)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimExtend(
-      ...this.#keys.inboxKeys(recipient), String(options.now), String(options.visibilityMs), String(MAX_VISIBILITY_MS), ...ids,
+    return this.#run(() => SCRIPTS.extend.run(
+      this.#redis, ...this.#recipient(recipient).inbox, String(options.now), String(options.visibilityMs), String(MAX_VISIBILITY_MS), ...ids,
     ))
   }
 
@@ -228,8 +231,8 @@ export class RedisTransport implements Transport {
     checkRejectOptions(options)
     if (ids.length === 0) return []
     const policy = resolvePolicy(options.policy)
-    const dead = await this.#run(() => this.#redis.mecharimReject(
-      ...this.#keys.inboxKeys(recipient), String(options.now), String(policy.deadLetterTtlMs), options.detail ?? '', ...ids,
+    const dead = await this.#run(() => SCRIPTS.reject.run(
+      this.#redis, ...this.#recipient(recipient).inbox, String(options.now), String(policy.deadLetterTtlMs), options.detail ?? '', ...ids,
     ))
     return dead.map(parseDeadLetter)
   }
@@ -237,8 +240,8 @@ export class RedisTransport implements Transport {
   async deadLetters(recipient: string, options: DeadLetterListOptions): Promise<DeadLetter[]> {
     checkDeadLetterListOptions(recipient, options)
     if (options.limit === 0) return []
-    const dead = await this.#run(() => this.#redis.mecharimDeadLetters(
-      ...this.#keys.inboxKeys(recipient), String(options.now), String(options.limit), options.after ?? '',
+    const dead = await this.#run(() => SCRIPTS.deadLetters.run(
+      this.#redis, ...this.#recipient(recipient).inbox, String(options.now), String(options.limit), options.after ?? '',
     ))
     return dead.map(parseDeadLetter)
   }
@@ -246,8 +249,8 @@ export class RedisTransport implements Transport {
   async redrive(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
     checkLifecycleCall(recipient, ids, options)
     if (ids.length === 0) return 0
-    const moved = await this.#run(() => this.#redis.mecharimRedrive(
-      ...this.#keys.inboxKeys(recipient), String(options.now), this.#keys.arrivals(recipient), this.#sharded ? 'SPUBLISH' : 'PUBLISH', ...ids,
+    const moved = await this.#run(() => SCRIPTS.redrive.run(
+      this.#redis, ...this.#recipient(recipient).inbox, String(options.now), this.#keys.arrivals(recipient), this.#sharded ? 'SPUBLISH' : 'PUBLISH', ...ids,
     ))
     if (moved > 0 && this.#subscriber === undefined) this.#dispatch(recipient)
     return moved
@@ -256,7 +259,7 @@ export class RedisTransport implements Transport {
   async purge(recipient: string, ids: readonly string[], options: { now: number }): Promise<number> {
     checkLifecycleCall(recipient, ids, options)
     if (ids.length === 0) return 0
-    return this.#run(() => this.#redis.mecharimPurge(...this.#keys.inboxKeys(recipient), String(options.now), ...ids))
+    return this.#run(() => SCRIPTS.purge.run(this.#redis, ...this.#recipient(recipient).inbox, String(options.now), ...ids))
   }
 
   onArrival(recipient: string, listener: () => void): () => void {
@@ -402,6 +405,29 @@ export class RedisTransport implements Transport {
     for (const listener of [...set]) callListener(listener)
   }
 
+  /** A recipient's keys, from the cache; a full cache starts again (recipients are few and often the same). */
+  #recipient(mecha: string): RecipientKeys {
+    let keys = this.#recipients.get(mecha)
+    if (keys === undefined) {
+      if (this.#recipients.size >= RECIPIENT_CACHE_SIZE) this.#recipients.clear()
+      keys = { epoch: this.#keys.epochFor(mecha), inbox: this.#keys.inboxKeys(mecha), arrivals: this.#keys.arrivals(mecha) }
+      this.#recipients.set(mecha, keys)
+    }
+    return keys
+  }
+
+  #acceptLimits(idempotencyTtlSeconds: number): string {
+    if (idempotencyTtlSeconds !== this.#limitsTtl) {
+      const budget = this.#budget
+      this.#limits = acceptLimits({
+        idempotencyTtlSeconds, inboxLimit: budget.messages, inboxMaxBytes: budget.bytes, senderMaxMessages: budget.senderMessages,
+        senderMaxBytes: budget.senderBytes, deadlineMs: ACCEPT_DEADLINE_MS, publish: this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+      })
+      this.#limitsTtl = idempotencyTtlSeconds
+    }
+    return this.#limits
+  }
+
   #run<T>(fn: () => Promise<T>): Promise<T> {
     return runRedis('transport', fn)
   }
@@ -413,35 +439,38 @@ function budgetKind(detail: string | number | undefined): BudgetKind {
   throw new DependencyUnavailableError('transport', new Error(`unexpected budget in the accept reply: ${JSON.stringify(detail)}`))
 }
 
-/** The lifecycle scripts, each over INBOX_KEY_COUNT keys (RedisKeys.inboxKeys). */
-const INBOX_SCRIPTS = {
-  mecharimRead: READ, mecharimAck: ACK, mecharimNack: NACK, mecharimExtend: EXTEND, mecharimReject: REJECT,
-  mecharimDeadLetters: DEAD_LETTERS, mecharimRedrive: REDRIVE, mecharimPurge: PURGE,
-}
-const INBOX_KEY_COUNT = 8
+/** Recipients whose keys the transport keeps built (a few hundred bytes each). */
+const RECIPIENT_CACHE_SIZE = 4096
 
 type InboxKeys = [string, string, string, string, string, string, string, string]
 
-/** The scripts from redis-lua.ts and redis-lifecycle-lua.ts, as `defineCommand` adds them to the client. */
-interface TransportCommands {
-  mecharimAccept(
-    epochKey: string, nonceKey: string, idemKey: string, inboxKey: string, inboxIdsKey: string, usageKey: string,
-    dueKey: string, stateKey: string, deadKey: string, deadIndexKey: string, deadExpiryKey: string,
-    nowSeconds: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, idempotencyTtlSeconds: string,
-    inboxLimit: string, messageJson: string, messageId: string, arrivalsChannel: string, recipient: string,
-    deadlineMs: string, idempotencyRecordJson: string, messageBytes: string, sender: string,
-    inboxMaxBytes: string, senderMaxMessages: string, senderMaxBytes: string, publishCommand: 'PUBLISH' | 'SPUBLISH',
-    nowMs: string, deliverAt: string, expiresAt: string,
-  ): Promise<[string, (string | number)?]>
-  mecharimRead(...args: [...InboxKeys, now: string, visibilityMs: string, limit: string, maxDeliveries: string, deadLetterTtlMs: string, backoffMs: string]):
-    Promise<[string, (string | number)[], string[]]>
-  mecharimAck(...args: [...InboxKeys, ...ids: string[]]): Promise<number>
-  mecharimNack(...args: [...InboxKeys, now: string, delayMs: string, maxDeliveries: string, backoffMs: string, channel: string, publish: 'PUBLISH' | 'SPUBLISH', ...ids: string[]]): Promise<number>
-  mecharimExtend(...args: [...InboxKeys, now: string, visibilityMs: string, boundMs: string, ...ids: string[]]): Promise<number>
-  mecharimReject(...args: [...InboxKeys, now: string, deadLetterTtlMs: string, detail: string, ...ids: string[]]): Promise<string[]>
-  mecharimDeadLetters(...args: [...InboxKeys, now: string, limit: string, after: string]): Promise<string[]>
-  mecharimRedrive(...args: [...InboxKeys, now: string, channel: string, publish: 'PUBLISH' | 'SPUBLISH', ...ids: string[]]): Promise<number>
-  mecharimPurge(...args: [...InboxKeys, now: string, ...ids: string[]]): Promise<number>
+interface RecipientKeys {
+  /** The replay epoch of the recipient's slot (one key on a standalone Redis). */
+  epoch: string
+  /** RedisKeys.inboxKeys: what every script of the recipient's inbox takes. */
+  inbox: InboxKeys
+  arrivals: string
+}
+
+type Publish = 'PUBLISH' | 'SPUBLISH'
+
+/** The scripts of redis-lua.ts and redis-lifecycle-lua.ts; the lifecycle ones over the inbox keys. */
+const SCRIPTS = {
+  accept: new RedisScript<[
+    epochKey: string, nonceKey: string, idemKey: string, ...inbox: InboxKeys,
+    nowMs: string, timestamp: string, ttlSeconds: string, skew: string, requestSha256: string, limits: string,
+    messageJson: string, messageId: string, arrivalsChannel: string, recipient: string, idempotencyRecordJson: string, sender: string,
+    deliverAt: string, expiresAt: string,
+  ], [string, (string | number)?]>(ACCEPT, 11),
+  read: new RedisScript<[...InboxKeys, now: string, visibilityMs: string, limit: string, maxDeliveries: string, deadLetterTtlMs: string, backoffMs: string],
+    [string, (string | number)[], string[]]>(READ, 8),
+  ack: new RedisScript<[...InboxKeys, ...ids: string[]], number>(ACK, 8),
+  nack: new RedisScript<[...InboxKeys, now: string, delayMs: string, maxDeliveries: string, backoffMs: string, channel: string, publish: Publish, ...ids: string[]], number>(NACK, 8),
+  extend: new RedisScript<[...InboxKeys, now: string, visibilityMs: string, boundMs: string, ...ids: string[]], number>(EXTEND, 8),
+  reject: new RedisScript<[...InboxKeys, now: string, deadLetterTtlMs: string, detail: string, ...ids: string[]], string[]>(REJECT, 8),
+  deadLetters: new RedisScript<[...InboxKeys, now: string, limit: string, after: string], string[]>(DEAD_LETTERS, 8),
+  redrive: new RedisScript<[...InboxKeys, now: string, channel: string, publish: Publish, ...ids: string[]], number>(REDRIVE, 8),
+  purge: new RedisScript<[...InboxKeys, now: string, ...ids: string[]], number>(PURGE, 8),
 }
 
 /** A dead letter as the lifecycle scripts return it: `{"record": {...}, "message": <as stored>}`. */
@@ -459,9 +488,4 @@ function parseDeadLetter(json: string): DeadLetter {
 /** An optional time (or delay) in ms as a script argument: '' when absent. */
 function optionalMs(value: number | undefined): string {
   return value === undefined ? '' : String(value)
-}
-
-/** The claim arguments of an accept that records no nonce: an empty timestamp (see ACCEPT). */
-function noClaimArgs(now: number): [string, string, string, string] {
-  return [String(Math.floor(now / 1000)), '', '0', '0']
 }

@@ -6,6 +6,7 @@ import type { AuditQuery, ControlStore, Page } from '../types.js'
 import { changeChannel } from './change-feed.js'
 import { APPEND_AUDIT, CONFLICT, DELETE_MODE, LATE, SAVE_MODE, SAVE_RECORD } from './lua.js'
 import { runRedis } from './run.js'
+import { RedisScript } from './script.js'
 
 /** How many audit ids one read fetches while a type filter is looking for `limit` matches. */
 const AUDIT_BATCH = 200
@@ -15,22 +16,22 @@ const AUDIT_BATCH = 200
  */
 const WRITE_DEADLINE_MS = 1500
 
-/** The scripts from lua.ts, as `defineCommand` adds them to the client. */
-interface StoreCommands {
-  mecharimSaveRecord(
+/** The scripts from lua.ts. */
+const SCRIPTS = {
+  saveRecord: new RedisScript<[
     recordKey: string, indexKey: string, auditIndexKey: string, auditEventsKey: string,
     expectedVersion: string, recordJson: string, indexMember: string, eventId: string, eventJson: string,
     changeChannel: string, changeMessage: string, deadline: string,
-  ): Promise<number>
-  mecharimSaveMode(
+  ], number>(SAVE_RECORD, 4),
+  saveMode: new RedisScript<[
     modeKey: string, modesKey: string, auditIndexKey: string, auditEventsKey: string,
     expectedRevision: string, recordJson: string, name: string, eventId: string, eventJson: string, deadline: string,
-  ): Promise<number>
-  mecharimDeleteMode(
+  ], number>(SAVE_MODE, 4),
+  deleteMode: new RedisScript<[
     modeKey: string, modesKey: string, auditIndexKey: string, auditEventsKey: string,
     expectedRevision: string, name: string, eventId: string, eventJson: string, deadline: string,
-  ): Promise<number>
-  mecharimAppendAudit(auditIndexKey: string, auditEventsKey: string, eventId: string, eventJson: string, deadline: string): Promise<number>
+  ], number>(DELETE_MODE, 4),
+  appendAudit: new RedisScript<[auditIndexKey: string, auditEventsKey: string, eventId: string, eventJson: string, deadline: string], number>(APPEND_AUDIT, 2),
 }
 
 /**
@@ -48,7 +49,7 @@ interface StoreCommands {
  * `DependencyUnavailableError('store')`: the caller answers 503 and never sees a Redis error.
  */
 export class RedisControlStore implements ControlStore {
-  readonly #redis: RedisClient & StoreCommands
+  readonly #redis: RedisClient
   readonly #prefix: string
   readonly #now: () => number
 
@@ -56,11 +57,7 @@ export class RedisControlStore implements ControlStore {
   constructor(redis: RedisClient, prefix: string, options: { now?: () => number } = {}) {
     prefix = new RedisKeys(prefix, layoutOf(redis)).controlPrefix()
     this.#now = options.now ?? Date.now
-    redis.defineCommand('mecharimSaveRecord', { numberOfKeys: 4, lua: SAVE_RECORD })
-    redis.defineCommand('mecharimSaveMode', { numberOfKeys: 4, lua: SAVE_MODE })
-    redis.defineCommand('mecharimDeleteMode', { numberOfKeys: 4, lua: DELETE_MODE })
-    redis.defineCommand('mecharimAppendAudit', { numberOfKeys: 2, lua: APPEND_AUDIT })
-    this.#redis = redis as RedisClient & StoreCommands
+    this.#redis = redis
     this.#prefix = prefix
   }
 
@@ -110,7 +107,8 @@ export class RedisControlStore implements ControlStore {
 
   async saveMode(record: ModeRecord, expectedRevision: number | null, event: AuditEvent): Promise<void> {
     const outcome = await this.#run(() =>
-      this.#redis.mecharimSaveMode(
+      SCRIPTS.saveMode.run(
+        this.#redis,
         this.#modeKey(record.name), this.#key('modes'), this.#key('audit'), this.#key('audit-events'),
         expectedRevision === null ? '' : String(expectedRevision), JSON.stringify(record), record.name,
         event.id, JSON.stringify(event), this.#deadline(),
@@ -122,7 +120,8 @@ export class RedisControlStore implements ControlStore {
 
   async deleteMode(name: string, expectedRevision: number, event: AuditEvent): Promise<void> {
     const outcome = await this.#run(() =>
-      this.#redis.mecharimDeleteMode(
+      SCRIPTS.deleteMode.run(
+        this.#redis,
         this.#modeKey(name), this.#key('modes'), this.#key('audit'), this.#key('audit-events'),
         String(expectedRevision), name, event.id, JSON.stringify(event), this.#deadline(),
       ),
@@ -133,7 +132,7 @@ export class RedisControlStore implements ControlStore {
 
   async appendAudit(event: AuditEvent): Promise<void> {
     const outcome = await this.#run(() =>
-      this.#redis.mecharimAppendAudit(this.#key('audit'), this.#key('audit-events'), event.id, JSON.stringify(event), this.#deadline()),
+      SCRIPTS.appendAudit.run(this.#redis, this.#key('audit'), this.#key('audit-events'), event.id, JSON.stringify(event), this.#deadline()),
     )
     if (outcome === LATE) throw late()
   }
@@ -187,7 +186,8 @@ export class RedisControlStore implements ControlStore {
     expectedVersion: number | null, event: AuditEvent,
   ): Promise<void> {
     const outcome = await this.#run(() =>
-      this.#redis.mecharimSaveRecord(
+      SCRIPTS.saveRecord.run(
+        this.#redis,
         recordKey, indexKey, this.#key('audit'), this.#key('audit-events'),
         expectedVersion === null ? '' : String(expectedVersion), JSON.stringify(record), record.id,
         event.id, JSON.stringify(event), changeChannel(this.#prefix), `${kind}:${record.id}`, this.#deadline(),
