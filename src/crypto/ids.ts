@@ -16,6 +16,7 @@ export function isMechaId(value: string): boolean {
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+const CROCKFORD_LOWER = CROCKFORD.toLowerCase()
 let lastTime = 0
 const lastRandom = new Uint8Array(10)
 
@@ -59,6 +60,20 @@ export function newRequestId(): string {
  * process, so that audit events sort by time and `before` pagination is a range read.
  */
 export function newEventId(now: number = Date.now()): string {
+  return timeOrderedId(now, CROCKFORD)
+}
+
+/** Message ids: `msg_` + a time-ordered id in lowercase (unique in the recipient's inbox, sorted by time). */
+export function newMessageId(now: number = Date.now()): string {
+  return `msg_${timeOrderedId(now, CROCKFORD_LOWER)}`
+}
+
+/** Session ids: `ses_` + a time-ordered id in lowercase (sessions list by time). */
+export function newSessionId(now: number = Date.now()): string {
+  return `ses_${timeOrderedId(now, CROCKFORD_LOWER)}`
+}
+
+function timeOrderedId(now: number, alphabet: string): string {
   if (now <= lastTime) {
     now = lastTime
     increment(lastRandom)
@@ -66,14 +81,14 @@ export function newEventId(now: number = Date.now()): string {
     lastTime = now
     fillRandom(lastRandom)
   }
-  return encode(now, 10) + encode(uint40(lastRandom, 0), 8) + encode(uint40(lastRandom, 5), 8)
+  return encode(now, 10, alphabet) + encode(uint40(lastRandom, 0), 8, alphabet) + encode(uint40(lastRandom, 5), 8, alphabet)
 }
 
-/** `length` Crockford base32 digits of a non-negative integer below 2^53, most significant first. */
-function encode(value: number, length: number): string {
+/** `length` base32 digits of `alphabet` of a non-negative integer below 2^53, most significant first. */
+function encode(value: number, length: number, alphabet: string): string {
   let out = ''
   for (let i = 0; i < length; i++) {
-    out = CROCKFORD[value % 32] + out
+    out = alphabet[value % 32] + out
     value = Math.floor(value / 32)
   }
   return out

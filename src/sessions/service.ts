@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { newEventId } from '../crypto/ids.js'
+import { newMessageId, newSessionId } from '../crypto/ids.js'
 import type { Message, Transport } from '../transport/types.js'
 import { sessionStateAt, type SessionRecord, type SessionStore } from './types.js'
 
@@ -81,7 +81,7 @@ export class SessionService {
   async start(initiator: { mecha: string; keyId: string; maxOpen: number | null }, input: StartInput, now: number): Promise<StartOutcome> {
     const participants = [...new Set([initiator.mecha, ...input.participants])].sort()
     const record: SessionRecord = {
-      id: `ses_${newEventId(now).toLowerCase()}`,
+      id: newSessionId(now),
       mode: input.mode.name,
       kinds: [...input.mode.kinds],
       initiator: initiator.mecha,
@@ -157,7 +157,7 @@ export class SessionService {
     const requestSha256 = createHash('sha256').update(key).digest('hex')
     for (const to of record.participants) {
       const message: Message = {
-        id: `msg_${newEventId(now).toLowerCase()}`,
+        id: newMessageId(now),
         from: record.initiator, to, kind: `${RESERVED_KIND_PREFIX}${event}`, payload, reply_to: null,
         idempotency_key: key, accepted_at: new Date(now).toISOString(), session: record.id,
       }

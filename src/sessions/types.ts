@@ -12,7 +12,7 @@ export type SessionState = 'open' | 'committed' | 'cancelled' | 'expired'
 export type ClosedSessionState = Exclude<SessionState, 'open'>
 
 export interface SessionRecord {
-  /** `ses_<ulid lowercase>` (`ses_${newEventId(now).toLowerCase()}`): ids sort by time. */
+  /** `ses_<ulid lowercase>` (crypto/ids.ts newSessionId): ids sort by time. */
   id: string
   mode: string
   /** The mode's kinds, snapshotted at start: a later mode change does not move an open session. */

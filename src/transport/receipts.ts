@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { newEventId } from '../crypto/ids.js'
+import { newMessageId } from '../crypto/ids.js'
 import type { AcceptResult, DeadLetter, Message, Transport } from './types.js'
 
 /** The kind of the message a sender receives when one of its messages is dead-lettered. */
@@ -41,7 +41,7 @@ export function failureReceipt(deadLetter: DeadLetter, now: number): Message | u
     dead_lettered_at: new Date(deadLetter.deadLetteredAt).toISOString(),
   }
   return {
-    id: `msg_${newEventId(now).toLowerCase()}`,
+    id: newMessageId(now),
     from: failed.to,
     to: failed.from,
     kind: DELIVERY_FAILED_KIND,

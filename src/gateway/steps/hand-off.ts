@@ -1,4 +1,4 @@
-import { newEventId } from '../../crypto/ids.js'
+import { newMessageId } from '../../crypto/ids.js'
 import { shownPermissions } from '../../permissions/sessions.js'
 import { Problem } from '../../errors/problem.js'
 import type { AcceptInput, AcceptResult, Message, NonceClaim, Transport } from '../../transport/types.js'
@@ -66,7 +66,7 @@ export async function handOff(ctx: GatewayContext, deps: HandOffDeps & NonceDeps
 /** The message a POST /v1/messages stores for one recipient; the id is always the gateway's. */
 function newMessage(ctx: GatewayContext, body: MessageBody, to: string, session?: string): Message {
   const message: Message = {
-    id: `msg_${newEventId(ctx.now).toLowerCase()}`,
+    id: newMessageId(ctx.now),
     from: required(ctx.key, 'key').mecha,
     to,
     kind: body.kind,

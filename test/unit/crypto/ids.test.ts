@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EVENT_ID_RE, newEventId, newRequestId } from '../../../src/crypto/ids.js'
+import { EVENT_ID_RE, newEventId, newMessageId, newRequestId, newSessionId } from '../../../src/crypto/ids.js'
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const decode = (digits: string): bigint => [...digits].reduce((acc, c) => acc * 32n + BigInt(CROCKFORD.indexOf(c)), 0n)
@@ -28,6 +28,19 @@ describe('newEventId (ULID layout)', () => {
     // every digit position takes many values (the bits are not stuck)
     const ids = [...randoms]
     for (let pos = 1; pos < 16; pos++) expect(new Set(ids.map((r) => r[pos])).size).toBeGreaterThan(16)
+  })
+})
+
+describe('newMessageId and newSessionId', () => {
+  it('are msg_ / ses_ and the lowercase of a time-ordered id, sorting by time with event ids', () => {
+    const now = Date.UTC(2026, 11, 2)
+    const [message, event, session] = [newMessageId(now), newEventId(now), newSessionId(now)]
+    expect(message).toMatch(/^msg_[0-9a-hjkmnp-tv-z]{26}$/)
+    expect(session).toMatch(/^ses_[0-9a-hjkmnp-tv-z]{26}$/)
+    expect(EVENT_ID_RE.test(message.slice(4).toUpperCase())).toBe(true)
+    expect(message.slice(4, 14)).toBe(event.slice(0, 10).toLowerCase())
+    expect([message.slice(4), event.toLowerCase(), session.slice(4)]).toEqual([message.slice(4), event.toLowerCase(), session.slice(4)].sort())
+    expect(new Set([message.slice(4), event.toLowerCase(), session.slice(4)]).size).toBe(3)
   })
 })
 
