@@ -93,11 +93,13 @@ export function storedBytes(messageJson: string): number {
   return Buffer.byteLength(messageJson, 'utf8')
 }
 
+const MESSAGE_STRING_FIELDS = ['id', 'from', 'to', 'kind', 'accepted_at'] as const
+
 export function checkAcceptInput(input: AcceptInput): void {
   if (typeof input !== 'object' || input === null) throw new TypeError(`expected an accept input, got ${String(input)}`)
   const message = input.message
   if (typeof message !== 'object' || message === null) throw new TypeError(`expected input.message to be a message, got ${String(message)}`)
-  for (const field of ['id', 'from', 'to', 'kind', 'accepted_at'] as const) {
+  for (const field of MESSAGE_STRING_FIELDS) {
     if (typeof message[field] !== 'string' || message[field] === '') {
       throw new TypeError(`expected message.${field} to be a non-empty string, got ${JSON.stringify(message[field])}`)
     }

@@ -72,8 +72,8 @@ type MetaKey = 'seq' | ['count' | 'bytes', string] | ['sender-count' | 'sender-b
  *   seq increasing, so a recipient's range is oldest first. An entry is due at min(visible_at, expires_at).
  * - `dead-letters`: [recipient, message id] -> { message, reason, deliveries, at, expires_at, bytes,
  *   detail? }, and `dead-letter-expiry`: [recipient, expires_at, id] -> true. A dead letter keeps its
- *   bytes in the byte counters until it expires (removed by the recipient's next accept, read or
- *   redrive) or is purged.
+ *   bytes in the byte counters until it expires (removed by the recipient's next read, redrive or
+ *   listing, or by an accept it would otherwise refuse) or is purged.
  * - `inbox-ids`: [recipient, message id, seq] -> true. Ids are the gateway's and unique per inbox (an
  *   accept refuses one already there); the seq in the key is what ack needs.
  * - `inbox-meta`: 'seq' -> last seq; ['count', recipient] and ['bytes', recipient] -> unacknowledged
@@ -157,13 +157,18 @@ export class EmbeddedTransport implements Transport {
             : { outcome: 'idempotency_key_reused' }
         }
       }
-      this.#dropExpiredDeadLetters(message.to, now)
       const counters = usageKeys(message.to, message.from)
-      const usage = {
+      const refusal = (): ReturnType<typeof budgetRefusal> => budgetRefusal(this.#budget, {
         messages: this.#meta.get(counters.messages) ?? 0, bytes: this.#meta.get(counters.bytes) ?? 0,
         senderMessages: this.#meta.get(counters.senderMessages) ?? 0, senderBytes: this.#meta.get(counters.senderBytes) ?? 0,
+      }, bytes)
+      // Expired dead letters give their bytes back before a refusal is decided (as in the Redis accept):
+      // dropping them can only make room, so an accept that fits does not look.
+      let refused = refusal()
+      if (refused !== undefined) {
+        this.#dropExpiredDeadLetters(message.to, now)
+        refused = refusal()
       }
-      const refused = budgetRefusal(this.#budget, usage, bytes)
       if (refused !== undefined) return refused
       const seq = (this.#meta.get('seq') ?? 0) + 1
       void this.#meta.put('seq', seq)

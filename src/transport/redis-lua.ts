@@ -115,16 +115,25 @@ if idempotent then
     return {'${OUTCOME.duplicate}', original}
   end
 end
--- Expired dead letters give their bytes back before the budget is decided.
-drop_expired_dead(now)
 local size = #ARGV[7]
 local sender = ARGV[12]
-local usage = redis.call('HMGET', K.usage, 'bytes', 'm:' .. sender, 'b:' .. sender)
-local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
-if redis.call('XLEN', K.stream) + 1 > tonumber(inbox_limit) then return {'${OUTCOME.inboxFull}', 'messages'} end
-if bytes + size > tonumber(inbox_bytes) then return {'${OUTCOME.inboxFull}', 'bytes'} end
-if sender_messages + 1 > tonumber(sender_limit) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
-if sender_bytes + size > tonumber(sender_bytes_limit) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
+local function refusal()
+  local usage = redis.call('HMGET', K.usage, 'bytes', 'm:' .. sender, 'b:' .. sender)
+  local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
+  if redis.call('XLEN', K.stream) + 1 > tonumber(inbox_limit) then return {'${OUTCOME.inboxFull}', 'messages'} end
+  if bytes + size > tonumber(inbox_bytes) then return {'${OUTCOME.inboxFull}', 'bytes'} end
+  if sender_messages + 1 > tonumber(sender_limit) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
+  if sender_bytes + size > tonumber(sender_bytes_limit) then return {'${OUTCOME.senderShareExceeded}', 'bytes'} end
+  return nil
+end
+-- Expired dead letters give their bytes back before a refusal is decided. Dropping them can only
+-- make room, so an accept that fits does not look (reads and listings drop them too).
+local refused = refusal()
+if refused then
+  drop_expired_dead(now)
+  refused = refusal()
+end
+if refused then return refused end
 local entry = redis.call('XADD', K.stream, '*', 'm', ARGV[7], 'f', sender, 'n', size, 'i', ARGV[8], 'x', ARGV[14])
 -- Due at once (0: before every redelivery, then by entry id, the accept order), or when deferred to.
 local due = tonumber(ARGV[13]) or 0

@@ -44,7 +44,8 @@ import {
  * - `dead:<mecha>`, `dead-index:<mecha>`, `dead-expiry:<mecha>`: the dead letters: `r:<id>` -> record
  *   JSON (reason, deliveries, when, expiry, bytes, sender, detail) and `m:<id>` -> the message JSON as
  *   stored; by id (all scores 0, for paging); by expiry. A dead letter keeps its bytes in the usage
- *   hash until it expires (removed by the recipient's next accept, read or listing) or is purged.
+ *   hash until it expires (removed by the recipient's next read or listing, or by an accept it would
+ *   otherwise refuse) or is purged.
  * - `inbox-usage:<mecha>`: hash, `bytes` -> bytes of unacknowledged messages and dead letters, `m:<from>` / `b:<from>` ->
  *   each sender's messages and bytes in the inbox (MECHA_INBOX_MAX_BYTES, MECHA_INBOX_SENDER_SHARE).
  *   Emptied, and so deleted, when the inbox is.
