@@ -147,8 +147,8 @@ export class RedisTransport implements Transport {
       SCRIPTS.accept.run(
         this.#redis,
         to.epoch, claim === null ? to.epoch : keys.nonce(message.to, claim.keyId, claim.nonce),
-        // Without a key the record key is never read or written; it still names a key of this sender (and recipient).
-        keys.idempotency(message.to, message.from, idempotency === null ? '' : idempotencyScope(idempotency, message.to)), ...to.inbox,
+        // Without an Idempotency-Key the record key is never read or written: the epoch stands in (a key of the recipient's slot).
+        idempotency === null ? to.epoch : keys.idempotency(message.to, message.from, idempotencyScope(idempotency, message.to)), ...to.inbox,
         // No claim: an empty timestamp tells the script to record no nonce (the epoch and nonce keys are then never touched).
         String(now), claim === null ? '' : String(claim.timestamp), claim === null ? '' : String(claim.ttlSeconds), claim === null ? '' : this.#skew,
         idempotency?.requestSha256 ?? '', this.#acceptLimits(input.idempotencyTtlSeconds),
