@@ -5,7 +5,7 @@ import { Fleet, type FleetRecords } from './fleet.js'
 import { PUBLIC_AUTHORITY, RECIPIENT, provision, type RunningGateway } from './gateway.js'
 import { drive, type LoadResult } from './load.js'
 import { benchOptions } from './options.js'
-import { killAllChildren, startRedis, totalCpuMicros } from './processes.js'
+import { killAllChildren, startRedis, totalCpuMicros, type BenchChild } from './processes.js'
 import { RedisStats } from './redis-stats.js'
 import { Scenarios, type Target } from './scenarios.js'
 import { RequestPool, RequestSigner, referenceBody, type BenchCredentials } from './signer.js'
@@ -43,6 +43,8 @@ interface Burst {
   loadAverage: number
   okPerSecond: number
   cpuMicrosPerOk: number
+  /** The side's redis-server's CPU per 2xx (not in the ratio: the gateway's is what is compared). */
+  redisCpuMicrosPerOk: number
   ranOut: boolean
 }
 
@@ -91,7 +93,7 @@ async function abRun(options: AbOptions, run: number, startOrder: readonly Burst
   const fleet = new Fleet(records, options.profile ? PROFILE_DIR : undefined)
   const stats: RedisStats[] = []
   try {
-    const started: { side: Burst['side']; gateway: RunningGateway; credentials: BenchCredentials; stats: RedisStats; lastRate: number | undefined }[] = []
+    const started: { side: Burst['side']; gateway: RunningGateway; redis: BenchChild; credentials: BenchCredentials; stats: RedisStats; lastRate: number | undefined }[] = []
     for (const side of startOrder) {
       const redis = await startRedis()
       fleet.adopt(redis.child, `redis-server (${side}, run ${run})`)
@@ -101,7 +103,7 @@ async function abRun(options: AbOptions, run: number, startOrder: readonly Burst
       const credentials = await provision(gateway)
       const target: Target = { server: 'redis', urls: [gateway.url], credentials, cycles: false, children: [gateway.child] }
       await new Scenarios(benchSettings, []).smoke(target)
-      started.push({ side, gateway, credentials: credentials.bearer, stats: redisStats, lastRate: undefined })
+      started.push({ side, gateway, redis: redis.child, credentials: credentials.bearer, stats: redisStats, lastRate: undefined })
     }
     const sides = [...started].sort((x, y) => (x.side === 'before' ? -1 : 1) - (y.side === 'before' ? -1 : 1))
     // Round 0 warms both processes up (JIT, caches) and is not counted.
@@ -113,12 +115,14 @@ async function abRun(options: AbOptions, run: number, startOrder: readonly Burst
         const pool = new RequestPool(new RequestSigner(s.credentials, { method: 'POST', path: '/v1/messages', body: referenceBody(RECIPIENT), authority: PUBLIC_AUTHORITY }), size)
         const loadAverage = os.loadavg()[0] as number
         const before = totalCpuMicros([s.gateway.child])
+        const redisBefore = totalCpuMicros([s.redis])
         const load: LoadResult = await drive({ urls: [s.gateway.url], pool, connections: options.connections, seconds: options.seconds })
         const after = totalCpuMicros([s.gateway.child])
-        if (before === undefined || after === undefined || load.ok === 0) throw new Error(`${s.side}: no CPU reading or no 2xx (${JSON.stringify(load.statuses)})`)
+        const redisAfter = totalCpuMicros([s.redis])
+        if (before === undefined || after === undefined || redisBefore === undefined || redisAfter === undefined || load.ok === 0) throw new Error(`${s.side}: no CPU reading or no 2xx (${JSON.stringify(load.statuses)})`)
         s.lastRate = Math.max(load.okPerSecond, load.lateOkPerSecond)
         if (round === 0) continue
-        const burst: Burst = { run, round, side: s.side, loadAverage, okPerSecond: load.okPerSecond, cpuMicrosPerOk: (after - before) / load.ok, ranOut: load.pool.ranOut }
+        const burst: Burst = { run, round, side: s.side, loadAverage, okPerSecond: load.okPerSecond, cpuMicrosPerOk: (after - before) / load.ok, redisCpuMicrosPerOk: (redisAfter - redisBefore) / load.ok, ranOut: load.pool.ranOut }
         bursts.push(burst)
         const others = Object.entries(load.statuses).filter(([code]) => code !== '202')
         console.log(`  run ${run} round ${round} ${s.side.padEnd(6)}: ${Math.round(load.okPerSecond)} 2xx/s, ${burst.cpuMicrosPerOk.toFixed(1)} µs CPU per 2xx${others.length > 0 ? `, also ${JSON.stringify(Object.fromEntries(others))}` : ''}${burst.ranOut ? ' (pool ran out)' : ''}`)
@@ -155,6 +159,8 @@ function report(options: AbOptions, bursts: readonly Burst[]): void {
   console.log(`ab: 95 % interval of the median (bootstrap${byRun.length > 1 ? ' over runs, then rounds' : ' over rounds: one pair of processes, so it leaves out their own speeds'}) ${ci.lower.toFixed(3)} to ${ci.upper.toFixed(3)}; after higher in ${higher} of ${ratios.length} rounds`)
   byRun.forEach((run, i) => console.log(`ab: run ${i + 1}: median ${quartiles(run).median.toFixed(3)}; ratios in order ${run.map((r) => r.toFixed(2)).join(', ')}`))
   console.log(`ab: median µs CPU per 2xx: before ${quartiles(side('before')).median.toFixed(1)}, after ${quartiles(side('after')).median.toFixed(1)}`)
+  const redisSide = (name: Burst['side']): number[] => bursts.filter((x) => x.side === name).map((x) => x.redisCpuMicrosPerOk)
+  console.log(`ab: median µs of redis-server CPU per 2xx (not compared): before ${quartiles(redisSide('before')).median.toFixed(1)}, after ${quartiles(redisSide('after')).median.toFixed(1)}`)
   mkdirSync('dist-bench', { recursive: true })
   writeFileSync(RESULTS_JSON, JSON.stringify({ options, date: new Date().toISOString(), bursts, ratio: q, medianInterval95: ci, runMedians: byRun.map((r) => quartiles(r).median) }, null, 2))
   console.log(`ab: raw numbers in ${RESULTS_JSON}`)

@@ -5,7 +5,7 @@
  * recipient's (one slot on a cluster: stores/redis/keys.ts).
  *
  * Every lifecycle script takes the same eight keys, in this order (INBOX_KEYS):
- * [1] the stream (`m` message JSON, `f` sender, `n` bytes, `i` message id, `x` expires at or ''),
+ * [1] the stream (`m` message JSON, `f` sender, `n` bytes, `i` message id, `x` expires at, absent or '' for never),
  * [2] message id -> entry id, [3] the schedule (sorted set: entry id -> when it is next due, unix ms:
  * visible (again) or expired, whichever is first), [4] delivery state (hash: entry id -> "<count>
  * <latest delivery, unix ms>", absent until delivered), [5] the usage hash (the budgets), [6] dead
@@ -21,14 +21,18 @@
 const EXPIRED_DEAD_LETTERS_PER_CALL = 100
 
 /**
- * Lua: the helpers, over the table `K` of key names that each script sets first (the accept has its
- * own key order, so it cannot use KEYS[n] directly).
+ * Lua: the helpers, over the table `K` of key names that each script sets first. Every `local
+ * function` is a closure the script creates each time it runs, so a script takes only the helpers it
+ * calls: the lifecycle scripts all of them (INBOX_FUNCTIONS), the accept the dead-letter clean-up
+ * (DEAD_LETTER_CLEANUP_FUNCTIONS).
  */
-export const INBOX_FUNCTIONS = `
+const RELEASE_FUNCTION = `
 local function release(field, delta)
   if delta == 0 then return end
   if redis.call('HINCRBY', K.usage, field, -delta) <= 0 then redis.call('HDEL', K.usage, field) end
 end
+`
+const ENTRY_FUNCTIONS = `
 local function fields_of(entry)
   local found = redis.call('XRANGE', K.stream, entry, entry)
   if #found == 0 then return nil end
@@ -79,6 +83,8 @@ local function forget_entry(entry, id)
   end
   if #kept == 0 then redis.call('HDEL', K.ids, id) else redis.call('HSET', K.ids, id, table.concat(kept, ' ')) end
 end
+`
+const REMOVE_DEAD_FUNCTION = `
 local function remove_dead(id, give_back)
   local meta = redis.call('HGET', K.dead, 'r:' .. id)
   if not meta then return nil, nil end
@@ -93,6 +99,8 @@ local function remove_dead(id, give_back)
   end
   return record, message
 end
+`
+const DEAD_LETTER_FUNCTION = `
 local function dead_letter(entry, f, reason, deliveries, now, ttl, detail)
   local id = message_id(f)
   forget_entry(entry, id)
@@ -106,12 +114,20 @@ local function dead_letter(entry, f, reason, deliveries, now, ttl, detail)
   redis.call('ZADD', K.dead_expiry, record.expires_at, id)
   return '{"record":' .. json .. ',"message":' .. f.m .. '}'
 end
+`
+const DROP_EXPIRED_DEAD_FUNCTION = `
 local function drop_expired_dead(now)
   for _, id in ipairs(redis.call('ZRANGE', K.dead_expiry, '-inf', now, 'BYSCORE', 'LIMIT', 0, ${EXPIRED_DEAD_LETTERS_PER_CALL})) do
     remove_dead(id, true)
   end
 end
 `
+
+/** Every helper, in the order they call each other. */
+export const INBOX_FUNCTIONS = `${RELEASE_FUNCTION}${ENTRY_FUNCTIONS}${REMOVE_DEAD_FUNCTION}${DEAD_LETTER_FUNCTION}${DROP_EXPIRED_DEAD_FUNCTION}`
+
+/** `drop_expired_dead(now)` and what it calls: the accept's only use of the helpers. */
+export const DEAD_LETTER_CLEANUP_FUNCTIONS = `${RELEASE_FUNCTION}${REMOVE_DEAD_FUNCTION}${DROP_EXPIRED_DEAD_FUNCTION}`
 
 /** The consumer group of earlier versions (adopt_consumer_group). */
 const LEGACY_GROUP = 'mecharim'

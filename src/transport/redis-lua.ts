@@ -1,5 +1,5 @@
 import { PAST_DEADLINE_FUNCTION } from '../stores/redis/lua.js'
-import { INBOX_FUNCTIONS } from './redis-lifecycle-lua.js'
+import { DEAD_LETTER_CLEANUP_FUNCTIONS } from './redis-lifecycle-lua.js'
 
 /**
  * The Lua the Redis transport and the Redis replay cache run. Each script is one round trip and runs
@@ -97,7 +97,7 @@ return {'${OUTCOME.fresh}'}
  */
 export const ACCEPT = `${CLAIM_NONCE_FUNCTION}${PAST_DEADLINE_FUNCTION}
 local K = {stream = KEYS[4], ids = KEYS[5], due = KEYS[6], state = KEYS[7], usage = KEYS[8], dead = KEYS[9], dead_index = KEYS[10], dead_expiry = KEYS[11]}
-${INBOX_FUNCTIONS}
+${DEAD_LETTER_CLEANUP_FUNCTIONS}
 local now = tonumber(ARGV[1])
 local idem_ttl, inbox_limit, inbox_bytes, sender_limit, sender_bytes_limit, deadline, publish = string.match(ARGV[6], '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%u+)$')
 if past_deadline(now + tonumber(deadline)) then return {'${OUTCOME.late}'} end
@@ -117,9 +117,10 @@ if idempotent then
 end
 local size = #ARGV[7]
 local sender = ARGV[12]
+local bytes, sender_messages, sender_bytes
 local function refusal()
   local usage = redis.call('HMGET', K.usage, 'bytes', 'm:' .. sender, 'b:' .. sender)
-  local bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
+  bytes, sender_messages, sender_bytes = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0, tonumber(usage[3]) or 0
   if redis.call('XLEN', K.stream) + 1 > tonumber(inbox_limit) then return {'${OUTCOME.inboxFull}', 'messages'} end
   if bytes + size > tonumber(inbox_bytes) then return {'${OUTCOME.inboxFull}', 'bytes'} end
   if sender_messages + 1 > tonumber(sender_limit) then return {'${OUTCOME.senderShareExceeded}', 'messages'} end
@@ -134,16 +135,23 @@ if refused then
   refused = refusal()
 end
 if refused then return refused end
-local entry = redis.call('XADD', K.stream, '*', 'm', ARGV[7], 'f', sender, 'n', size, 'i', ARGV[8], 'x', ARGV[14])
+-- Counts are written as integers (a Lua number could be written in exponent form, which HINCRBY refuses).
+local function int(n) return string.format('%d', n) end
+-- No expiry, no 'x' field (expiry_of reads a missing one as never).
+local entry
+if ARGV[14] == '' then
+  entry = redis.call('XADD', K.stream, '*', 'm', ARGV[7], 'f', sender, 'n', int(size), 'i', ARGV[8])
+else
+  entry = redis.call('XADD', K.stream, '*', 'm', ARGV[7], 'f', sender, 'n', int(size), 'i', ARGV[8], 'x', ARGV[14])
+end
 -- Due at once (0: before every redelivery, then by entry id, the accept order), or when deferred to.
 local due = tonumber(ARGV[13]) or 0
 local expires = tonumber(ARGV[14])
 if expires and expires < due then due = expires end
 redis.call('ZADD', K.due, due, entry)
 redis.call('HSET', K.ids, ARGV[8], entry)
-redis.call('HINCRBY', K.usage, 'bytes', size)
-redis.call('HINCRBY', K.usage, 'm:' .. sender, 1)
-redis.call('HINCRBY', K.usage, 'b:' .. sender, size)
+-- The usage read above, plus this message (the script is atomic: one HSET for three HINCRBYs).
+redis.call('HSET', K.usage, 'bytes', int(bytes + size), 'm:' .. sender, int(sender_messages + 1), 'b:' .. sender, int(sender_bytes + size))
 if idempotent then redis.call('SET', KEYS[3], ARGV[11], 'EX', idem_ttl) end
 redis.call(publish, ARGV[9], ARGV[10])
 return {'${OUTCOME.accepted}'}

@@ -25,7 +25,7 @@ import {
  * stores/redis/keys.ts):
  *
  * - `inbox:<mecha>`: a stream per recipient. Field `m` holds the message JSON, `f` its sender, `n` its
- *   bytes (for the budgets), `i` its id and `x` when it expires (unix ms, '' for never). An acknowledged
+ *   bytes (for the budgets), `i` its id and `x` when it expires (unix ms; absent, or '' from earlier versions, for never). An acknowledged
  *   or dead-lettered entry is XDELed, so the stream holds only unacknowledged messages and its length is
  *   what the inbox limit (default 10 000) counts. (Earlier versions read it through a consumer group;
  *   this one keeps delivery state itself, below.)
