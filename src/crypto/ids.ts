@@ -102,6 +102,18 @@ function uint40(bytes: Uint8Array, offset: number): number {
 
 export const EVENT_ID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/
 
+/** The unix ms time of a time-ordered id (its first 10 characters, either case): newEventId's `now`. */
+export function idTime(id: string): number {
+  let ms = 0
+  for (let i = 0; i < 10; i++) {
+    const char = id[i]
+    const digit = char === undefined ? -1 : CROCKFORD.indexOf(char.toUpperCase())
+    if (digit < 0) throw new TypeError(`expected a time-ordered id, got ${JSON.stringify(id)}`)
+    ms = ms * 32 + digit
+  }
+  return ms
+}
+
 function increment(bytes: Uint8Array): void {
   for (let i = bytes.length - 1; i >= 0; i--) {
     const next = (bytes[i] ?? 0) + 1

@@ -1,10 +1,9 @@
 import { SCHEMA_DIALECT, kind, mechaId, nullableTimestamp, timestamp } from './common.js'
 import { modeName } from './modes.js'
+import { MAX_SESSION_PARTICIPANTS } from '../sessions/types.js'
 
 export const sessionId = { type: 'string', pattern: '^ses_[0-9a-z]{26}$', description: 'Session id: `ses_` + a lowercase ULID, assigned by the gateway.' } as const
 
-/** Most participants of one session, the initiator included. */
-export const MAX_PARTICIPANTS = 32
 /** Longest session: 7 days. */
 export const MAX_SESSION_TTL_SECONDS = 604_800
 export const MIN_SESSION_TTL_SECONDS = 10
@@ -22,8 +21,8 @@ export const sessionStartRequest = {
   properties: {
     mode: modeName,
     participants: {
-      type: 'array', items: mechaId, minItems: 1, maxItems: MAX_PARTICIPANTS, uniqueItems: true,
-      description: `The mechas taking part; the caller is added when absent, and at least one other is needed (at most ${MAX_PARTICIPANTS} in all).`,
+      type: 'array', items: mechaId, minItems: 1, maxItems: MAX_SESSION_PARTICIPANTS, uniqueItems: true,
+      description: `The mechas taking part; the caller is added when absent, and at least one other is needed (at most ${MAX_SESSION_PARTICIPANTS} in all).`,
     },
     intent,
     ttl_seconds: { type: 'integer', minimum: MIN_SESSION_TTL_SECONDS, maximum: MAX_SESSION_TTL_SECONDS, description: 'Seconds until the session expires (it then takes no more messages and its participants are told).' },

@@ -1,4 +1,4 @@
-import { MECHA_ID_RE } from '../crypto/ids.js'
+import { idTime, MECHA_ID_RE } from '../crypto/ids.js'
 
 /**
  * Sessions (issue 13 item 2; the agreed design is specs/sessions.md): the record, and the store
@@ -21,7 +21,7 @@ export interface SessionRecord {
   initiator: string
   /** The key id that started it: max_open counts per key. */
   initiator_key: string
-  /** Unique, sorted, the initiator included, 2..32. */
+  /** Unique, sorted, the initiator included, 2..MAX_SESSION_PARTICIPANTS. */
   participants: string[]
   intent: string | null
   /** As stored: a reader treats `open` at or past `expires_at` as `expired` (`sessionStateAt`). */
@@ -137,16 +137,16 @@ export function retainedUntil(record: SessionRecord): number {
 }
 
 const SESSION_ID = /^ses_[0-9a-z]{26}$/
+
+/** A session's participants at most, the initiator included (the start request's schema uses it too). */
+export const MAX_SESSION_PARTICIPANTS = 32
 const STATES: readonly SessionState[] = ['open', 'committed', 'cancelled', 'expired']
 
 /** The unix ms time of a session id (its ULID's first 48 bits). */
 export function sessionIdTime(id: string): number {
   checkSessionId(id)
-  let ms = 0
-  for (const char of id.slice(4, 14).toUpperCase()) ms = ms * 32 + CROCKFORD.indexOf(char)
-  return ms
+  return idTime(id.slice(4))
 }
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 
 export function checkSessionId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !SESSION_ID.test(id)) throw new TypeError(`expected a session id ses_<26 base32 chars>, got ${describe(id)}`)
@@ -175,7 +175,7 @@ export function checkStart(record: SessionRecord, options: SessionStartOptions):
   if (typeof record.mode !== 'string' || record.mode === '') throw new TypeError(`expected mode to be a mode name, got ${describe(record.mode)}`)
   if (!Array.isArray(record.kinds) || !record.kinds.every((k) => typeof k === 'string')) throw new TypeError(`expected kinds to be an array of strings, got ${describe(record.kinds)}`)
   const p = record.participants
-  if (!Array.isArray(p) || p.length < 2 || p.length > 32) throw new TypeError(`expected 2..32 participants, got ${describe(p)}`)
+  if (!Array.isArray(p) || p.length < 2 || p.length > MAX_SESSION_PARTICIPANTS) throw new TypeError(`expected 2..${MAX_SESSION_PARTICIPANTS} participants, got ${describe(p)}`)
   for (const [i, mecha] of p.entries()) {
     checkMecha(mecha)
     if (i > 0 && !((p[i - 1] as string) < mecha)) throw new TypeError(`expected participants unique and sorted, got ${JSON.stringify(p)}`)

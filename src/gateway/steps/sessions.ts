@@ -1,7 +1,7 @@
 import type { ModeRegistry } from '../../control-plane/modes.js'
 import { Problem } from '../../errors/problem.js'
 import { matchesAny } from '../../permissions/glob.js'
-import { MAX_PARTICIPANTS } from '../../schemas/sessions.js'
+import { MAX_SESSION_PARTICIPANTS } from '../../sessions/types.js'
 import { sessionPermissions } from '../../permissions/sessions.js'
 import { isOpen, sessionView, type SessionService } from '../../sessions/service.js'
 import type { SessionRecord } from '../../sessions/types.js'
@@ -49,7 +49,7 @@ export function checkSessionPermission(ctx: GatewayContext): StepResult {
   const participants = others(ctx, body.participants)
   if (participants.length === 0) return new Problem('invalid_request', 'a session needs at least one participant besides the caller')
   // The schema bounds the list; the caller, added when absent, counts too.
-  if (participants.length + 1 > MAX_PARTICIPANTS) return new Problem('invalid_request', `a session has at most ${MAX_PARTICIPANTS} participants, the caller included`)
+  if (participants.length + 1 > MAX_SESSION_PARTICIPANTS) return new Problem('invalid_request', `a session has at most ${MAX_SESSION_PARTICIPANTS} participants, the caller included`)
   for (const participant of participants) {
     if (!matchesAny(key.permissions.recipients, participant)) return new Problem('recipient_not_allowed', `this key may not send to ${participant}`)
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { EVENT_ID_RE, newEventId, newMessageId, newRequestId, newSessionId } from '../../../src/crypto/ids.js'
+import { EVENT_ID_RE, idTime, newEventId, newMessageId, newRequestId, newSessionId } from '../../../src/crypto/ids.js'
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const decode = (digits: string): bigint => [...digits].reduce((acc, c) => acc * 32n + BigInt(CROCKFORD.indexOf(c)), 0n)
@@ -41,6 +41,15 @@ describe('newMessageId and newSessionId', () => {
     expect(message.slice(4, 14)).toBe(event.slice(0, 10).toLowerCase())
     expect([message.slice(4), event.toLowerCase(), session.slice(4)]).toEqual([message.slice(4), event.toLowerCase(), session.slice(4)].sort())
     expect(new Set([message.slice(4), event.toLowerCase(), session.slice(4)]).size).toBe(3)
+  })
+
+  it('give their time back (idTime), in either case; a non-id is refused', () => {
+    // Later than any id made before in this file (ids are monotonic: an earlier `now` gives the latest time).
+    const now = Date.UTC(2099, 11, 2, 8, 0, 0, 123)
+    expect(idTime(newMessageId(now).slice(4))).toBe(now)
+    expect(idTime(newEventId(now))).toBe(now)
+    expect(() => idTime('not-an-id!')).toThrow(TypeError)
+    expect(() => idTime('0123')).toThrow(TypeError)
   })
 })
 
