@@ -19,7 +19,10 @@ export function replayRunIdKey(prefix: string): string {
   return new RedisKeys(prefix, 'standalone').runIdFor('')
 }
 
-/** The arguments CLAIM_NONCE and ACCEPT take after their keys: now (s), timestamp (s), TTL (s), max future skew (s). */
+/**
+ * The arguments CLAIM_NONCE takes after its keys: now (s), timestamp (s), TTL (s), max future skew (s).
+ * The accept passes the same last three after its own now (ms), from which its script takes the seconds.
+ */
 export function claimArgs(claim: NonceClaim, rules: ReplayRules): [string, string, string, string] {
   return [String(Math.floor(claim.now / 1000)), String(claim.timestamp), String(claim.ttlSeconds), String(rules.maxFutureSkewSeconds)]
 }

@@ -62,14 +62,15 @@ return {'${OUTCOME.fresh}'}
 `
 
 /**
- * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record, then the recipient's inbox keys in
+ * KEYS: [1] replay epoch, [2] nonce, [3] idempotency record (without a claim, or without an
+ *       Idempotency-Key, the epoch's key stands in for [2] or [3], never touched), then the recipient's inbox keys in
  *       RedisKeys.inboxKeys order, as every lifecycle script takes them: [4] stream, [5] id map,
  *       [6] schedule, [7] delivery state, [8] usage hash, [9] dead letters, [10] their index, [11] their
  *       expiry (redis-lifecycle-lua.ts).
  * ARGV: [1] now (unix ms, the gateway's clock), [2] request timestamp (unix seconds), or '' to record
  *       no nonce (the accept has no claim: KEYS[1] and [2] are then not touched), [3] nonce TTL
  *       (seconds), [4] max future skew (seconds), [5] the request's SHA-256 when it carries an
- *       Idempotency-Key, else '', [6] the transport's limits (ACCEPT_LIMITS, one space-separated
+ *       Idempotency-Key, else '', [6] the transport's limits (acceptLimits below, one space-separated
  *       argument: they are the same on every call), [7] message JSON, [8] message id, [9] the
  *       recipient's arrivals channel, [10] recipient, [11] the idempotency record JSON to store
  *       (`{"acceptance":{...},"request_sha256":"..."}`), [12] sender, [13] deliver at (unix ms, '' for
