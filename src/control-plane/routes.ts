@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AUDIT_TYPES, type AuditType } from '../model.js'
-import { EVENT_ID_RE } from '../crypto/ids.js'
+import { EVENT_ID_RE } from '../crypto/id-formats.js'
 import { Problem } from '../errors/problem.js'
 import { keyId, mechaId } from '../schemas/common.js'
 import {

@@ -1,21 +1,12 @@
 import { randomBytes, randomFillSync } from 'node:crypto'
 import { base32 } from './encoding.js'
+import { CROCKFORD } from './id-formats.js'
 
-/** Key ids: `mk` + 24 base32 characters (120 random bits). Public: they appear in tokens and keyid. */
-export const KEY_ID_RE = /^mk[a-z2-7]{24}$/
-
+/** A new key id (KEY_ID_RE in id-formats.ts: `mk` + 24 base32 characters, 120 random bits). */
 export function newKeyId(): string {
   return `mk${base32(randomBytes(15))}`
 }
 
-/** Mecha ids: 1 to 64 of a-z 0-9 - _ . ; never only dots (so `.` and `..` cannot act as path segments). */
-export const MECHA_ID_RE = /^(?!\.+$)[a-z0-9._-]{1,64}$/
-
-export function isMechaId(value: string): boolean {
-  return MECHA_ID_RE.test(value)
-}
-
-const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const CROCKFORD_LOWER = CROCKFORD.toLowerCase()
 let lastTime = 0
 const lastRandom = new Uint8Array(10)
@@ -98,20 +89,6 @@ function uint40(bytes: Uint8Array, offset: number): number {
   let value = 0
   for (let i = offset; i < offset + 5; i++) value = value * 256 + (bytes[i] ?? 0)
   return value
-}
-
-export const EVENT_ID_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/
-
-/** The unix ms time of a time-ordered id (its first 10 characters, either case): newEventId's `now`. */
-export function idTime(id: string): number {
-  let ms = 0
-  for (let i = 0; i < 10; i++) {
-    const char = id[i]
-    const digit = char === undefined ? -1 : CROCKFORD.indexOf(char.toUpperCase())
-    if (digit < 0) throw new TypeError(`expected a time-ordered id, got ${JSON.stringify(id)}`)
-    ms = ms * 32 + digit
-  }
-  return ms
 }
 
 function increment(bytes: Uint8Array): void {

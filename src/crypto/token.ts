@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { base32 } from './encoding.js'
 import { sha256 } from './digest.js'
-import { KEY_ID_RE } from './ids.js'
+import { KEY_ID_RE } from './id-formats.js'
 
 /**
  * Mecha key tokens: `mecha_<key id>_<secret>_<checksum>`.

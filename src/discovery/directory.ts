@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Problem } from '../errors/problem.js'
 import type { MechaRecord } from '../model.js'
-import { isMechaId } from '../crypto/ids.js'
+import { isMechaId } from '../crypto/id-formats.js'
 import { keyStatus } from '../control-plane/key-view.js'
 import type { ControlStore } from '../stores/types.js'
 

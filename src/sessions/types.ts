@@ -1,4 +1,4 @@
-import { idTime, MECHA_ID_RE } from '../crypto/ids.js'
+import { idTime, MECHA_ID_RE } from '../crypto/id-formats.js'
 
 /**
  * Sessions (issue 13 item 2; the agreed design is specs/sessions.md): the record, and the store

@@ -21,7 +21,7 @@ const ROOT = new URL('../../', import.meta.url).pathname
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html' }
 const PAGE = `<!doctype html><meta charset="utf-8"><title>mecharim sdk</title>
 <script type="importmap">{"imports":{"@noble/hashes/":"/node_modules/@noble/hashes/","@noble/ed25519":"/node_modules/@noble/ed25519/index.js"}}</script>
-<script type="module">import * as sdk from '/dist/client/index.js'; window.sdk = sdk</script>
+<script type="module">import('/dist/client/index.js').then((sdk) => { window.sdk = sdk }, (error) => { window.sdkError = String(error) })</script>
 <p>SDK test page</p>`
 
 /** The page, the built SDK and noble, and /v1/* passed through to the gateway. */
@@ -109,7 +109,10 @@ describeWithChromium('the SDK in a real browser', () => {
     })
     expect((await tab.goto(pageOrigin))?.status()).toBe(200)
     // Loaded by the page itself (a module script): the SDK's files as built, resolved by the browser.
-    await tab.waitForFunction(() => 'sdk' in window, undefined, { timeout: 30_000 })
+    // A module that fails to load (test/unit/client/portable.test.ts names the usual cause) is said, not a timeout.
+    await tab.waitForFunction(() => 'sdk' in window || 'sdkError' in window, undefined, { timeout: 30_000 })
+    const failed = await tab.evaluate(() => (window as unknown as { sdkError?: string }).sdkError)
+    if (failed !== undefined) throw new Error(`the SDK did not load in the page: ${failed}`)
     return { page: tab, frames, errors }
   }
 

@@ -1,4 +1,4 @@
-import { MECHA_ID_RE } from '../../crypto/ids.js'
+import { MECHA_ID_RE } from '../../crypto/id-formats.js'
 import { Problem } from '../../errors/problem.js'
 import type { ReplayCache } from '../../replay/types.js'
 import type { NonceClaim } from '../../transport/types.js'

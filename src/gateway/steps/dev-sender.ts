@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { MECHA_ID_RE } from '../../crypto/ids.js'
+import { MECHA_ID_RE } from '../../crypto/id-formats.js'
 import { Problem } from '../../errors/problem.js'
 import type { KeyRecord, MechaRecord } from '../../model.js'
 import type { RecordCache } from '../record-cache.js'

@@ -1,7 +1,7 @@
 import { runtimeTokenRefusal } from '../../errors/credential-hints.js'
 import { Problem } from '../../errors/problem.js'
 import { parseToken } from '../../crypto/token.js'
-import { KEY_ID_RE } from '../../crypto/ids.js'
+import { KEY_ID_RE } from '../../crypto/id-formats.js'
 import { parseMechaSignature } from '../../crypto/signature-base.js'
 import type { SignatureAlgorithm } from '../../model.js'
 import type { GatewayContext, PresentedCredentials, StepResult } from '../context.js'

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { EVENT_ID_RE, idTime, newEventId, newMessageId, newRequestId, newSessionId } from '../../../src/crypto/ids.js'
+import { EVENT_ID_RE, idTime } from '../../../src/crypto/id-formats.js'
+import { newEventId, newMessageId, newRequestId, newSessionId } from '../../../src/crypto/ids.js'
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
 const decode = (digits: string): bigint => [...digits].reduce((acc, c) => acc * 32n + BigInt(CROCKFORD.indexOf(c)), 0n)

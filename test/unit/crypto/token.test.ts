@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { base32, fromBase64url } from '../../../src/crypto/encoding.js'
-import { KEY_ID_RE, newEventId, newKeyId } from '../../../src/crypto/ids.js'
+import { KEY_ID_RE } from '../../../src/crypto/id-formats.js'
+import { newEventId, newKeyId } from '../../../src/crypto/ids.js'
 import { newToken, parseToken, tokenDigest, TOKEN_LENGTH } from '../../../src/crypto/token.js'
 import { SecretSealer, newSigningSecret } from '../../../src/crypto/sealed-secret.js'
 import { constantTimeEqual } from '../../../src/crypto/compare.js'
