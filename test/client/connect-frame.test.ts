@@ -1,7 +1,6 @@
-import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { MechaClient, MechaError, type ConnectionReady, type DeliveredMessage, type MechaConnection, type WebSocketEventLike } from '../../src/client/index.js'
-import { sdkHarness, type AuthMode, type SdkHarness } from './harness.js'
+import { MechaClient, MechaError, type ConnectionReady } from '../../src/client/index.js'
+import { nextMessage, sdkHarness, WhatwgSocket, type AuthMode, type SdkHarness } from './harness.js'
 
 /**
  * connect() authenticating in the first frame (issue 11 item 8), in Node with the `ws` package: what
@@ -17,36 +16,13 @@ afterAll(async () => {
   await h.close()
 })
 
-async function nextMessage(connection: MechaConnection): Promise<DeliveredMessage> {
-  const result = await connection[Symbol.asyncIterator]().next()
-  if (result.done === true) throw new Error('the connection ended')
-  return result.value
-}
-
 /** A WebSocket as browsers have it: `new WebSocket(url, protocols)`, and nothing to send headers with. */
-class BrowserLikeWebSocket {
+class BrowserLikeWebSocket extends WhatwgSocket {
   static readonly offered: (string | string[] | undefined)[] = []
-  readonly #socket: WebSocket
   constructor(url: string, protocols?: string | string[]) {
     if (protocols !== undefined && typeof protocols !== 'string' && !Array.isArray(protocols)) throw new SyntaxError('protocols must be a string or an array of strings')
     BrowserLikeWebSocket.offered.push(protocols)
-    this.#socket = new WebSocket(url, protocols)
-  }
-
-  get readyState(): number {
-    return this.#socket.readyState
-  }
-
-  send(data: string): void {
-    this.#socket.send(data)
-  }
-
-  close(code?: number, reason?: string): void {
-    this.#socket.close(code, reason)
-  }
-
-  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void {
-    this.#socket.addEventListener(type, listener)
+    super(url, protocols)
   }
 }
 

@@ -1,8 +1,8 @@
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConnectionRevokedError, MechaError, type DeliveredMessage, type MechaClient, type MechaConnection, type WebSocketEventLike } from '../../src/client/index.js'
+import { ConnectionRevokedError, MechaError, type MechaClient } from '../../src/client/index.js'
 import { admin } from '../helpers/app.js'
-import { sdkHarness, type SdkHarness } from './harness.js'
+import { nextMessage, sdkHarness, WhatwgSocket, type SdkHarness } from './harness.js'
 
 // A 1 s visibility timeout: an unacknowledged message comes back quickly.
 let h: SdkHarness
@@ -15,37 +15,7 @@ afterAll(async () => {
   await h.close()
 })
 
-/** A WebSocket with only the WHATWG surface (like undici's global one) that still sends headers. */
-class WhatwgWebSocket {
-  readonly #socket: WebSocket
-  constructor(url: string, options: { headers: Record<string, string> }) {
-    this.#socket = new WebSocket(url, options)
-  }
-
-  get readyState(): number {
-    return this.#socket.readyState
-  }
-
-  send(data: string): void {
-    this.#socket.send(data)
-  }
-
-  close(code?: number, reason?: string): void {
-    this.#socket.close(code, reason)
-  }
-
-  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void {
-    this.#socket.addEventListener(type, listener)
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function nextMessage(connection: MechaConnection): Promise<DeliveredMessage> {
-  const result = await connection[Symbol.asyncIterator]().next()
-  if (result.done === true) throw new Error('the connection ended')
-  return result.value
-}
 
 describe('connect()', () => {
   it('receives over the WebSocket what another runtime sent over HTTP; an ack over the socket stops redelivery', async () => {
@@ -134,7 +104,7 @@ describe('connect()', () => {
 
   it('works with a WHATWG-style WebSocket; a refusal then has no details (status 0)', async () => {
     const credentials = await h.runtime('kappa', 'ed25519')
-    const connection = h.client(credentials, { WebSocket: WhatwgWebSocket }).connect()
+    const connection = h.client(credentials, { WebSocket: WhatwgSocket }).connect()
     expect((await connection.ready).mecha).toBe('kappa')
     const accepted = await alpha.send({ to: 'kappa', kind: 'n', payload: 'w' })
     const message = await nextMessage(connection)
@@ -142,7 +112,7 @@ describe('connect()', () => {
     expect(await message.ack()).toBe(1)
     connection.close()
 
-    const refused = h.client({ ...credentials, privateKey: new Uint8Array(32) }, { WebSocket: WhatwgWebSocket }).connect()
+    const refused = h.client({ ...credentials, privateKey: new Uint8Array(32) }, { WebSocket: WhatwgSocket }).connect()
     await expect(refused.ready).rejects.toMatchObject({ status: 0, code: 'UNAVAILABLE', reason: 'network_error' })
   })
 

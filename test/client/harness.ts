@@ -1,5 +1,6 @@
+import WebSocket from 'ws'
 import type { Env } from '../../src/config/load.js'
-import { MechaClient, type MechaClientOptions, type MechaCredentials } from '../../src/client/index.js'
+import { MechaClient, type DeliveredMessage, type MechaClientOptions, type MechaConnection, type MechaCredentials, type WebSocketEventLike } from '../../src/client/index.js'
 import { gatewayHarness, type GatewayHarness, type IssuedRuntime } from '../helpers/gateway.js'
 
 export type AuthMode = 'token' | 'hmac-sha256' | 'ed25519' | 'token+hmac-sha256' | 'token+ed25519'
@@ -55,4 +56,38 @@ export function recordingFetch(rewrite?: (init: RequestInit & { headers: Record<
     return fetch(input, request)
   }
   return { fetch: wrapped, calls }
+}
+
+/** The next message a connection yields; an ended connection is an error here. */
+export async function nextMessage(connection: MechaConnection): Promise<DeliveredMessage> {
+  const result = await connection[Symbol.asyncIterator]().next()
+  if (result.done === true) throw new Error('the connection ended')
+  return result.value
+}
+
+/**
+ * A `ws` socket behind only the WHATWG surface (readyState, send, close, addEventListener), as
+ * undici's global WebSocket and browsers have it: the SDK must need nothing more.
+ */
+export class WhatwgSocket {
+  readonly #socket: WebSocket
+  constructor(url: string, protocolsOrOptions?: string | string[] | { headers: Record<string, string> }) {
+    this.#socket = new WebSocket(url, protocolsOrOptions as string | string[])
+  }
+
+  get readyState(): number {
+    return this.#socket.readyState
+  }
+
+  send(data: string): void {
+    this.#socket.send(data)
+  }
+
+  close(code?: number, reason?: string): void {
+    this.#socket.close(code, reason)
+  }
+
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: WebSocketEventLike) => void): void {
+    this.#socket.addEventListener(type, listener)
+  }
 }
