@@ -18,9 +18,8 @@ import { RedisKeys, SLOTS, keySlot, type RedisLayout } from '../src/stores/redis
  * - commandstats' `usec` is the time spent executing each command: a script's includes the commands
  *   it runs (which also count under their own names), and none includes reading or writing sockets.
  */
-export interface RedisSnapshot {
-  /** When it was taken (Date.now()). */
-  at: number
+/** What INFO tells of one server, or of all of a cluster's masters summed. */
+interface Counters {
   commands: number
   reads: number
   usedMemory: number
@@ -30,19 +29,18 @@ export interface RedisSnapshot {
   calls: Map<string, number>
   /** Execution time per command name, µs (commandstats `usec`). */
   usec: Map<string, number>
+}
+
+export interface RedisSnapshot extends Counters {
+  /** When it was taken (Date.now()). */
+  at: number
   /** The same, per node (one entry on a standalone server). */
   nodes: NodeSnapshot[]
 }
 
-export interface NodeSnapshot {
+export interface NodeSnapshot extends Counters {
   /** `127.0.0.1:<port>`. */
   address: string
-  commands: number
-  reads: number
-  usedMemory: number
-  cpuMicros: number
-  calls: Map<string, number>
-  usec: Map<string, number>
   /** Commands the bench had sent to this node before this snapshot's INFO. */
   own: number
 }
