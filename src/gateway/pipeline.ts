@@ -20,7 +20,7 @@ import { checkMessageSchedule } from './steps/message-schedule.js'
 import { extendMessages, listDeadLetters, nackMessages, purgeDeadLetters, redriveDeadLetters, rejectMessages } from './steps/inbox-lifecycle.js'
 import { checkModePermission, putMode, type ModeDeps } from './steps/modes.js'
 import {
-  checkSessionMembership, checkSessionPermission, closeSession, getSession, listSessions, lookupSessionParts, startSession, type SessionDeps,
+  cancelSession, checkSessionMembership, checkSessionPermission, commitSession, getSession, listSessions, lookupSessionParts, startSession, type SessionDeps,
 } from './steps/sessions.js'
 import { parseCredentials } from './steps/parse-credentials.js'
 import { checkRateLimit } from './steps/rate-limit.js'
@@ -189,8 +189,11 @@ export const PIPELINE: readonly PipelineStep[] = [
   step({ name: 'start-session', phase: 'route', routes: ['start-session'], run: startSession,
     check: 'Start the session, counted against the key\'s `permissions.sessions.max_open` atomically across every instance; every participant, the initiator included, is sent `session.started`',
     refusals: ['too_many_open_sessions', 'transport_unavailable'] }),
-  step({ name: 'close-session', phase: 'route', routes: ['commit-session', 'cancel-session'], run: closeSession,
-    check: 'Commit or cancel: a participant that is not the initiator is refused, anyone else told there is no such session; an open session only; every participant is sent `session.committed` or `session.cancelled`',
+  step({ name: 'commit-session', phase: 'route', routes: ['commit-session'], run: commitSession,
+    check: 'Commit: a participant that is not the initiator is refused, anyone else told there is no such session; an open session only; every participant is sent `session.committed`',
+    refusals: ['unknown_session', 'not_session_initiator', 'session_closed', 'transport_unavailable'] }),
+  step({ name: 'cancel-session', phase: 'route', routes: ['cancel-session'], run: cancelSession,
+    check: 'Cancel: a participant that is not the initiator is refused, anyone else told there is no such session; an open session only; every participant is sent `session.cancelled`',
     refusals: ['unknown_session', 'not_session_initiator', 'session_closed', 'transport_unavailable'] }),
   step({ name: 'get-session', phase: 'route', routes: ['get-session'], run: getSession,
     check: 'Read the session: its participants only (anyone else: no such session)',

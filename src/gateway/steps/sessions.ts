@@ -155,10 +155,18 @@ export async function listSessions(ctx: GatewayContext, deps: SessionDeps): Prom
   return undefined
 }
 
-/** POST /v1/sessions/{id}/commit and /cancel: the initiator only; participants are told. */
-export async function closeSession(ctx: GatewayContext, deps: SessionDeps): Promise<StepResult> {
+/** POST /v1/sessions/{id}/commit: the initiator only; participants are told. */
+export function commitSession(ctx: GatewayContext, deps: SessionDeps): Promise<StepResult> {
+  return closeSession(ctx, deps, true)
+}
+
+/** POST /v1/sessions/{id}/cancel: the initiator only; participants are told. */
+export function cancelSession(ctx: GatewayContext, deps: SessionDeps): Promise<StepResult> {
+  return closeSession(ctx, deps, false)
+}
+
+async function closeSession(ctx: GatewayContext, deps: SessionDeps, committing: boolean): Promise<StepResult> {
   const id = sessionIdParam(ctx)
-  const committing = ctx.request.path.endsWith('/commit')
   const body = (ctx.request.json ?? {}) as { outcome?: unknown; reason?: string }
   const closed = await deps.sessions.close(id, required(ctx.key, 'key').mecha, {
     state: committing ? 'committed' : 'cancelled', outcome: committing ? body.outcome ?? null : null, reason: body.reason ?? null,
