@@ -1,4 +1,3 @@
-import type { DeliveryOverrides } from './lifecycle/delivery-policy.js'
 /**
  * Records as they are stored. Nothing here holds a secret in plaintext: bearer secrets are SHA-256
  * digests, HMAC signing secrets are AES-256-GCM ciphertext under MECHA_MASTER_KEY.
@@ -6,6 +5,17 @@ import type { DeliveryOverrides } from './lifecycle/delivery-policy.js'
 
 export type SignatureAlgorithm = 'hmac-sha256' | 'ed25519'
 export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = ['hmac-sha256', 'ed25519']
+
+/** A mecha's delivery policy as operators write and read it (the wire form; lifecycle/delivery-policy.ts applies it). */
+export interface DeliverySettings {
+  max_deliveries: number
+  backoff_seconds: number[]
+  visibility_seconds: number
+  dead_letter_ttl_seconds: number
+}
+
+/** What a mecha record keeps: only the fields its operator set (the rest follow the defaults). */
+export type DeliveryOverrides = Partial<DeliverySettings>
 
 export interface MechaRecord {
   id: string

@@ -1,4 +1,4 @@
-import type { DeliverySettings } from '../lifecycle/delivery-policy.js'
+import type { DeliverySettings } from '../model.js'
 /**
  * Every environment variable the service reads, with its default and meaning. This table is the
  * schema: `loadConfig` parses against it, the README's configuration table is checked against it

@@ -1,5 +1,5 @@
-import { effectiveDelivery, type DeliverySettings } from '../lifecycle/delivery-policy.js'
-import type { Credential, KeyRecord, KeyStatus, MechaRecord, Permissions } from '../model.js'
+import { effectiveDelivery } from '../lifecycle/delivery-policy.js'
+import type { Credential, DeliverySettings, KeyRecord, KeyStatus, MechaRecord, Permissions } from '../model.js'
 import { shownPermissions } from '../permissions/sessions.js'
 
 /**

@@ -7,12 +7,12 @@ import { newToken } from '../crypto/token.js'
 import { VersionConflictError } from '../errors/faults.js'
 import { Problem } from '../errors/problem.js'
 import type {
-  AuditEvent, AuditType, Credential, KeyRecord, MechaRecord, Permissions, RateLimit, SessionPermissions, SignatureAlgorithm, SignaturePolicy,
+  AuditEvent, AuditType, Credential, DeliveryOverrides, DeliverySettings, KeyRecord, MechaRecord, Permissions, RateLimit, SessionPermissions, SignatureAlgorithm, SignaturePolicy,
 } from '../model.js'
 import { DEFAULT_SESSION_PERMISSIONS, sessionPermissions } from '../permissions/sessions.js'
 import { patternProblem } from '../permissions/glob.js'
 import type { AuditQuery, ControlStore } from '../stores/types.js'
-import { DEFAULT_DELIVERY, deliveryProblem, type DeliveryOverrides, type DeliverySettings } from '../lifecycle/delivery-policy.js'
+import { DEFAULT_DELIVERY, deliveryProblem } from '../lifecycle/delivery-policy.js'
 import { ModeRegistry } from './modes.js'
 import { liveCredentials, toKeyView, toMechaView, type KeyView, type MechaView } from './key-view.js'
 

@@ -7,23 +7,13 @@
  * MECHA_DEAD_LETTER_TTL_SECONDS). The transport receives it, in ms, with every call that moves a
  * message (transport/types.ts DeliveryPolicy).
  */
+import type { DeliverySettings, DeliveryOverrides } from '../model.js'
 import type { DeliveryPolicy } from '../transport/types.js'
-
-/** The policy as operators write and read it (the wire form). */
-export interface DeliverySettings {
-  max_deliveries: number
-  backoff_seconds: number[]
-  visibility_seconds: number
-  dead_letter_ttl_seconds: number
-}
 
 /** The defaults of the configuration's defaults (MECHA_MAX_DELIVERIES and the rest, as documented). */
 export const DEFAULT_DELIVERY: Readonly<DeliverySettings> = Object.freeze({
   max_deliveries: 5, backoff_seconds: [], visibility_seconds: 30, dead_letter_ttl_seconds: 14 * 86_400,
 })
-
-/** What a mecha record keeps: only the fields its operator set (the rest follow the defaults). */
-export type DeliveryOverrides = Partial<DeliverySettings>
 
 /** The bounds of each field, shared by the configuration, the JSON schema and the checks below. */
 export const DELIVERY_LIMITS = {

@@ -1,5 +1,6 @@
 import type { Transport } from '../transport/types.js'
-import { transportPolicy, type DeliverySettings } from './delivery-policy.js'
+import type { DeliverySettings } from '../model.js'
+import { transportPolicy } from './delivery-policy.js'
 
 /** The delivery policy in effect for a recipient mecha (its overrides over the configured defaults). */
 export type PolicyLookup = (mecha: string) => Promise<DeliverySettings>

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { deliveryProblem, effectiveDelivery, parseBackoff, transportPolicy, type DeliverySettings } from '../../../src/lifecycle/delivery-policy.js'
+import { deliveryProblem, effectiveDelivery, parseBackoff, transportPolicy } from '../../../src/lifecycle/delivery-policy.js'
+import type { DeliverySettings } from '../../../src/model.js'
 
 const defaults: DeliverySettings = { max_deliveries: 5, backoff_seconds: [], visibility_seconds: 30, dead_letter_ttl_seconds: 1_209_600 }
 

@@ -7,7 +7,7 @@ import { EmbeddedReplayCache } from '../../../src/replay/embedded.js'
 import { openEmbeddedDatabase, type EmbeddedDatabase } from '../../../src/stores/embedded/database.js'
 import { EmbeddedTransport } from '../../../src/transport/embedded.js'
 import type { Transport } from '../../../src/transport/types.js'
-import type { DeliverySettings } from '../../../src/lifecycle/delivery-policy.js'
+import type { DeliverySettings } from '../../../src/model.js'
 import { acceptInput, claim, message } from '../../contract/transport.contract.js'
 
 describe('withDeliveryPolicies: every read and nack without a policy gets the recipient\'s', () => {
