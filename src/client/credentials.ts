@@ -1,6 +1,7 @@
 import * as ed from '@noble/ed25519'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256, sha512 } from '@noble/hashes/sha2.js'
+import { KEY_ID_RE, MECHA_ID_RE, TOKEN_RE } from '../crypto/id-formats.js'
 import type { MechaAlgorithm } from '../crypto/signature-base.js'
 import { describe, describeSecret, fromBase64url } from './encoding.js'
 import type { MechaCredentials } from './types.js'
@@ -8,8 +9,6 @@ import type { MechaCredentials } from './types.js'
 // noble-ed25519 v3 signs synchronously once it has a SHA-512; an application may already have set one.
 ed.hashes.sha512 ??= sha512
 
-const TOKEN_RE = /^mecha_(mk[a-z2-7]{24})_[a-z2-7]{52}_[a-z2-7]{7}$/
-const KEY_ID_RE = /^mk[a-z2-7]{24}$/
 const SECRET_RE = /^[\x21-\x7e]+$/
 const encoder = new TextEncoder()
 
@@ -27,8 +26,6 @@ export interface ResolvedCredentials {
   /** Development only: the mecha sent as `Mecha-Dev-Sender` instead of a key. */
   readonly devSender?: string
 }
-
-const MECHA_ID_RE = /^(?!\.+$)[a-z0-9._-]{1,64}$/
 
 /**
  * Which credentials one call uses: the method's own `auth`, else its session's, else the client's.

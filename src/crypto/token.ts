@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { base32 } from './encoding.js'
 import { sha256 } from './digest.js'
-import { KEY_ID_RE } from './id-formats.js'
+import { KEY_ID_RE, TOKEN_RE } from './id-formats.js'
 
 /**
  * Mecha key tokens: `mecha_<key id>_<secret>_<checksum>`.
@@ -15,7 +15,6 @@ import { KEY_ID_RE } from './id-formats.js'
  * Only SHA-256 of the secret part is stored.
  */
 export const TOKEN_PREFIX = 'mecha_'
-const TOKEN_RE = /^mecha_(mk[a-z2-7]{24})_([a-z2-7]{52})_([a-z2-7]{7})$/
 export const TOKEN_LENGTH = 6 + 26 + 1 + 52 + 1 + 7
 
 export interface ParsedToken {

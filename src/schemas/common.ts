@@ -1,8 +1,9 @@
+import { KEY_ID_RE, MECHA_ID_RE } from '../crypto/id-formats.js'
 /** JSON Schema (2020-12) fragments shared by the route schemas. */
 export const SCHEMA_DIALECT = 'https://json-schema.org/draft/2020-12/schema'
 
-export const mechaId = { type: 'string', pattern: '^(?!\\.+$)[a-z0-9._-]{1,64}$', description: 'Mecha id: 1-64 of a-z 0-9 - _ .' } as const
-export const keyId = { type: 'string', pattern: '^mk[a-z2-7]{24}$', description: 'Key id: `mk` + 24 base32 characters.' } as const
+export const mechaId = { type: 'string', pattern: MECHA_ID_RE.source, description: 'Mecha id: 1-64 of a-z 0-9 - _ .' } as const
+export const keyId = { type: 'string', pattern: KEY_ID_RE.source, description: 'Key id: `mk` + 24 base32 characters.' } as const
 export const kind = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$', description: 'Message kind, e.g. `task.request`.' } as const
 export const globPattern = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._/*?-]+$', description: 'Glob: `*` any run, `?` one character.' } as const
 export const timestamp = { type: 'string', format: 'date-time' } as const
