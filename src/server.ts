@@ -3,12 +3,14 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
 import type { Config, StaticOperatorToken } from './config/schema.js'
 import { OPERATOR_SCOPES } from './config/schema.js'
+import { withPort } from './config/load.js'
 import { sha256 } from './crypto/digest.js'
 import { SecretSealer } from './crypto/sealed-secret.js'
 import { loadOperatorVerifier, OperatorAuthenticator } from './control-plane/operator-auth.js'
 import { OperatorTokensReloader } from './control-plane/operator-tokens-reload.js'
 import { ControlPlane } from './control-plane/service.js'
 import { gatewayOptions } from './gateway/build.js'
+import { freePort } from './dev/local-ports.js'
 import { loadOrCreateDevOperatorToken } from './dev/operator-token.js'
 import { loadOrCreateDevMasterKey } from './master-key.js'
 import { watchFiles } from './reload/file-watch.js'
@@ -40,7 +42,9 @@ export interface ServerOptions extends AppOptions {
 }
 
 /** Open stores, build the app and listen. Used by main.ts, `mecharim serve` and process-level tests. */
-export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(configured: Config, options: ServerOptions = {}): Promise<RunningServer> {
+  // PORT=0: the port is chosen first (a probe listener), so that the public origin can name it.
+  const config = configured.port === 0 ? withPort(configured, await freePort(configured.host)) : configured
   const masterKey = config.masterKey ?? loadOrCreateDevMasterKey(config.dataDir).key
   const tls = config.tls !== undefined ? await readCertificatePair(config.tls.certPath, config.tls.keyPath) : undefined
   if (tls !== undefined && isCertificateProblem(tls)) {

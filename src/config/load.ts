@@ -74,7 +74,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   if (rawLogFormat !== undefined && logFormat === undefined) problems.push(`MECHA_LOG_FORMAT must be ${LOG_FORMATS.join(' or ')}, got ${JSON.stringify(rawLogFormat)}`)
 
   const tls = parseTls(set, production, problems)
-  let publicUrl = new URL(`${tls !== undefined ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  let publicUrl = listenerOrigin(host, port, tls !== undefined)
   const rawPublicUrl = set('MECHA_PUBLIC_URL')
   if (rawPublicUrl !== undefined) {
     try {
@@ -214,6 +214,23 @@ function tokenCollector(tokens: StaticOperatorToken[], already: readonly StaticO
     seen.add(digest.toString('hex'))
     tokens.push({ digest, identity: { operator, scopes } })
   }
+}
+
+/** MECHA_PUBLIC_URL's default: the origin of the listener itself, `http(s)://HOST:PORT`. */
+function listenerOrigin(host: string, port: number, tls: boolean): URL {
+  return new URL(`${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
+}
+
+/**
+ * The configuration once the port is chosen: PORT=0 leaves the choice to the system, and a public
+ * origin that follows the port (no MECHA_PUBLIC_URL) is only known then. The discovery document and
+ * the `@authority` of signed requests use it. A MECHA_PUBLIC_URL stays as it was set.
+ */
+export function withPort(config: Config, port: number): Config {
+  const followsPort = config.publicUrl === listenerOrigin(config.host, config.port, config.tls !== undefined).origin
+  if (!followsPort) return { ...config, port }
+  const publicUrl = listenerOrigin(config.host, port, config.tls !== undefined)
+  return { ...config, port, publicUrl: publicUrl.origin, publicAuthority: publicUrl.host }
 }
 
 /**

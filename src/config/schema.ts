@@ -13,7 +13,7 @@ export interface VariableSpec {
 
 export const VARIABLES = [
   { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on.' },
-  { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port).' },
+  { name: 'PORT', default: '8080', description: 'TCP port to listen on (0 picks a free port, and the default MECHA_PUBLIC_URL names the port picked).' },
   { name: 'MECHA_ROLE', default: 'all', description: 'Which surfaces this process serves: `all`; `gateway` (runtime routes, discovery, health, metrics: no operator route whatever is configured, and no operator token needed in production); `control` (operator routes, audit, discovery, health, metrics: no runtime route).' },
   { name: 'NODE_ENV', default: 'development', description: '`development`, `production` or `test` (runs as development); anything else stops the start. `production` refuses to start without operator tokens and MECHA_MASTER_KEY.' },
   { name: 'LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace or silent. Each request logs two lines (`incoming request`, `request completed`) at info in production and at debug otherwise.' },

@@ -1,11 +1,14 @@
 import { createConnection, createServer } from 'node:net'
 
 /**
- * Development tooling shared by the tests, the bench and the soak script (which reads the compiled
- * copy in dist/): the service never imports this module.
+ * Free ports and Redis liveness, shared by the tests, the bench and the soak script (which reads the
+ * compiled copy in dist/). The service uses only freePort, for PORT=0 (server.ts).
  */
 
-/** A free loopback port: probe, close, hand over (the small race between close and reuse is accepted). */
+/**
+ * A free port on `host`: probe, close, hand over. Another process may take it between the close and
+ * the listen that follows; that listen then fails with EADDRINUSE (the small race is accepted).
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
