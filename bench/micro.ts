@@ -60,7 +60,7 @@ async function measureMode(mode: AuthMode, credentials: BenchCredentials, deps: 
 
   let i = 0
   const verify = async (): Promise<void> => {
-    const ctx = newContext(ring[i++ % RING] as RuntimeRequest, Date.now())
+    const ctx = newContext(ring[i++ % RING] as RuntimeRequest, 'send', Date.now())
     const problem = await runSteps(VERIFICATION_STEPS, ctx, deps as PipelineDeps)
     if (problem !== undefined) throw new Error(`micro-benchmark ${mode}: the pipeline refused a valid request: ${problem.reason} ${problem.detail}`)
   }

@@ -2,8 +2,8 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { newEventId } from '../crypto/ids.js'
 import { sendProblem, toProblem } from '../errors/handler.js'
 import type { Problem } from '../errors/problem.js'
-import type { GatewayContext, Step, StepResult } from './context.js'
-import { RUNTIME_ROUTES, newContext, runSteps, stepsFor, type Phase, type PipelineDeps, type RuntimeRoute } from './pipeline.js'
+import { RUNTIME_ROUTES, type GatewayContext, type RuntimeRoute, type Step, type StepResult } from './context.js'
+import { newContext, runSteps, stepsFor, type Phase, type PipelineDeps } from './pipeline.js'
 import { settleRefusal } from './refusal.js'
 import { runtimeRequest } from './request.js'
 import { releaseAuthAttempt } from './steps/auth-failure-throttle.js'
@@ -49,9 +49,10 @@ export class PipelineAdapter {
 
   /** onRequest: the header steps, before the body is read. Callback-style: no promise in the steady state. */
   readonly onRequest = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const ctx = newContext(runtimeRequest(request), Date.now())
+    const route = routeOf(request)
+    const ctx = newContext(runtimeRequest(request), route, Date.now())
     request.gateway = ctx
-    const plan = this.#routePlan(request)
+    const plan = this.#plans[route]
     request.gatewayPlan = plan
     this.#settle(request, reply, runSteps(plan.headers, ctx, this.#deps), !this.#deps.allowDevSender ? done : (err) => {
       if (err === undefined && ctx.devSender !== undefined) this.#auditDevSender(request, ctx.devSender)
@@ -127,13 +128,7 @@ export class PipelineAdapter {
 
   /** The plan onRequest looked up (`request.routeOptions` builds a new object on every read). */
   #plan(request: FastifyRequest): Plan {
-    return request.gatewayPlan ?? this.#routePlan(request)
-  }
-
-  #routePlan(request: FastifyRequest): Plan {
-    const route = request.routeOptions.config.runtimeRoute
-    if (route === undefined) throw new Error(`route ${request.routeOptions.url ?? '?'} has no runtimeRoute`)
-    return this.#plans[route]
+    return request.gatewayPlan ?? this.#plans[routeOf(request)]
   }
 
   /** Continue with `done` when the steps passed; else refuse. A fault goes to `done` as an error (503). */
@@ -163,6 +158,13 @@ export class PipelineAdapter {
     if (pending instanceof Promise) pending.then(send, fail)
     else send(pending)
   }
+}
+
+/** The runtime route a request reached, from its Fastify route (never from the path as sent). */
+function routeOf(request: FastifyRequest): RuntimeRoute {
+  const route = request.routeOptions.config.runtimeRoute
+  if (route === undefined) throw new Error(`route ${request.routeOptions.url ?? '?'} has no runtimeRoute`)
+  return route
 }
 
 export function gatewayContext(request: FastifyRequest): GatewayContext {

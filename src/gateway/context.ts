@@ -2,6 +2,14 @@ import type { KeyRecord, MechaRecord, SignatureAlgorithm } from '../model.js'
 import type { Problem } from '../errors/problem.js'
 import type { AuthAttempt } from '../ratelimit/auth-failures.js'
 
+/** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
+export const RUNTIME_ROUTES = [
+  'send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode',
+  'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session',
+  'nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge',
+] as const
+export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
+
 /** What the gateway steps see of an HTTP request: plain data, so steps are testable without Fastify. */
 export interface RuntimeRequest {
   method: string
@@ -85,6 +93,11 @@ export interface Proof {
 /** Filled in step by step; a step relies only on what the steps before it set. */
 export interface GatewayContext {
   readonly request: RuntimeRequest
+  /**
+   * The route the request reached (its Fastify route's `config.runtimeRoute`). Steps decide by it, never
+   * by the path as sent: a percent-encoded path (`/%76%31/messages`) reaches the same route.
+   */
+  readonly route: RuntimeRoute
   /** Server time, unix milliseconds, read once per request. */
   readonly now: number
   credentials?: PresentedCredentials

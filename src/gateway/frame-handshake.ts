@@ -74,7 +74,7 @@ export function authenticateByFrame(socket: WebSocket, request: FastifyRequest, 
       clearTimeout(deadline)
       // The frame is admitted by its own `auth-failure-throttle` step, with its key id: it takes this place.
       releaseAuthAttempt(upgrade)
-      const ctx = newContext(new FrameRuntimeRequest(upgrade.request, frame, challenge), Date.now())
+      const ctx = newContext(new FrameRuntimeRequest(upgrade.request, frame, challenge), 'connect', Date.now())
       const settle = (problem: StepResult): void => {
         const answer = state === 'verifying'
         if (problem !== undefined) {

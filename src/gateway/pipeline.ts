@@ -5,7 +5,7 @@ import type { RateLimiter } from '../ratelimit/types.js'
 import type { ReplayCache } from '../replay/types.js'
 import type { KeyMaterial } from './key-material.js'
 import type { RecordCache } from './record-cache.js'
-import type { GatewayContext, Step, StepResult } from './context.js'
+import type { GatewayContext, RuntimeRoute, Step, StepResult } from './context.js'
 import { admitAuthAttempt, authenticated } from './steps/auth-failure-throttle.js'
 import { checkContentDigest } from './steps/check-content-digest.js'
 import { checkDevSender } from './steps/dev-sender.js'
@@ -59,13 +59,6 @@ export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps & SessionDeps
 /** The recipient's controls over its inbox and dead letters (issue 14). */
 const INBOX_LIFECYCLE_ROUTES = ['nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge'] as const
 
-/** The runtime routes, by name (the Fastify routes carry it in `config.runtimeRoute`). */
-export const RUNTIME_ROUTES = [
-  'send', 'inbox', 'ack', 'whoami', 'connect', 'put-mode',
-  'start-session', 'list-sessions', 'get-session', 'commit-session', 'cancel-session',
-  'nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge',
-] as const
-export type RuntimeRoute = (typeof RUNTIME_ROUTES)[number]
 
 /**
  * When a step runs:
@@ -282,10 +275,10 @@ export const VERIFICATION_STEPS: readonly Step<PipelineDeps>[] = PIPELINE.filter
  * steps may set is there from the start, undefined: the object keeps one shape for its life, instead
  * of growing (and reallocating) its property store as each step adds a field.
  */
-export function newContext(request: GatewayContext['request'], now: number): GatewayContext {
+export function newContext(request: GatewayContext['request'], route: RuntimeRoute, now: number): GatewayContext {
   // Every field, so that the object keeps one shape; the type makes a new field impossible to forget here.
   const ctx: { [K in keyof Required<GatewayContext>]: GatewayContext[K] } = {
-    request, now, proof: {}, authenticated: false, nonceClaimed: false,
+    request, route, now, proof: {}, authenticated: false, nonceClaimed: false,
     credentials: undefined, timestamp: undefined, nonce: undefined, key: undefined, mecha: undefined, contentDigestChecked: undefined,
     authAttempt: undefined, verifiedBy: undefined, keyRefusal: undefined, devSender: undefined, frameHandshake: undefined,
     idempotencyKey: undefined, session: undefined, deliveries: undefined, sessionMode: undefined, response: undefined,

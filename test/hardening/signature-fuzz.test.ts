@@ -133,7 +133,7 @@ function runtimeRequest(wire: SignedWire, headers: Record<string, string> = wire
 
 /** The header steps, then the credential steps, as the plugin runs them; undefined: authenticated. */
 async function verdict(wire: SignedWire, headers?: Record<string, string>): Promise<{ problem: Problem | undefined; ctx: GatewayContext }> {
-  const ctx = newContext(runtimeRequest(wire, headers), Date.now())
+  const ctx = newContext(runtimeRequest(wire, headers), 'send', Date.now())
   const problem = await runSteps(VERIFICATION_STEPS, ctx, deps as PipelineDeps)
   return { problem, ctx }
 }

@@ -1,5 +1,6 @@
 import { CATALOGUE, type Reason } from '../../errors/catalogue.js'
-import { PIPELINE, type Phase, type RuntimeRoute } from '../../gateway/pipeline.js'
+import type { RuntimeRoute } from '../../gateway/context.js'
+import { PIPELINE, type Phase } from '../../gateway/pipeline.js'
 
 /** One step of the gateway's order of checks, as docs/protocol.md ("Order of checks") publishes it. */
 export interface RuntimeCheck {

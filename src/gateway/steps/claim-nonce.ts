@@ -48,7 +48,7 @@ export function nonceClaim(ctx: GatewayContext, deps: { nonceTtlSeconds: number 
  * would have (a replay of the same signed request names the same recipient). Else the caller.
  */
 function nonceTarget(ctx: GatewayContext): string | undefined {
-  if (ctx.request.method !== 'POST' || ctx.request.path !== '/v1/messages') return undefined
+  if (ctx.route !== 'send') return undefined
   const body = ctx.request.json
   const to = typeof body === 'object' && body !== null ? (body as { to?: unknown }).to : undefined
   return typeof to === 'string' && MECHA_ID_RE.test(to) ? to : undefined

@@ -25,7 +25,7 @@ describe('ConnectionAuthorization: the key\'s own deadlines', () => {
         { generation: 2, token_digest: 'new', signing_secret_enc: null, created_at: issued, expires_at: null },
       ],
     }
-    const ctx: GatewayContext = { ...newContext({} as RuntimeRequest, now), key: before, proof: { tokenGeneration: 1 } }
+    const ctx: GatewayContext = { ...newContext({} as RuntimeRequest, 'connect', now), key: before, proof: { tokenGeneration: 1 } }
     let calls = 0
     const ended: Problem[] = []
     const watch = new ConnectionAuthorization(ctx, {
