@@ -43,7 +43,23 @@ export async function registerWebSocketSupport(app: FastifyInstance, limits: Web
       sockets.closeAll()
       done()
     },
+    errorHandler: (error, socket, request) => {
+      if (isClientFault(error)) request.log.info({ code: (error as { code?: unknown }).code, detail: error.message }, 'websocket closed: the client broke the protocol or went away')
+      else request.log.error({ err: error }, 'websocket failed')
+      socket.terminate()
+    },
   })
+}
+
+/**
+ * What a client does to its own socket: a frame ws refuses (its `WS_ERR_*` codes: over the size
+ * limit, unmasked, not UTF-8, a bad opcode or close code; ws has already closed with the protocol's
+ * code), or a connection it dropped. Logged at info without a stack: anyone can send these, also
+ * before authenticating, and an error log must stay for the gateway's own faults.
+ */
+function isClientFault(error: Error): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('WS_ERR_') || code === 'ECONNRESET' || code === 'EPIPE')
 }
 
 /** Largest frame a client may send (acks are small). */
