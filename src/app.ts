@@ -4,7 +4,7 @@ import { controlPlanePlugin } from './control-plane/plugin.js'
 import type { OperatorAuthenticator } from './control-plane/operator-auth.js'
 import type { ControlPlane } from './control-plane/service.js'
 import { newRequestId } from './crypto/ids.js'
-import { clientErrorHandler, problemHandler, sendProblem, toProblem } from './errors/handler.js'
+import { clientErrorHandler, problemHandler, refuseConnect, sendProblem, toProblem } from './errors/handler.js'
 import { metricsPlugin } from './observability/metrics.js'
 import { RequestLogController, requestLogLevel } from './observability/request-log.js'
 import { gatewayPlugin, type GatewayOptions } from './gateway/plugin.js'
@@ -123,6 +123,8 @@ export async function buildApp(config: Config, deps: AppDependencies, options: A
     },
   })
 
+  // CONNECT (a proxy tunnel) never reaches Fastify's router: answered here, from the catalogue.
+  app.server.on('connect', refuseConnect(newRequestId))
   app.setValidatorCompiler(validatorCompiler())
   // Every route takes its access class (and operator scope) from the one declared list; a route the
   // list does not classify stops the process at start-up.

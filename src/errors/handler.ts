@@ -1,5 +1,6 @@
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Reason } from './catalogue.js'
@@ -134,5 +135,17 @@ export function clientErrorHandler(limits: ClientErrorLimits, newRequestId: () =
     const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
     if (socket.writable && inFlight?.headersSent !== true) socket.write(clientErrorResponse(problem, requestId))
     socket.destroy(error)
+  }
+}
+
+/**
+ * The HTTP server's `connect` listener: a CONNECT request (a proxy tunnel) reaches no route here. Node
+ * closes it without an answer when nothing listens; it gets `404 route_not_found`, like any other
+ * method and path the server has no route for, and the connection is closed.
+ */
+export function refuseConnect(newRequestId: () => string): (request: IncomingMessage, socket: Duplex) => void {
+  return (_request, socket) => {
+    socket.on('error', () => {})
+    socket.end(clientErrorResponse(new Problem('route_not_found', 'this server is not a proxy: CONNECT has no route'), newRequestId()))
   }
 }

@@ -108,6 +108,15 @@ describe('400 invalid_request for malformed HTTP', () => {
   })
 })
 
+describe('404 route_not_found for CONNECT (the server is no proxy)', () => {
+  // Node closes a CONNECT without a word unless the server listens for it: the client got no answer.
+  it.each(['CONNECT 127.0.0.1:443 HTTP/1.1', 'CONNECT /v1/messages HTTP/1.1'])('answers %s with problem+json, then closes', async (line) => {
+    const res = parseRaw(await rawExchange(`${line}\r\nHost: x\r\n\r\n`))
+    expectProblem(res, 404, 'route_not_found')
+    expect(res.headers.connection).toBe('close')
+  })
+})
+
 describe('408 request_timeout (MECHA_REQUEST_TIMEOUT_SECONDS)', () => {
   it('answers a client that does not finish sending its request in time, and closes the connection', async () => {
     // The configured minimum is 31 s: shorten the server's own settings to keep the test fast.
