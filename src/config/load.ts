@@ -87,6 +87,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     } catch {
       problems.push(`MECHA_PUBLIC_URL is not a URL: ${JSON.stringify(rawPublicUrl)}`)
     }
+  } else if (WILDCARD_HOSTS.has(host)) {
+    warnings.push(`HOST=${host} listens on every interface, and without MECHA_PUBLIC_URL the public origin is ${publicUrl.origin}: no address a client can reach, and the @authority signed requests must carry. Set MECHA_PUBLIC_URL to the origin clients use`)
   }
 
   const redisUrl = set('REDIS_URL')
@@ -216,6 +218,9 @@ function tokenCollector(tokens: StaticOperatorToken[], already: readonly StaticO
   }
 }
 
+/** Addresses that mean every interface: a listener's address, never one a client connects to. */
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]'])
+
 /** MECHA_PUBLIC_URL's default: the origin of the listener itself, `http(s)://HOST:PORT`. */
 function listenerOrigin(host: string, port: number, tls: boolean): URL {
   return new URL(`${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
@@ -228,9 +233,9 @@ function listenerOrigin(host: string, port: number, tls: boolean): URL {
  */
 export function withPort(config: Config, port: number): Config {
   const followsPort = config.publicUrl === listenerOrigin(config.host, config.port, config.tls !== undefined).origin
-  if (!followsPort) return { ...config, port }
+  if (!followsPort) return Object.freeze({ ...config, port })
   const publicUrl = listenerOrigin(config.host, port, config.tls !== undefined)
-  return { ...config, port, publicUrl: publicUrl.origin, publicAuthority: publicUrl.host }
+  return Object.freeze({ ...config, port, publicUrl: publicUrl.origin, publicAuthority: publicUrl.host })
 }
 
 /**

@@ -241,3 +241,16 @@ describe('config: MECHA_METRICS', () => {
     expect(problemsOf({ ...production, MECHA_METRICS: 'yes' })).toEqual(['MECHA_METRICS must be on, off or port:<1-65535>, got "yes"'])
   })
 })
+
+describe('config: a wildcard HOST without MECHA_PUBLIC_URL', () => {
+  // The default public origin is http://HOST:PORT: with HOST=0.0.0.0 (the Dockerfile's) it names no
+  // address a client can reach, and a signed request's @authority would have to be 0.0.0.0:8080.
+  it.each(['0.0.0.0', '::'])('HOST=%s warns that the public origin needs MECHA_PUBLIC_URL', (host) => {
+    const config = loadConfig({ HOST: host })
+    expect(config.warnings.filter((w) => w.includes('MECHA_PUBLIC_URL'))).toHaveLength(1)
+  })
+  it('no warning once MECHA_PUBLIC_URL is set, or with a HOST clients can reach', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', MECHA_PUBLIC_URL: 'https://gateway.example' }).warnings.filter((w) => w.includes('MECHA_PUBLIC_URL'))).toEqual([])
+    expect(loadConfig({ HOST: '127.0.0.1' }).warnings.filter((w) => w.includes('MECHA_PUBLIC_URL'))).toEqual([])
+  })
+})
