@@ -75,6 +75,10 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
 
   const tls = parseTls(set, production, problems)
   let publicUrl = listenerOrigin(host, port, tls !== undefined)
+  if (publicUrl === undefined) {
+    problems.push(`HOST must be a host name or an IP address (IPv6 without brackets), got ${JSON.stringify(host)}`)
+    publicUrl = new URL(`http://127.0.0.1:${port}`)
+  }
   const rawPublicUrl = set('MECHA_PUBLIC_URL')
   if (rawPublicUrl !== undefined) {
     try {
@@ -219,11 +223,20 @@ function tokenCollector(tokens: StaticOperatorToken[], already: readonly StaticO
 }
 
 /** Addresses that mean every interface: a listener's address, never one a client connects to. */
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]'])
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::'])
 
-/** MECHA_PUBLIC_URL's default: the origin of the listener itself, `http(s)://HOST:PORT`. */
-function listenerOrigin(host: string, port: number, tls: boolean): URL {
-  return new URL(`${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
+/**
+ * MECHA_PUBLIC_URL's default: the origin of the listener itself, `http(s)://HOST:PORT`; undefined when
+ * HOST is no host (a URL would not parse, or would read part of it as a path or credentials).
+ */
+function listenerOrigin(host: string, port: number, tls: boolean): URL | undefined {
+  let url: URL
+  try {
+    url = new URL(`${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`)
+  } catch {
+    return undefined
+  }
+  return url.pathname === '/' && url.username === '' && url.search === '' && url.hash === '' ? url : undefined
 }
 
 /**
@@ -232,9 +245,9 @@ function listenerOrigin(host: string, port: number, tls: boolean): URL {
  * the `@authority` of signed requests use it. A MECHA_PUBLIC_URL stays as it was set.
  */
 export function withPort(config: Config, port: number): Config {
-  const followsPort = config.publicUrl === listenerOrigin(config.host, config.port, config.tls !== undefined).origin
-  if (!followsPort) return Object.freeze({ ...config, port })
-  const publicUrl = listenerOrigin(config.host, port, config.tls !== undefined)
+  const followsPort = config.publicUrl === listenerOrigin(config.host, config.port, config.tls !== undefined)?.origin
+  const publicUrl = followsPort ? listenerOrigin(config.host, port, config.tls !== undefined) : undefined
+  if (publicUrl === undefined) return Object.freeze({ ...config, port })
   return Object.freeze({ ...config, port, publicUrl: publicUrl.origin, publicAuthority: publicUrl.host })
 }
 

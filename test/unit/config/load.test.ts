@@ -254,3 +254,10 @@ describe('config: a wildcard HOST without MECHA_PUBLIC_URL', () => {
     expect(loadConfig({ HOST: '127.0.0.1' }).warnings.filter((w) => w.includes('MECHA_PUBLIC_URL'))).toEqual([])
   })
 })
+
+describe('config: HOST', () => {
+  // It was a TypeError ("Invalid URL") out of loadConfig, not a problem naming the variable.
+  it.each(['[::]', 'a b', 'host/path'])('HOST=%s is a problem that names HOST', (host) => {
+    expect(problemsOf({ HOST: host }).filter((p) => p.startsWith('HOST '))).toHaveLength(1)
+  })
+})
