@@ -59,7 +59,6 @@ export type PipelineDeps = GatewayDeps & HandOffDeps & ModeDeps & SessionDeps
 /** The recipient's controls over its inbox and dead letters (issue 14). */
 const INBOX_LIFECYCLE_ROUTES = ['nack', 'extend', 'reject', 'dead-letters', 'redrive', 'purge'] as const
 
-
 /**
  * When a step runs:
  * - `headers`: onRequest, before the body is read;
